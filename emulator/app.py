@@ -1,0 +1,143 @@
+"""The aiohttp application: the URL table, the cross-cutting middlewares, start-up and shut-down.
+
+The URL table maps Appwrite's routes (and the older aliases clients still call) to small handlers
+in emulator/api/. Middlewares handle what every route shares: Appwrite's error envelope, auth
+against the configured API key.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from .api import deployments, executions, functions, misc, variables
+from .api.common import STATE_KEY, json_response
+from .errors import AppwriteError
+from .executors.local import LocalExecutor
+from .services.builds import BuildQueue
+from .services.executions import ExecutionRunner
+from .services.state import Settings, State
+from .store import Store
+
+log = logging.getLogger("emulator")
+MAX_BODY_BYTES = 32 * 1024 * 1024  # 5 MiB upload chunks and 10 MB execution bodies must fit
+
+F = "/v1/functions"
+FN = F + "/{functionId}"
+DEP = FN + "/deployments/{deploymentId}"
+ROUTES = [
+    ("GET", "/v1/health/version", misc.health_version),
+    ("GET", "/v1/ping", misc.ping),
+    ("GET", F + "/runtimes", functions.list_runtimes),
+    ("GET", F + "/specifications", functions.list_specifications),
+    ("GET", F, functions.list_functions),
+    ("POST", F, functions.create_function),
+    ("GET", FN, functions.get_function),
+    ("PUT", FN, functions.update_function),
+    ("DELETE", FN, functions.delete_function),
+    ("PATCH", FN + "/deployment", functions.update_function_deployment),
+    ("GET", FN + "/deployments", deployments.list_deployments),
+    ("POST", FN + "/deployments", deployments.create_deployment),
+    ("POST", FN + "/deployments/duplicate", deployments.duplicate_deployment),
+    ("GET", DEP, deployments.get_deployment),
+    ("DELETE", DEP, deployments.delete_deployment),
+    ("PATCH", DEP, functions.update_deployment_legacy),
+    ("GET", DEP + "/download", deployments.download_deployment),
+    ("GET", DEP + "/build/download", deployments.download_deployment),
+    ("PATCH", DEP + "/status", deployments.cancel_deployment),
+    ("PATCH", DEP + "/build", deployments.cancel_deployment),
+    ("POST", DEP + "/build", deployments.retry_build_legacy),
+    ("POST", DEP + "/builds/{buildId}", deployments.retry_build_legacy),
+    ("GET", FN + "/executions", executions.list_executions),
+    ("POST", FN + "/executions", executions.create_execution),
+    ("GET", FN + "/executions/{executionId}", executions.get_execution),
+    ("DELETE", FN + "/executions/{executionId}", executions.delete_execution),
+    ("GET", FN + "/variables", variables.list_variables),
+    ("POST", FN + "/variables", variables.create_variable),
+    ("GET", FN + "/variables/{variableId}", variables.get_variable),
+    ("PUT", FN + "/variables/{variableId}", variables.update_variable),
+    ("DELETE", FN + "/variables/{variableId}", variables.delete_variable),
+]
+# Routes anyone may call, as Appwrite's `public` scope.
+PUBLIC = {misc.health_version, misc.ping, functions.list_runtimes}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except AppwriteError as exc:
+        return _error_response(exc)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return _error_response(AppwriteError(
+            "general_argument_invalid", f"Request body is too large: the limit is {MAX_BODY_BYTES} bytes.", 413))
+    except web.HTTPNotFound:
+        return _error_response(AppwriteError("general_route_not_found"))
+    except web.HTTPMethodNotAllowed:
+        return _error_response(AppwriteError("general_route_not_found"))
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            return _error_response(AppwriteError("general_bad_request", exc.reason, exc.status))
+        raise
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _error_response(AppwriteError("general_argument_invalid", f"Invalid request: {exc}"))
+    except Exception:  # the server keeps serving whatever a request does
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_response(AppwriteError("general_unknown", "Server Error", 500))
+
+
+def _error_response(exc: AppwriteError) -> web.Response:
+    return json_response(exc.to_json(), exc.code, headers={
+        "Cache-Control": "no-cache, no-store, must-revalidate", "Expires": "0", "Pragma": "no-cache"})
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    settings = request.app[STATE_KEY].settings
+    route_handler = getattr(request.match_info, "handler", None)
+    if settings.api_key and route_handler not in PUBLIC:
+        key = request.headers.get("x-appwrite-key", "")
+        if key != settings.api_key and key not in request.app[STATE_KEY].ephemeral_keys:
+            role = "applications" if key else "guests"
+            raise AppwriteError(
+                "general_unauthorized_scope",
+                f'User (role: {role}) missing scopes (["functions.read", "functions.write", "execution.read", "execution.write"])')
+    return await handler(request)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware, auth_middleware])
+    settings.data_dir = Path(settings.data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    state = State(settings=settings, store=Store(settings.data_dir / "emulator.db"))
+    app[STATE_KEY] = state
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
+    app.on_startup.append(_start)
+    app.on_cleanup.append(_stop)
+    return app
+
+
+async def _start(app: web.Application) -> None:
+    state = app[STATE_KEY]
+    s = state.settings
+    state.executors["local"] = LocalExecutor(s.data_dir / "run")
+    if s.executor == "docker":
+        from .executors.docker import DockerExecutor  # imported only when asked for: needs a Docker engine
+        state.executors["docker"] = DockerExecutor(s.data_dir / "run-docker")
+    state.builds = BuildQueue(state, s.build_workers)
+    state.builds.recover()
+    state.runner = ExecutionRunner(state, s.async_workers, s.async_queue_size)
+    await state.runner.recover()
+
+
+async def _stop(app: web.Application) -> None:
+    state = app[STATE_KEY]
+    if state.runner:
+        await state.runner.close()
+    if state.builds:
+        await state.builds.close()
+    for executor in state.executors.values():
+        await executor.close()
+    state.store.close()

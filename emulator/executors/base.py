@@ -1,0 +1,114 @@
+"""The executor interface: build a deployment, run executions on warm instances of it.
+
+Two executors implement it: `LocalExecutor` (host processes) and `DockerExecutor` (openruntimes
+images). Both forward requests through the same `RuntimeClient` (runtime_client.py) and keep
+instances in the same `InstancePool`; they differ only in how a build runs and how an instance is
+started and stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A response body larger than this never reaches the caller (Appwrite's documented 1 MB limit).
+MAX_RESPONSE_BYTES = 1_000_000
+
+
+class ExecutorError(Exception):
+    """The executor could not run the request. Becomes a failed execution whose errors read
+    '<message>\\nError Code: <code>' like Appwrite's."""
+
+    def __init__(self, message: str, code: int = 500):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass
+class BuildJob:
+    deployment_key: str  # unique per project+deployment, used for names
+    runtime: str  # "python-3.11"
+    version: str  # contract version: "v5" or "v2"
+    source_archive: Path  # validated tar.gz uploaded by the user
+    build_dir: Path  # local: where the code is extracted and built; docker: scratch
+    output_archive: Path  # the built artifact (served by download?type=output)
+    entrypoint: str
+    commands: str
+    env: dict[str, str]
+    timeout: float = 900
+    cpus: float = 1
+    memory: int = 512
+
+
+@dataclass
+class RuntimeSpec:
+    """Everything needed to start a warm instance of one built deployment."""
+    deployment_key: str
+    runtime: str
+    version: str
+    entrypoint: str
+    build_dir: Path
+    output_archive: Path
+    env: dict[str, str]
+    cpus: float = 1
+    memory: int = 512
+
+    def fingerprint(self) -> tuple:
+        # An instance is reused only while what it was started with is unchanged.
+        return (self.runtime, self.version, self.entrypoint, str(self.build_dir), tuple(sorted(self.env.items())))
+
+
+@dataclass
+class ExecutionRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    timeout: float  # the function's timeout in seconds
+    logging: bool = True
+
+
+@dataclass
+class ExecutionResult:
+    status_code: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    logs: str
+    errors: str
+    duration: float
+
+
+@dataclass
+class Instance:
+    """A started runtime server reachable on 127.0.0.1:port."""
+    spec: RuntimeSpec
+    port: int
+    secret: str
+    logs_dir: Path
+    handle: object = None  # executor-specific (process, container)
+    started_at: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+    busy: int = 0
+
+
+class Executor(ABC):
+    name = ""
+
+    @abstractmethod
+    async def build(self, job: BuildJob, log) -> None:
+        """Build the deployment; `log(text)` streams build output. Raise BuildError on failure."""
+
+    @abstractmethod
+    async def execute(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
+        """Run one request on a warm instance of `spec` (starting one when needed)."""
+
+    @abstractmethod
+    async def stop_deployment(self, deployment_key: str) -> None:
+        """Stop every instance of a deployment (it is no longer active, or was deleted)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Stop everything this executor started."""

@@ -1,0 +1,191 @@
+"""LocalExecutor: builds on the host and runs each deployment's adapter as a host process.
+
+No Docker needed. Each warm instance is our own adapter for the language (runtimes/<lang>/),
+listening on a free 127.0.0.1 port, with its own logs directory.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import secrets
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+from ..archives import extract_archive
+from ..hostbuild import build_on_host
+from ..languages import language_for_runtime
+from ..languages.base import BuildError
+from ..runtime_client import RuntimeClient, RuntimeTimeout
+from .base import BuildJob, ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
+from .pool import InstancePool
+
+# Host environment a function sees besides its own variables: enough for toolchains to work.
+PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "DENO_DIR", "DENO_INSTALL",
+                   "PYENV_ROOT", "SYSTEMROOT")
+OUTPUT_TAIL_BYTES = 16 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Process:
+    """A running adapter process and the tail of what it printed (for crash reports)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process):
+        self.proc = proc
+        self.tail: collections.deque[bytes] = collections.deque()
+        self.tail_size = 0
+        self.reader = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        # Always drain: a function that floods stdout must never block on a full pipe.
+        while True:
+            chunk = await self.proc.stdout.read(65536)
+            if not chunk:
+                return
+            self.tail.append(chunk)
+            self.tail_size += len(chunk)
+            while self.tail_size > OUTPUT_TAIL_BYTES and len(self.tail) > 1:
+                self.tail_size -= len(self.tail.popleft())
+
+    def output(self) -> str:
+        return b"".join(self.tail)[-OUTPUT_TAIL_BYTES:].decode("utf-8", "replace")
+
+
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, run_dir: Path, pool_size: int = 1, startup_timeout: float = 30.0,
+                 client: RuntimeClient | None = None):
+        self.run_dir = Path(run_dir)
+        self.startup_timeout = startup_timeout
+        self.client = client or RuntimeClient()
+        self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size)
+
+    # -- builds ---------------------------------------------------------------------------------
+    async def build(self, job: BuildJob, log) -> None:
+        language = language_for_runtime(job.runtime)
+        if language is None:
+            raise BuildError(f'Runtime "{job.runtime}" is not supported by the local executor.')
+        await asyncio.to_thread(extract_archive, job.source_archive, job.build_dir)
+        await asyncio.to_thread(build_on_host, language, job.build_dir, job.entrypoint, job.commands,
+                                job.env, log, job.timeout)
+
+    # -- instances ------------------------------------------------------------------------------
+    async def _start(self, spec: RuntimeSpec) -> Instance:
+        language = language_for_runtime(spec.runtime)
+        if language is None:
+            raise ExecutorError(f'Runtime "{spec.runtime}" is not supported by the local executor.', 404)
+        toolchain = language.toolchain()
+        if not toolchain.available:
+            raise ExecutorError(f"The {language.name} toolchain is not installed: {toolchain.hint}", 500)
+        command = language.server(spec.build_dir, spec.entrypoint)
+        secret = secrets.token_hex(16)
+        port = free_port()
+        inst_dir = self.run_dir / f"{spec.deployment_key}-{port}"
+        logs_dir = inst_dir / "logs"
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+        env.update(spec.env)
+        env.update(command.env)
+        env.update({
+            "OPEN_RUNTIMES_HOST": "127.0.0.1",
+            "OPEN_RUNTIMES_PORT": str(port),
+            "OPEN_RUNTIMES_CODE_DIR": str(spec.build_dir),
+            "OPEN_RUNTIMES_LOGS_DIR": str(logs_dir),
+            "OPEN_RUNTIMES_ENTRYPOINT": spec.entrypoint,
+            "OPEN_RUNTIMES_SECRET": secret,
+            "OPEN_RUNTIMES_ENV": "production",
+            "OPEN_RUNTIMES_HEADERS": "{}",
+            "OPEN_RUNTIMES_CPUS": str(spec.cpus),
+            "OPEN_RUNTIMES_MEMORY": str(spec.memory),
+            "CI": "true",
+        })
+        if spec.version == "v2":
+            env["INTERNAL_RUNTIME_KEY"] = secret
+            env["INTERNAL_RUNTIME_ENTRYPOINT"] = spec.entrypoint
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command.argv, cwd=command.cwd or str(spec.build_dir), env=env,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise ExecutorError(f"Runtime could not start: {exc}", 500)
+        handle = _Process(proc)
+        inst = Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir, handle=handle)
+        await self._wait_listening(inst)
+        return inst
+
+    async def _wait_listening(self, inst: Instance) -> None:
+        handle: _Process = inst.handle
+        deadline = time.monotonic() + self.startup_timeout
+        delay = 0.01
+        while time.monotonic() < deadline:
+            if handle.proc.returncode is not None:
+                await asyncio.wait_for(handle.reader, 2)
+                raise ExecutorError(
+                    f"Runtime exited with code {handle.proc.returncode} before it started listening. "
+                    f"Output:\n{handle.output()}", 500)
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", inst.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, 0.2)
+        await self._stop(inst)
+        raise ExecutorError(
+            f"Runtime did not start listening on its port within {self.startup_timeout:.0f}s. "
+            f"Output:\n{handle.output()}", 500)
+
+    def _alive(self, inst: Instance) -> bool:
+        return inst.handle.proc.returncode is None
+
+    async def _stop(self, inst: Instance) -> None:
+        handle: _Process = inst.handle
+        if handle.proc.returncode is None:
+            try:
+                os.killpg(handle.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                await asyncio.wait_for(handle.proc.wait(), 5)
+            except asyncio.TimeoutError:
+                pass
+        handle.reader.cancel()
+        shutil.rmtree(inst.logs_dir.parent, ignore_errors=True)
+
+    # -- executions -----------------------------------------------------------------------------
+    async def execute(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
+        inst = await self.pool.acquire(spec)
+        try:
+            return await self.client.execute(inst, request)
+        except RuntimeTimeout:
+            # The adapter did not honour its soft timeout: the instance is stuck, replace it.
+            await self.pool.discard(inst)
+            raise
+        except ExecutorError as exc:
+            if not self._alive(inst):
+                await asyncio.sleep(0)  # let the drain task collect the last output
+                output = inst.handle.output()
+                code = inst.handle.proc.returncode
+                await self.pool.discard(inst)
+                raise ExecutorError(f"Runtime exited with code {code} during the execution. "
+                                    f"Last output:\n{output}", 500) from exc
+            raise
+        finally:
+            self.pool.release(inst)
+
+    async def stop_deployment(self, deployment_key: str) -> None:
+        await self.pool.stop_deployment(deployment_key)
+
+    async def close(self) -> None:
+        await self.pool.close()
+        await self.client.close()

@@ -1,0 +1,104 @@
+"""Appwrite's JSON response models, shaped for the client's `X-Appwrite-Response-Format`.
+
+Documents are stored in the newest shape; these functions pick the public fields (with their
+defaults, never `null` where the SDKs' models reject it) and add the older names that clients
+built for earlier server versions read (`functionId` on executions for < 2.0, `specification` on
+functions for < 1.9).
+"""
+from __future__ import annotations
+
+from .errors import APPWRITE_VERSION
+
+FUNCTION_DEFAULTS = {
+    "$id": "", "$createdAt": "", "$updatedAt": "", "execute": [], "name": "", "description": "",
+    "enabled": True, "live": True, "logging": True, "runtime": "", "deploymentRetention": 0,
+    "deploymentId": "", "deploymentCreatedAt": "", "latestDeploymentId": "", "latestDeploymentCreatedAt": "",
+    "latestDeploymentStatus": "", "scopes": [], "vars": [], "events": [], "schedule": "", "interval": None,
+    "timeout": 15, "entrypoint": "", "commands": "", "version": "v5", "installationId": "",
+    "providerRepositoryId": "", "providerBranch": "", "providerRootDirectory": "", "providerSilentMode": False,
+    "providerBranches": [], "providerPaths": [], "buildSpecification": "s-1vcpu-512mb",
+    "runtimeSpecification": "s-1vcpu-512mb", "emailEnabled": False,
+}
+DEPLOYMENT_DEFAULTS = {
+    "$id": "", "$createdAt": "", "$updatedAt": "", "type": "manual", "resourceId": "", "resourceType": "functions",
+    "entrypoint": "", "sourceSize": 0, "buildSize": 0, "totalSize": 0, "buildId": "", "activate": False,
+    "screenshotLight": "", "screenshotDark": "", "status": "waiting", "buildLogs": "", "buildDuration": 0,
+    "providerRepositoryName": "", "providerRepositoryOwner": "", "providerRepositoryUrl": "",
+    "providerCommitHash": "", "providerCommitAuthorUrl": "", "providerCommitAuthor": "",
+    "providerCommitMessage": "", "providerCommitUrl": "", "providerBranch": "", "providerBranchUrl": "",
+}
+EXECUTION_DEFAULTS = {
+    "$id": "", "$createdAt": "", "$updatedAt": "", "$permissions": [], "resourceId": "",
+    "resourceType": "functions", "deploymentId": "", "trigger": "http", "status": "waiting",
+    "requestMethod": "POST", "requestPath": "/", "requestHeaders": [], "responseStatusCode": 0,
+    "responseBody": "", "responseHeaders": [], "logs": "", "errors": "", "duration": 0.0, "scheduledAt": None,
+}
+VARIABLE_DEFAULTS = {
+    "$id": "", "$createdAt": "", "$updatedAt": "", "key": "", "description": "", "value": "", "secret": False,
+    "resourceType": "function", "resourceId": "",
+}
+
+
+def parse_version(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return tuple(int(p) for p in APPWRITE_VERSION.split("."))
+    parts = []
+    for piece in text.strip().split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    while len(parts) < 3:
+        parts.append(0)
+    return tuple(parts)
+
+
+def _pick(doc: dict, defaults: dict) -> dict:
+    out = {}
+    for key, default in defaults.items():
+        value = doc.get(key, default)
+        if value is None and default is not None:
+            value = default
+        out[key] = value
+    return out
+
+
+def variable_model(doc: dict, fmt: tuple = ()) -> dict:
+    out = _pick(doc, VARIABLE_DEFAULTS)
+    if out["secret"]:
+        out["value"] = ""
+    return out
+
+
+def function_model(doc: dict, variables: list[dict], fmt: tuple = ()) -> dict:
+    out = _pick(doc, FUNCTION_DEFAULTS)
+    out["vars"] = [variable_model(v, fmt) for v in variables]
+    if fmt and fmt < (1, 9, 0):
+        out["specification"] = out["buildSpecification"]
+    if fmt and fmt < (1, 7, 0):
+        out["deployment"] = out["deploymentId"]
+    return out
+
+
+def deployment_model(doc: dict, fmt: tuple = ()) -> dict:
+    out = _pick(doc, DEPLOYMENT_DEFAULTS)
+    if fmt and fmt < (1, 7, 0):
+        out["size"] = out["sourceSize"]
+        out["buildTime"] = out["buildDuration"]
+    for extra in ("chunksTotal", "chunksUploaded"):
+        if extra in doc:
+            out[extra] = doc[extra]
+    return out
+
+
+def execution_model(doc: dict, fmt: tuple = ()) -> dict:
+    out = _pick(doc, EXECUTION_DEFAULTS)
+    out["responseHeaders"] = [{"name": str(h["name"]), "value": str(h["value"])} for h in out["responseHeaders"]]
+    out["requestHeaders"] = [{"name": str(h["name"]), "value": str(h["value"])} for h in out["requestHeaders"]]
+    # Clients before 2.0 read `functionId`; newer ones `resourceId`. Both are harmless to either.
+    out["functionId"] = out["resourceId"]
+    if fmt and fmt < (1, 6, 0):
+        out["statusCode"] = out["responseStatusCode"]
+    return out
+
+
+def list_model(key: str, total: int, items: list[dict]) -> dict:
+    return {"total": total, key: items}

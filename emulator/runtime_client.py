@@ -1,0 +1,162 @@
+"""Where a request is forwarded to a runtime: the executor side of the open-runtimes contract.
+
+One client serves both executors: an instance is just `127.0.0.1:<port>` plus a secret and a
+logs directory, whether it is a host process or a container with its port published on loopback.
+Speaks the v5 wire (logs in files named by `x-open-runtimes-log-id`) and the v2 wire
+(`x-internal-challenge`, JSON in and out).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from pathlib import Path
+
+import aiohttp
+
+from .executors.base import MAX_RESPONSE_BYTES, ExecutionRequest, ExecutionResult, ExecutorError, Instance
+
+MAX_LOG_FILE_BYTES = 5 * 1024 * 1024  # the executor caps each log file, as open-runtimes' does
+HARD_TIMEOUT_GRACE = 3.0  # seconds past the function timeout before the instance counts as hung
+
+
+class ResponseTooLarge(ExecutorError):
+    pass
+
+
+class RuntimeTimeout(ExecutorError):
+    pass
+
+
+class RuntimeClient:
+    def __init__(self, max_response_bytes: int = MAX_RESPONSE_BYTES):
+        self.max_response_bytes = max_response_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # Keep-alive connections to warm instances: most of the warm latency is connection setup.
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60,
+                                             force_close=False, enable_cleanup_closed=True)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                                  skip_auto_headers=("User-Agent", "Accept-Encoding"))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def health(self, port: int) -> bool:
+        try:
+            async with self._client().get(f"http://127.0.0.1:{port}/__opr/health",
+                                          timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                await resp.read()
+                return resp.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return False
+
+    async def execute(self, instance: Instance, request: ExecutionRequest) -> ExecutionResult:
+        if instance.spec.version == "v2":
+            return await self._execute_v2(instance, request)
+        return await self._execute_v5(instance, request)
+
+    async def _execute_v5(self, instance: Instance, request: ExecutionRequest) -> ExecutionResult:
+        timeout = max(int(request.timeout), 1)
+        headers = {k: v for k, v in request.headers.items() if not k.lower().startswith("x-open-runtimes-")}
+        headers.update({
+            "x-open-runtimes-secret": instance.secret,
+            "authorization": "Basic " + base64.b64encode(f"opr:{instance.secret}".encode()).decode(),
+            "x-open-runtimes-timeout": str(timeout),
+            "x-open-runtimes-logging": "enabled" if request.logging else "disabled",
+        })
+        path = request.path if request.path.startswith("/") else "/" + request.path
+        url = f"http://127.0.0.1:{instance.port}{path}"
+        started = time.monotonic()
+        status, resp_headers, body = await self._send(request.method, url, headers, request.body or None,
+                                                      timeout + HARD_TIMEOUT_GRACE, timeout)
+        duration = time.monotonic() - started
+        log_id = ""
+        out_headers = []
+        for key, value in resp_headers:
+            key = key.lower().strip()
+            if key == "x-open-runtimes-log-id":
+                log_id = value
+            elif not key.startswith("x-open-runtimes-"):
+                out_headers.append((key, value))
+        logs, errors = read_log_files(instance.logs_dir, log_id) if log_id else ("", "")
+        return ExecutionResult(status, out_headers, body, logs, errors, duration)
+
+    async def _execute_v2(self, instance: Instance, request: ExecutionRequest) -> ExecutionResult:
+        payload = {
+            "variables": dict(instance.spec.env),
+            "payload": request.body.decode("utf-8", "replace"),
+            "headers": dict(request.headers),
+        }
+        headers = {"content-type": "application/json", "x-internal-challenge": instance.secret}
+        started = time.monotonic()
+        timeout = max(int(request.timeout), 1)
+        status, _, raw = await self._send("POST", f"http://127.0.0.1:{instance.port}/", headers,
+                                          json.dumps(payload).encode(), timeout + HARD_TIMEOUT_GRACE, timeout)
+        duration = time.monotonic() - started
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            raise ExecutorError("Invalid response from runtime: expected JSON from a v2 runtime.", 500)
+        if not isinstance(data, dict):
+            raise ExecutorError("Invalid response from runtime: expected a JSON object.", 500)
+        response = data.get("response", "")
+        if isinstance(response, str):
+            body = response.encode()
+            ctype = "text/plain; charset=utf-8"
+        else:
+            body = json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode()
+            ctype = "application/json; charset=utf-8"
+        if len(body) > self.max_response_bytes:
+            raise _too_large(len(body), self.max_response_bytes)
+        logs, errors = str(data.get("stdout", "")), str(data.get("stderr", ""))
+        return ExecutionResult(status, [("content-type", ctype)], body, logs[:MAX_LOG_FILE_BYTES],
+                               errors[:MAX_LOG_FILE_BYTES], duration)
+
+    async def _send(self, method, url, headers, body, hard_timeout, timeout):
+        try:
+            async with self._client().request(method, url, headers=headers, data=body,
+                                              timeout=aiohttp.ClientTimeout(total=hard_timeout),
+                                              allow_redirects=False) as resp:
+                chunks, size = [], 0
+                async for chunk in resp.content.iter_chunked(65536):
+                    size += len(chunk)
+                    if size <= self.max_response_bytes:
+                        chunks.append(chunk)
+                if size > self.max_response_bytes:
+                    raise _too_large(size, self.max_response_bytes)
+                return resp.status, list(resp.headers.items()), b"".join(chunks)
+        except asyncio.TimeoutError:
+            raise RuntimeTimeout(f"Execution timed out. The function did not respond within its timeout of {timeout}s.", 500)
+        except aiohttp.ClientPayloadError as exc:
+            raise ExecutorError(f"Runtime closed the connection mid-response: {exc}", 500)
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise ExecutorError(f"Runtime is not reachable: {exc}", 500)
+
+
+def _too_large(size: int, limit: int) -> ResponseTooLarge:
+    return ResponseTooLarge(
+        f"Response body is {size} bytes, over the {limit} bytes (1 MB) limit for function responses.", 500)
+
+
+def read_log_files(logs_dir: Path, log_id: str) -> tuple[str, str]:
+    """Read and delete `<id>_logs.log` / `<id>_errors.log`, each capped at 5 MiB."""
+    out = []
+    for kind, label in (("logs", "Log"), ("errors", "Error")):
+        path = logs_dir / f"{Path(log_id).name}_{kind}.log"
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_LOG_FILE_BYTES + 1)
+            path.unlink(missing_ok=True)
+        except FileNotFoundError:
+            data = b""
+        text = data[:MAX_LOG_FILE_BYTES].decode("utf-8", "replace")
+        if len(data) > MAX_LOG_FILE_BYTES:
+            text += f"\n{label} file has been truncated to 5.00MB."
+        out.append(text)
+    return out[0], out[1]

@@ -1,0 +1,199 @@
+"""Request schemas (JSON Schema) for every endpoint, and validation with Appwrite's error texts.
+
+Handlers call `validate(operation, params)`; it coerces the loose encodings clients use
+(`"true"` for booleans and numbers as strings in query strings and multipart), drops unknown
+parameters (Appwrite ignores them), and raises `general_argument_invalid` with the same wording as
+Appwrite's validators. The same schemas describe the API in the OpenAPI document.
+"""
+from __future__ import annotations
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from .errors import invalid_param, missing_param
+from .ids import ID_PATTERN
+from .schedule import is_valid_cron
+
+SPECIFICATIONS = [
+    ("s-0.5vcpu-512mb", 0.5, 512), ("s-1vcpu-512mb", 1, 512), ("s-1vcpu-1gb", 1, 1024),
+    ("s-2vcpu-2gb", 2, 2048), ("s-2vcpu-4gb", 2, 4096), ("s-4vcpu-4gb", 4, 4096), ("s-4vcpu-8gb", 4, 8192),
+    ("s-8vcpu-4gb", 8, 4096), ("s-8vcpu-8gb", 8, 8192),
+]
+SPEC_SLUGS = [s[0] for s in SPECIFICATIONS]
+DEFAULT_SPECIFICATION = "s-1vcpu-512mb"
+MAX_TIMEOUT = 900
+
+formats = FormatChecker()
+
+
+@formats.checks("custom-id")
+def _custom_id(value) -> bool:
+    return not isinstance(value, str) or value == "unique()" or bool(ID_PATTERN.match(value))
+
+
+@formats.checks("uid")
+def _uid(value) -> bool:
+    return not isinstance(value, str) or bool(ID_PATTERN.match(value))
+
+
+@formats.checks("cron")
+def _cron(value) -> bool:
+    return not isinstance(value, str) or value == "" or is_valid_cron(value)
+
+
+ID_DESCRIPTION = ("Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, period, hyphen, "
+                  "and underscore. Can't start with a special char")
+
+S = {"type": "string"}
+
+
+def text(max_len: int, min_len: int = 0) -> dict:
+    return {"type": "string", "minLength": min_len, "maxLength": max_len}
+
+
+def strings(max_items: int, item_len: int = 256) -> dict:
+    return {"type": "array", "maxItems": max_items, "items": text(item_len)}
+
+
+FUNCTION_FIELDS = {
+    "name": text(128, 1),
+    "runtime": text(128, 1),
+    "execute": strings(100, 128),
+    "events": strings(100, 256),
+    "schedule": {"type": "string", "format": "cron", "maxLength": 256},
+    "timeout": {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT},
+    "enabled": {"type": "boolean"},
+    "logging": {"type": "boolean"},
+    "entrypoint": text(1028),
+    "commands": text(8192),
+    "scopes": strings(200, 128),
+    "installationId": text(256),
+    "providerRepositoryId": text(256),
+    "providerBranch": text(256),
+    "providerSilentMode": {"type": "boolean"},
+    "providerRootDirectory": text(256),
+    "providerBranches": strings(100, 128),
+    "providerPaths": strings(100, 128),
+    "specification": {"type": "string", "enum": SPEC_SLUGS},
+    "buildSpecification": {"type": "string", "enum": SPEC_SLUGS},
+    "runtimeSpecification": {"type": "string", "enum": SPEC_SLUGS},
+    "deploymentRetention": {"type": "integer", "minimum": 0, "maximum": 36500},
+    "description": text(8192),
+    "interval": {"type": ["integer", "null"], "minimum": 0},
+    "emailEnabled": {"type": "boolean"},
+    "templateRepository": text(256), "templateOwner": text(256), "templateRootDirectory": text(256),
+    "templateVersion": text(256),
+    # Appwrite 0.15 clients send variables inline as an object.
+    "vars": {"type": ["object", "array"]},
+}
+QUERIES = {"type": "array", "maxItems": 100, "items": {"type": ["string", "object"]}}
+SEARCH = text(256)
+TOTAL = {"type": "boolean"}
+LIST = {"properties": {"queries": QUERIES, "search": SEARCH, "total": TOTAL,
+                       # Appwrite 0.15 list parameters, translated to queries by the services.
+                       "limit": {"type": "integer", "minimum": 0, "maximum": 5000},
+                       "offset": {"type": "integer", "minimum": 0},
+                       "cursor": text(36), "cursorDirection": {"type": "string", "enum": ["after", "before"]},
+                       "orderType": {"type": "string", "enum": ["ASC", "DESC", "asc", "desc"]}}}
+
+SCHEMAS: dict[str, dict] = {
+    "listFunctions": LIST,
+    "createFunction": {"required": ["functionId", "name", "runtime"],
+                       "properties": {"functionId": {"type": "string", "format": "custom-id", "maxLength": 36},
+                                      **FUNCTION_FIELDS}},
+    "updateFunction": {"required": ["name"], "properties": FUNCTION_FIELDS},
+    "updateFunctionDeployment": {"required": ["deploymentId"],
+                                 "properties": {"deploymentId": {"type": "string", "format": "uid"}}},
+    "listSpecifications": {"properties": {"type": {"type": "string", "enum": ["runtimes", "builds"]}}},
+    "listDeployments": LIST,
+    "createDeployment": {"required": ["activate"],
+                         "properties": {"activate": {"type": "boolean"}, "entrypoint": text(1028),
+                                        "commands": text(8192)}},
+    "createDuplicateDeployment": {"required": ["deploymentId"],
+                                  "properties": {"deploymentId": {"type": "string", "format": "uid"},
+                                                 "buildId": text(36)}},
+    "getDeploymentDownload": {"properties": {"type": {"type": "string", "enum": ["source", "output"]},
+                                             "token": text(2048)}},
+    "listExecutions": LIST,
+    "createExecution": {"properties": {
+        "body": text(10_485_760),
+        "data": text(10_485_760),  # before Appwrite 1.4 the body was called `data`
+        "async": {"type": "boolean"},
+        "path": text(2048),
+        "method": {"type": "string", "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]},
+        "headers": {"type": ["object", "string"]},
+        "scheduledAt": {"type": ["string", "null"], "maxLength": 100}}},
+    "listVariables": LIST,
+    "createVariable": {"required": ["key", "value"],
+                       "properties": {"variableId": {"type": "string", "format": "custom-id", "maxLength": 36},
+                                      "key": text(255, 1), "value": text(8192), "secret": {"type": "boolean"},
+                                      "description": text(8192)}},
+    "updateVariable": {"properties": {"key": text(255, 1), "value": text(8192), "secret": {"type": "boolean"},
+                                      "description": text(8192)}},
+    "createSession": {"properties": {"email": text(320), "password": text(256)}},
+}
+
+_validators = {op: Draft202012Validator({"type": "object", **schema}, format_checker=formats)
+               for op, schema in SCHEMAS.items()}
+
+_TRUE = {True, "true", "1", 1, "True"}
+_FALSE = {False, "false", "0", 0, "False", ""}
+
+
+def _coerce(value, schema: dict):
+    types = schema.get("type")
+    types = types if isinstance(types, list) else [types]
+    if isinstance(value, str):
+        if "boolean" in types and (value in _TRUE or value in _FALSE):
+            return value in _TRUE
+        if "integer" in types:
+            try:
+                return int(value)
+            except ValueError:
+                return value
+        if "array" in types and "string" not in types:
+            return [value]
+    if isinstance(value, int) and not isinstance(value, bool) and "boolean" in types and value in (0, 1):
+        return bool(value)
+    if isinstance(value, float) and "integer" in types and value.is_integer():
+        return int(value)
+    if isinstance(value, dict) and "array" in types and all(k.isdigit() for k in value):
+        return [value[k] for k in sorted(value, key=int)]
+    return value
+
+
+def validate(operation: str, params: dict) -> dict:
+    schema = SCHEMAS[operation]
+    props = schema.get("properties", {})
+    clean = {k: _coerce(v, props[k]) for k, v in params.items() if k in props}
+    for key in schema.get("required", []):
+        if clean.get(key) is None:
+            raise missing_param(key)
+    errors = sorted(_validators[operation].iter_errors(clean), key=lambda e: list(e.path))
+    if errors:
+        err = errors[0]
+        key = str(err.path[0]) if err.path else "params"
+        raise invalid_param(key, _describe(err, props.get(key, {})))
+    return clean
+
+
+def _describe(err, schema: dict) -> str:
+    if schema.get("format") in ("custom-id", "uid"):
+        return ID_DESCRIPTION
+    if schema.get("format") == "cron":
+        return "String must be a valid cron expression"
+    validator = err.validator
+    if validator in ("minimum", "maximum"):
+        return f"Value must be a valid range between {schema.get('minimum', 0):,} and {schema.get('maximum', 0):,}"
+    if validator in ("minLength", "maxLength"):
+        return f"Value must be a valid string and at least {schema.get('minLength', 0)} chars and no longer than {schema.get('maxLength')} chars"
+    if validator == "maxItems":
+        return f"Value must a valid array no longer than {schema.get('maxItems')} items"
+    if validator == "enum":
+        return "Value must be one of (" + ", ".join(map(str, schema["enum"])) + ")"
+    if validator == "type":
+        wanted = schema.get("type")
+        wanted = wanted if isinstance(wanted, str) else " or ".join(wanted)
+        return {"boolean": "Value must be a valid boolean", "integer": "Value must be a valid integer",
+                "string": "Value must be a valid string", "array": "Value must a valid array"}.get(
+            wanted, f"Value must be a valid {wanted}")
+    return err.message

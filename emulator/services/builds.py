@@ -1,0 +1,147 @@
+"""Builds run in the background: `waiting -> processing -> building -> ready | failed`.
+
+A bounded set of workers takes deployments from a queue and asks the function's executor to build
+them. Build output is flushed to the deployment as it arrives, so a polling client sees progress.
+A ready deployment that was uploaded with `activate=true` becomes the function's active one.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+from ..executors.base import BuildJob
+from ..languages.base import BuildError
+from .functions import activate_deployment, function_env, refresh_latest_deployment, specification_of
+from .state import State, deployment_key
+
+log = logging.getLogger("emulator.builds")
+MAX_BUILD_LOG_CHARS = 1_000_000
+
+
+class BuildQueue:
+    def __init__(self, state: State, workers: int = 2):
+        self.state = state
+        self.queue: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
+        self.workers = [asyncio.ensure_future(self._work()) for _ in range(max(1, workers))]
+        self.listeners: list = []  # callables(project, function_id, deployment doc) on completion
+
+    def enqueue(self, project: str, function_id: str, deployment_id: str) -> None:
+        self.queue.put_nowait((project, function_id, deployment_id))
+
+    def recover(self) -> None:
+        """After a restart: builds that were running are failed, queued ones are queued again."""
+        store = self.state.store
+        for project, function_id, doc in store.all_projects_select(
+                "deployments", "json_extract(data, '$.status') IN ('waiting', 'processing', 'building')"):
+            if doc.get("chunksUploaded", 1) < doc.get("chunksTotal", 1):
+                continue  # an upload still in progress; the client may resume it
+            if doc["status"] == "waiting":
+                self.enqueue(project, function_id, doc["$id"])
+            else:
+                doc["status"] = "failed"
+                doc["buildLogs"] = (doc.get("buildLogs") or "") + "\nBuild interrupted: the emulator stopped during the build.\n"
+                store.update("deployments", project, function_id, doc)
+                refresh_latest_deployment(self.state, project, function_id)
+
+    async def close(self) -> None:
+        for worker in self.workers:
+            worker.cancel()
+        await asyncio.gather(*self.workers, return_exceptions=True)
+
+    async def _work(self) -> None:
+        while True:
+            project, function_id, deployment_id = await self.queue.get()
+            try:
+                await build_deployment(self.state, project, function_id, deployment_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug in one build must not stop the queue
+                log.exception("build of %s failed unexpectedly", deployment_id)
+            finally:
+                self.queue.task_done()
+            doc = self.state.store.get("deployments", project, function_id, deployment_id)
+            for listener in self.listeners:
+                listener(project, function_id, doc)
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+async def build_deployment(state: State, project: str, function_id: str, deployment_id: str) -> None:
+    store = state.store
+    dep = store.get("deployments", project, function_id, deployment_id)
+    function = store.get("functions", project, "", function_id)
+    if dep is None or function is None or dep.get("status") not in ("waiting", "processing"):
+        return
+    dep["status"] = "processing"
+    store.update("deployments", project, function_id, dep)
+    refresh_latest_deployment(state, project, function_id)
+
+    ddir = state.deployment_dir(project, function_id, deployment_id)
+    cpus, memory = specification_of(function, "build")
+    job = BuildJob(
+        deployment_key=deployment_key(project, deployment_id), runtime=function["runtime"],
+        version=function.get("version", "v5"), source_archive=ddir / "source.tar.gz", build_dir=ddir / "build",
+        output_archive=ddir / "output.tar.gz", entrypoint=dep.get("entrypoint", ""),
+        commands=dep.get("commands", ""), env=function_env(state, project, function, deployment_id),
+        timeout=state.settings.build_timeout, cpus=cpus, memory=max(memory, 1024))
+    output: list[str] = []
+    output.append(f"Building {function['runtime']} deployment {deployment_id} with the {state.executor_for(function).name} executor.\n")
+
+    async def flush_periodically():
+        written = 0
+        while True:
+            await asyncio.sleep(0.5)
+            if len(output) != written:
+                written = len(output)
+                current = store.get("deployments", project, function_id, deployment_id)
+                if current is None or current.get("status") == "canceled":
+                    return
+                current["buildLogs"] = "".join(output)[-MAX_BUILD_LOG_CHARS:]
+                store.update("deployments", project, function_id, current)
+
+    dep["status"] = "building"
+    store.update("deployments", project, function_id, dep)
+    refresh_latest_deployment(state, project, function_id)
+    started = time.monotonic()
+    flusher = asyncio.ensure_future(flush_periodically())
+    try:
+        await state.executor_for(function).build(job, output.append)
+        ok = True
+    except BuildError as exc:
+        output.append(f"\nBuild failed: {exc}\n")
+        ok = False
+    except Exception as exc:  # noqa: BLE001 - any executor failure is a failed build, with its reason
+        log.exception("executor build error")
+        output.append(f"\nBuild failed: {type(exc).__name__}: {exc}\n")
+        ok = False
+    finally:
+        flusher.cancel()
+    dep = store.get("deployments", project, function_id, deployment_id)
+    if dep is None or dep.get("status") == "canceled":
+        return
+    elapsed = time.monotonic() - started
+    output.append(f"Build {'finished' if ok else 'failed'} in {elapsed:.2f}s.\n")
+    dep["buildLogs"] = "".join(output)[-MAX_BUILD_LOG_CHARS:]
+    dep["buildDuration"] = max(1, math.ceil(elapsed)) if ok else math.ceil(elapsed)
+    dep["status"] = "ready" if ok else "failed"
+    if ok:
+        artifact = job.output_archive if job.output_archive.exists() else job.build_dir
+        dep["buildSize"] = artifact.stat().st_size if artifact.is_file() else await asyncio.to_thread(_dir_size, artifact)
+        dep["totalSize"] = dep.get("sourceSize", 0) + dep["buildSize"]
+    store.update("deployments", project, function_id, dep)
+    refresh_latest_deployment(state, project, function_id)
+    if ok and dep.get("activate"):
+        await activate_deployment(state, project, function_id, deployment_id)
