@@ -102,6 +102,8 @@ async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFil
                     body = json.loads(raw)
                 except (ValueError, UnicodeDecodeError):
                     raise AppwriteError("general_argument_invalid", "The request body is not valid JSON.")
+                except RecursionError:
+                    raise AppwriteError("general_argument_invalid", "The request body's JSON is nested too deeply.")
                 if not isinstance(body, dict):
                     raise AppwriteError("general_argument_invalid", "The request body must be a JSON object.")
                 params.update(body)
