@@ -1,0 +1,107 @@
+"""Python functions on the host: a venv inside the deployment's build dir holds its dependencies, and
+`runtimes/python/server.py` runs on that venv's interpreter."""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .base import BuildError, Language, ServerCommand
+
+VENV = "runtime-env"  # same name as the official images use, inside the build dir
+
+
+@functools.lru_cache(maxsize=None)
+def _host_python() -> tuple[str, str, str]:
+    """(real interpreter path, its pip package dir or "", its pip dist-info dir or "") of `python3` on PATH.
+
+    Resolved once so builds skip the pyenv/venv shims."""
+    script = ("import sys,os\n"
+              "try:\n import pip,glob\n p=os.path.dirname(pip.__file__)\n"
+              " d=(glob.glob(os.path.join(os.path.dirname(p),'pip-*.dist-info'))+[''])[0]\n"
+              "except Exception:\n p=d=''\n"
+              "print(getattr(sys,'_base_executable',sys.executable));print(p);print(d)")
+    python = shutil.which("python3") or "python3"
+    out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise BuildError(f"python3 failed to start: {out.stderr.strip()}")
+    lines = (out.stdout.splitlines() + ["", "", ""])[:3]
+    return lines[0], lines[1], lines[2]
+
+
+def ensure_venv(build_dir: Path) -> Path:
+    """Create `<build_dir>/runtime-env` (idempotent). Without ensurepip (seconds); the host's own pip
+    is copied in instead (pure Python, a fraction of a second), so `pip`/`python -m pip` install
+    into this venv and nothing of the emulator's environment is touched."""
+    venv = build_dir / VENV
+    python = venv / "bin" / "python"
+    if python.exists():
+        return venv
+    base, pip_dir, dist_info = _host_python()
+    out = subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise BuildError(f"python3 -m venv failed: {(out.stderr or out.stdout).strip()}")
+    site = next((venv / "lib").glob("python3*/site-packages"), None)
+    if pip_dir and site is not None:
+        shutil.copytree(pip_dir, site / "pip", ignore=shutil.ignore_patterns("__pycache__"), symlinks=True)
+        if dist_info:
+            shutil.copytree(dist_info, site / os.path.basename(dist_info), symlinks=True)
+        for name in ("pip", "pip3"):
+            script = venv / "bin" / name
+            script.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
+            script.chmod(0o755)
+    else:
+        out = subprocess.run([str(python), "-m", "ensurepip", "--default-pip"], capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            raise BuildError(f"ensurepip failed: {(out.stderr or out.stdout).strip()}")
+    return venv
+
+
+class Python(Language):
+    key = "python"
+    name = "Python"
+    versions = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+    default_entrypoint = "main.py"
+    dependency_files = ("requirements.txt", "requirements.lock", "pyproject.toml", "setup.py", "setup.cfg")
+    required_binaries = ("python3",)
+    install_hint = "apt-get install -y python3 python3-venv python3-pip"
+    version_command = ("python3", "--version")
+    test_entrypoints = {"context": "tests.py", "legacy": "main.py"}
+
+    @property
+    def adapter_dir(self) -> Path:
+        return super().adapter_dir.parent / "python"
+
+    def build_env(self, build_dir: Path) -> dict[str, str]:
+        venv = ensure_venv(Path(build_dir))
+        return {
+            "VIRTUAL_ENV": str(venv),
+            "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PYTHONNOUSERSITE": "1",
+        }
+
+    def default_install(self, build_dir: Path) -> str:
+        if (Path(build_dir) / "requirements.txt").is_file():
+            return "pip install -r requirements.txt"
+        return ""
+
+    def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
+        venv = Path(code_dir) / VENV
+        python = venv / "bin" / "python"
+        env = {"PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1"}
+        if python.exists():
+            env["VIRTUAL_ENV"] = str(venv)
+            env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+            interpreter = str(python)
+        else:  # built elsewhere (e.g. an image layout without the venv): the host interpreter
+            interpreter = _host_python()[0]
+        return ServerCommand([interpreter, str(self.adapter_dir / "server.py")], env, str(code_dir))
+
+
+class PythonML(Python):
+    key = "python-ml"
+    name = "Python (ML)"
+    versions = ("3.11", "3.12", "3.13")
