@@ -18,3 +18,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
+
+# Deno ships its binary inside the npm package: no separate download.
+command -v deno >/dev/null || npm install -g --no-audit --no-fund --loglevel=error deno@2.9.6

@@ -72,3 +72,40 @@ def runtimes():
         tool = lang.toolchain()
         status = f"available ({tool.version})" if tool.available else f"missing: {tool.hint}"
         click.echo(f"{lang.key:<10} {', '.join(lang.versions):<50} {status}")
+
+
+@main.command("contract-test")
+@click.option("--runtime", "runtimes", multiple=True, help="Runtime id(s), e.g. node-18.0 (default: one per language).")
+@click.option("--api", type=click.Choice(["context", "legacy", "both"]), default="both", show_default=True)
+@click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True)
+@click.option("--endpoint", default=None, help="Use a running emulator instead of starting one.")
+def contract_test(runtimes, api, executor, endpoint):
+    """Deploy each runtime's canonical test function and check the contract point by point."""
+    import tempfile
+
+    from .background import BackgroundServer
+    from .contract import format_table
+    from .contract_api import run_contract
+    from .languages import LANGUAGES
+
+    selected = list(runtimes) or [f"{lang.key}-{lang.versions[-1]}" for lang in
+                                  sorted(LANGUAGES.values(), key=lambda l: l.key)]
+    apis = ["context", "legacy"] if api == "both" else [api]
+    server = None
+    if endpoint is None:
+        server = BackgroundServer(Settings(data_dir=Path(tempfile.mkdtemp(prefix="contract-")), executor=executor)).start()
+        endpoint = server.endpoint
+    try:
+        results, missing = run_contract(endpoint, selected, apis)
+    finally:
+        if server:
+            server.stop()
+    click.echo(format_table(results))
+    for runtime, hint in missing.items():
+        click.echo(f"skipped {runtime}: {hint}")
+    failed = {label: [r for r in rs if not r.passed and not r.skipped] for label, rs in results.items()}
+    failed = {k: v for k, v in failed.items() if v}
+    for label, rs in failed.items():
+        for r in rs:
+            click.echo(f"FAILED {label} {r.name}: {r.detail}")
+    sys.exit(1 if failed else 0)

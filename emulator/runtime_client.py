@@ -89,7 +89,7 @@ class RuntimeClient:
 
     async def _execute_v2(self, instance: Instance, request: ExecutionRequest) -> ExecutionResult:
         payload = {
-            "variables": dict(instance.spec.env),
+            "variables": {**instance.spec.env, **legacy_execution_variables(request.headers, request.body)},
             "payload": request.body.decode("utf-8", "replace"),
             "headers": dict(request.headers),
         }
@@ -137,6 +137,21 @@ class RuntimeClient:
             raise ExecutorError(f"Runtime closed the connection mid-response: {exc}", 500)
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise ExecutorError(f"Runtime is not reachable: {exc}", 500)
+
+
+def legacy_execution_variables(headers: dict[str, str], body: bytes) -> dict[str, str]:
+    """The per-execution variables v2 functions read from `req.variables` (Appwrite 1.0-1.3)."""
+    h = {k.lower(): v for k, v in headers.items()}
+    data = body.decode("utf-8", "replace")
+    event = h.get("x-appwrite-event", "")
+    return {
+        "APPWRITE_FUNCTION_TRIGGER": h.get("x-appwrite-trigger", ""),
+        "APPWRITE_FUNCTION_EVENT": event,
+        "APPWRITE_FUNCTION_EVENT_DATA": data if event else "",
+        "APPWRITE_FUNCTION_DATA": data,
+        "APPWRITE_FUNCTION_USER_ID": h.get("x-appwrite-user-id", ""),
+        "APPWRITE_FUNCTION_JWT": h.get("x-appwrite-user-jwt", ""),
+    }
 
 
 def _too_large(size: int, limit: int) -> ResponseTooLarge:

@@ -1,11 +1,15 @@
 """HTTP handlers for executions."""
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from ..models import execution_model, list_model
 from ..services import executions as svc
-from .common import fmt, json_response, no_content, params, project, state
+from aiohttp import MultipartWriter
+
+from .common import files, fmt, json_response, no_content, params, project, state
 
 
 def _caller(request: web.Request) -> svc.Caller:
@@ -21,15 +25,38 @@ async def list_executions(request: web.Request) -> web.Response:
 
 async def create_execution(request: web.Request) -> web.Response:
     p = await params(request, "createExecution")
+    body_file = files(request).get("body")
+    if body_file is not None:  # a multipart file part carries a binary body byte for byte
+        p["body"] = body_file.data
     doc, response = await svc.create_execution(state(request), project(request), request.match_info["functionId"],
                                                p, _caller(request))
     model = execution_model(doc, fmt(request))
     if response is None:
         return json_response(model, 202)
     # Only the synchronous answer carries the body and every header the function set.
-    model["responseBody"] = response["body"].decode("utf-8", "replace")
     model["responseHeaders"] = [{"name": k, "value": v} for k, v in response["headers"]]
+    if request.headers.get("accept", "").startswith("multipart/"):
+        return _multipart(model, response["body"], 201)
+    model["responseBody"] = response["body"].decode("utf-8", "replace")
     return json_response(model, 201)
+
+
+def _multipart(model: dict, body: bytes, status: int) -> web.Response:
+    """Appwrite answers `accept: multipart/form-data` with one part per field, the response body
+    as raw bytes: the only way a binary response reaches a client intact."""
+    writer = MultipartWriter("form-data")
+    for key, value in model.items():
+        if key == "responseBody":
+            part = writer.append(body, {"Content-Type": "application/octet-stream"})
+        elif isinstance(value, str):
+            part = writer.append(value, {"Content-Type": "text/plain; charset=utf-8"})
+        else:
+            part = writer.append(json.dumps(value), {"Content-Type": "application/json"})
+        part.set_content_disposition("form-data", name=key)
+    if "responseBody" not in model:
+        writer.append(body, {"Content-Type": "application/octet-stream"}).set_content_disposition(
+            "form-data", name="responseBody")
+    return web.Response(body=writer, status=status)
 
 
 async def get_execution(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ their request in the document until they run, so they survive a restart.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import re
@@ -109,6 +110,8 @@ async def create_execution(state: State, project: str, function_id: str, params:
     body = params.get("body")
     if body is None:
         body = params.get("data") or ""
+    if isinstance(body, str):
+        body = body.encode()
     is_async = bool(params.get("async", False))
     scheduled_at = params.get("scheduledAt")
     when = None
@@ -137,7 +140,7 @@ async def create_execution(state: State, project: str, function_id: str, params:
         doc["scheduledAt"] = scheduled_at
         doc["_scheduledAt"] = to_iso(when)
     if is_async:
-        doc["_request"] = {"body": body, "headers": user_headers, "ip": caller.client_ip}
+        doc["_request"] = {"body": base64.b64encode(body).decode(), "headers": user_headers, "ip": caller.client_ip}
     state.store.insert("executions", project, function_id, doc)
     if is_async:
         if not when:
@@ -146,7 +149,7 @@ async def create_execution(state: State, project: str, function_id: str, params:
 
     try:
         result = await asyncio.wait_for(
-            run_execution(state, project, function, deployment, doc, body.encode(), user_headers, caller.client_ip),
+            run_execution(state, project, function, deployment, doc, body, user_headers, caller.client_ip),
             state.settings.sync_timeout)
     except asyncio.TimeoutError:
         doc.update(status="failed", responseStatusCode=500, duration=state.settings.sync_timeout,
@@ -290,7 +293,7 @@ class ExecutionRunner:
         doc["status"] = "processing"
         doc["deploymentId"] = deployment["$id"]
         store.update("executions", project, function_id, doc)
-        await run_execution(self.state, project, function, deployment, doc, request.get("body", "").encode(),
+        await run_execution(self.state, project, function, deployment, doc, base64.b64decode(request.get("body", "")),
                             request.get("headers", {}), request.get("ip", "127.0.0.1"), request.get("event", ""))
 
     async def _schedule_loop(self) -> None:
