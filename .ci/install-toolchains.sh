@@ -9,7 +9,9 @@ SUDO=""
 
 need_apt=()
 command -v php >/dev/null || need_apt+=(php-cli)
+command -v composer >/dev/null || need_apt+=(composer)
 command -v ruby >/dev/null || need_apt+=(ruby)
+command -v bundle >/dev/null || need_apt+=(ruby-bundler)
 [ -f /usr/include/jsoncpp/json/json.h ] || need_apt+=(libjsoncpp-dev)
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v javac >/dev/null || need_apt+=(default-jdk-headless)

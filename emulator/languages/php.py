@@ -1,0 +1,32 @@
+"""PHP: every Appwrite php runtime id runs on the host's `php` (php-cli) with runtimes/php/server.php."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Language, ServerCommand
+
+
+class Php(Language):
+    key = "php"
+    name = "PHP"
+    versions = ("8.0", "8.1", "8.2", "8.3", "8.4")
+    default_entrypoint = "index.php"
+    dependency_files = ("composer.json", "composer.lock")
+    required_binaries = ("php",)
+    install_hint = "apt-get install -y php-cli composer"
+    version_command = ("php", "--version")
+    test_entrypoints = {"context": "tests.php", "legacy": "tests.php"}
+
+    def build_env(self, build_dir: Path) -> dict[str, str]:
+        # Builds run unattended, often as root in containers and CI.
+        return {"COMPOSER_ALLOW_SUPERUSER": "1", "COMPOSER_NO_INTERACTION": "1"}
+
+    def default_install(self, build_dir: Path) -> str:
+        # Appwrite's default build command for php; nothing to install without a composer.json.
+        return "composer install --no-interaction" if (Path(build_dir) / "composer.json").is_file() else ""
+
+    def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
+        # No php.ini memory cap: the server process holds a request body (up to 20 MB) several
+        # times over while handing it to a worker. Unbuffered output so the start line shows at once.
+        return ServerCommand(argv=["php", "-d", "memory_limit=-1", "-d", "output_buffering=0",
+                                   str(self.adapter_dir / "server.php")], cwd=str(code_dir))
