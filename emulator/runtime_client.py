@@ -29,6 +29,11 @@ class RuntimeTimeout(ExecutorError):
     pass
 
 
+class RuntimeUnreachable(ExecutorError):
+    """The connection was refused: the request never reached the function, so a retry on a
+    fresh instance is safe."""
+
+
 class RuntimeClient:
     def __init__(self, max_response_bytes: int = MAX_RESPONSE_BYTES):
         self.max_response_bytes = max_response_bytes
@@ -133,6 +138,8 @@ class RuntimeClient:
                 return resp.status, list(resp.headers.items()), b"".join(chunks)
         except asyncio.TimeoutError:
             raise RuntimeTimeout(f"Execution timed out. The function did not respond within its timeout of {timeout}s.", 500)
+        except aiohttp.ClientConnectorError as exc:
+            raise RuntimeUnreachable(f"Runtime is not reachable: {exc}", 500)
         except aiohttp.ClientPayloadError as exc:
             raise ExecutorError(f"Runtime closed the connection mid-response: {exc}", 500)
         except (aiohttp.ClientConnectionError, OSError) as exc:

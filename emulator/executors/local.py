@@ -19,7 +19,7 @@ from ..archives import extract_archive
 from ..hostbuild import build_on_host
 from ..languages import language_for_runtime
 from ..languages.base import BuildError
-from ..runtime_client import RuntimeClient, RuntimeTimeout
+from ..runtime_client import RuntimeClient, RuntimeTimeout, RuntimeUnreachable
 from .base import BuildJob, ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
 from .pool import InstancePool
 
@@ -164,14 +164,28 @@ class LocalExecutor(Executor):
 
     # -- executions -----------------------------------------------------------------------------
     async def execute(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
+        try:
+            return await self._execute_once(spec, request)
+        except RuntimeUnreachable:
+            # The instance died between executions (e.g. the last one called exit()): start anew.
+            return await self._execute_once(spec, request)
+
+    async def _execute_once(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
         inst = await self.pool.acquire(spec)
         try:
             return await self.client.execute(inst, request)
+        except RuntimeUnreachable:
+            await self.pool.discard(inst)
+            raise
         except RuntimeTimeout:
             # The adapter did not honour its soft timeout: the instance is stuck, replace it.
             await self.pool.discard(inst)
             raise
         except ExecutorError as exc:
+            try:  # a process that just crashed may not have been reaped yet
+                await asyncio.wait_for(asyncio.shield(inst.handle.proc.wait()), 0.5)
+            except asyncio.TimeoutError:
+                pass
             if not self._alive(inst):
                 await asyncio.sleep(0)  # let the drain task collect the last output
                 output = inst.handle.output()
