@@ -40,7 +40,6 @@ from typing import Callable, Iterable
 
 from .hostbuild import build_on_host
 from .languages import language_for_runtime
-from .languages.base import RUNTIMES_DIR
 
 # Values the official harness starts its main test server with (§7.1).
 ENFORCED_HEADERS = '{"x-custom":"value","X-CUSTOM-UPPERCASE":"Value2","x-open-runtimes-custom":248}'
@@ -360,6 +359,18 @@ def _body_json(d):
         expect(r.status == 200 and r.json() == json.loads(body), f"body_json with content-type {ct}", r)
 
 
+@check("invalidJson")
+def _invalid_json(d):
+    """body_json of a body that is not JSON is an uncaught error of the function."""
+    r = _act(d, "requestBodyJson", body='{"invaludJson:true}', headers=_ct("application/json"))
+    expect(r.status == 500 and r.body == b"", "invalid JSON must give 500 with empty body", r)
+    expect("json" in r.errors.lower() or "3840" in r.errors, "errors must name the JSON error", r)
+    r = _act(d, "requestBodyJson", body=b"", headers=_ct("application/json"))
+    expect(r.status == 500 and r.body == b"", "body_json of an empty body must fail", r)
+    r = _act(d, "requestBodyJson", body="{}", headers=_ct("application/json"))
+    expect(r.status == 200 and r.json() == {}, "{} must round-trip", r)
+
+
 @check("requestBodyAuto")
 def _body_auto(d):
     for ct in _TEXT_TYPES:
@@ -409,7 +420,7 @@ def _binary_too_large(d):
     try:
         r = _act(d, "binaryResponseLarge", method="POST", body=os.urandom(23 * 1024 * 1024), read_timeout=60)
     except (ConnectionError, http.client.HTTPException) as exc:
-        raise CheckFailed(f"server must answer 413/500 instead of dropping the connection ({exc!r})")
+        raise CheckFailed(f"server must answer 413/500 instead of dropping the connection ({exc!r})") from None
     expect(r.status in (413, 500), "23 MB request body must be refused with 413 or 500", r)
 
 
@@ -581,6 +592,17 @@ def _legacy_variables(d):
     r = _act(d, "variables")
     expect(r.status == 200, "expected 200", r)
     expect(r.json().get("CUSTOM_ENV_VAR") == "customValue", "req.variables holds the function's env", r)
+
+
+@check("legacyExecutionVariables", ("legacy",))
+def _legacy_execution_variables(d):
+    """v2-era per-execution variables come from the request (runtimes/README.md)."""
+    r = _act(d, "variables", body="the data", headers={"x-appwrite-trigger": "http"})
+    v = r.json() if r.status == 200 else {}
+    expect(v.get("APPWRITE_FUNCTION_TRIGGER") == "http", "APPWRITE_FUNCTION_TRIGGER from x-appwrite-trigger", r)
+    expect(v.get("APPWRITE_FUNCTION_DATA") == "the data", "APPWRITE_FUNCTION_DATA is the body", r)
+    expect(v.get("APPWRITE_FUNCTION_EVENT_DATA") == "" and "APPWRITE_FUNCTION_USER_ID" in v,
+           "EVENT_DATA empty without an event; USER_ID present", r)
 
 
 @check("legacyHeaders", ("legacy",))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,10 +32,16 @@ def _host_python() -> tuple[str, str, str]:
     return lines[0], lines[1], lines[2]
 
 
+DEPENDENCY_FILES = ("requirements.txt", "requirements.lock", "pyproject.toml", "setup.py", "setup.cfg", "Pipfile")
+
+
 def ensure_venv(build_dir: Path) -> Path:
-    """Create `<build_dir>/runtime-env` (idempotent). Without ensurepip (seconds); the host's own pip
-    is copied in instead (pure Python, a fraction of a second), so `pip`/`python -m pip` install
-    into this venv and nothing of the emulator's environment is touched."""
+    """Create `<build_dir>/runtime-env` (idempotent) without ensurepip, which takes seconds.
+
+    The host's own pip (pure Python) is copied in instead: at once when the function has a
+    dependency file, else by the venv's `pip` wrapper on first use, so a build without
+    dependencies stays a fraction of a second. Either way pip runs on the venv's interpreter and
+    installs into the venv; nothing of the emulator's environment is touched."""
     venv = build_dir / VENV
     python = venv / "bin" / "python"
     if python.exists():
@@ -44,18 +51,23 @@ def ensure_venv(build_dir: Path) -> Path:
     if out.returncode != 0:
         raise BuildError(f"python3 -m venv failed: {(out.stderr or out.stdout).strip()}")
     site = next((venv / "lib").glob("python3*/site-packages"), None)
-    if pip_dir and site is not None:
-        shutil.copytree(pip_dir, site / "pip", ignore=shutil.ignore_patterns("__pycache__"), symlinks=True)
-        if dist_info:
-            shutil.copytree(dist_info, site / os.path.basename(dist_info), symlinks=True)
-        for name in ("pip", "pip3"):
-            script = venv / "bin" / name
-            script.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
-            script.chmod(0o755)
-    else:
+    if not pip_dir or site is None:
         out = subprocess.run([str(python), "-m", "ensurepip", "--default-pip"], capture_output=True, text=True, timeout=300)
         if out.returncode != 0:
             raise BuildError(f"ensurepip failed: {(out.stderr or out.stdout).strip()}")
+        return venv
+    sources = " ".join(shlex.quote(p) for p in (pip_dir, dist_info) if p)
+    site_rel = site.relative_to(venv)
+    wrapper = ("#!/bin/sh\n"
+               f'site="$(dirname "$0")/../{site_rel}"\n'
+               f'[ -d "$site/pip" ] || cp -R {sources} "$site/" || exit 1\n'
+               'exec "$(dirname "$0")/python" -m pip "$@"\n')
+    for name in ("pip", "pip3", f"pip{site.parent.name[len('python'):]}"):
+        script = venv / "bin" / name
+        script.write_text(wrapper)
+        script.chmod(0o755)
+    if any((build_dir / name).exists() for name in DEPENDENCY_FILES):
+        subprocess.run(["cp", "-R", *(p for p in (pip_dir, dist_info) if p), str(site)], check=True, timeout=120)
     return venv
 
 
@@ -64,7 +76,7 @@ class Python(Language):
     name = "Python"
     versions = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
     default_entrypoint = "main.py"
-    dependency_files = ("requirements.txt", "requirements.lock", "pyproject.toml", "setup.py", "setup.cfg")
+    dependency_files = DEPENDENCY_FILES
     required_binaries = ("python3",)
     install_hint = "apt-get install -y python3 python3-venv python3-pip"
     version_command = ("python3", "--version")

@@ -256,6 +256,21 @@ function buildContext(req: Request, body: Uint8Array, logger: Logger) {
   };
 }
 
+// The environment plus the per-execution variables of the v2 era, taken from the request because
+// a warm process's environment cannot change per call (runtimes/README.md).
+function legacyVariables(payload: string, headers: Record<string, string>): Record<string, string> {
+  const event = headers["x-appwrite-event"] ?? "";
+  return {
+    ...Deno.env.toObject(),
+    APPWRITE_FUNCTION_TRIGGER: headers["x-appwrite-trigger"] ?? "",
+    APPWRITE_FUNCTION_EVENT: event,
+    APPWRITE_FUNCTION_EVENT_DATA: event ? payload : "",
+    APPWRITE_FUNCTION_DATA: payload,
+    APPWRITE_FUNCTION_USER_ID: headers["x-appwrite-user-id"] ?? "",
+    APPWRITE_FUNCTION_JWT: headers["x-appwrite-user-jwt"] ?? "",
+  };
+}
+
 function legacyRequest(payload: string, variables: Record<string, string>, headers: Record<string, string>) {
   return { payload, variables, env: variables, headers };
 }
@@ -488,7 +503,9 @@ async function handleV5(req: Request): Promise<Response> {
   try {
     if (handler.length === 2) {
       const legacy = legacyResponse();
-      const reqObj = legacyRequest(decoder.decode(body), Deno.env.toObject(), functionHeaders(req));
+      const payload = decoder.decode(body);
+      const headers = functionHeaders(req);
+      const reqObj = legacyRequest(payload, legacyVariables(payload, headers), headers);
       const result = await runWithTimeout(logger, () => handler(reqObj, legacy.api), timeout);
       if (result === TIMED_OUT) return fail(500, "Execution timed out.");
       const r = responseBuilder();

@@ -237,6 +237,20 @@ function buildContext(req, body, logger) {
   };
 }
 
+// The environment plus the per-execution variables of the v2 era, taken from the request because
+// a warm process's environment cannot change per call (runtimes/README.md).
+function legacyVariables(payload, headers) {
+  const event = headers['x-appwrite-event'] || '';
+  return Object.assign({}, process.env, {
+    APPWRITE_FUNCTION_TRIGGER: headers['x-appwrite-trigger'] || '',
+    APPWRITE_FUNCTION_EVENT: event,
+    APPWRITE_FUNCTION_EVENT_DATA: event ? payload : '',
+    APPWRITE_FUNCTION_DATA: payload,
+    APPWRITE_FUNCTION_USER_ID: headers['x-appwrite-user-id'] || '',
+    APPWRITE_FUNCTION_JWT: headers['x-appwrite-user-jwt'] || '',
+  });
+}
+
 function legacyRequest(payload, variables, headers) {
   return { payload, variables, env: variables, headers };
 }
@@ -466,7 +480,8 @@ async function handleV5(req, res) {
     if (handler.length === 2) {
       const headers = functionHeaders(req);
       const legacy = legacyResponse();
-      const reqObj = legacyRequest(body.toString('utf8'), Object.assign({}, process.env), headers);
+      const payload = body.toString('utf8');
+      const reqObj = legacyRequest(payload, legacyVariables(payload, headers), headers);
       const result = await runWithTimeout(logger, () => handler(reqObj, legacy.api), timeout);
       if (result === TIMED_OUT) return fail(500, 'Execution timed out.');
       const r = responseBuilder();

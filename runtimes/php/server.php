@@ -330,6 +330,21 @@ final class RuntimeContext
     }
 }
 
+// The environment plus the per-execution variables of the v2 era, taken from the request because
+// a warm process's environment cannot change per call (runtimes/README.md).
+function legacy_variables(string $payload, array $headers): array
+{
+    $event = $headers['x-appwrite-event'] ?? '';
+    return array_merge(getenv(), [
+        'APPWRITE_FUNCTION_TRIGGER' => $headers['x-appwrite-trigger'] ?? '',
+        'APPWRITE_FUNCTION_EVENT' => $event,
+        'APPWRITE_FUNCTION_EVENT_DATA' => $event !== '' ? $payload : '',
+        'APPWRITE_FUNCTION_DATA' => $payload,
+        'APPWRITE_FUNCTION_USER_ID' => $headers['x-appwrite-user-id'] ?? '',
+        'APPWRITE_FUNCTION_JWT' => $headers['x-appwrite-user-jwt'] ?? '',
+    ]);
+}
+
 // Legacy `$req` is an array: payload, variables, headers.
 function legacy_request(string $payload, array $variables, array $headers): array
 {
@@ -504,7 +519,9 @@ function run_job(array $job): array
         if ($isLegacy) {
             $res = new LegacyResponse();
             $handler($v2 ? legacy_request($job['payload'], $job['variables'], $job['headers'])
-                : legacy_request($job['request']['bodyBinary'], getenv(), $job['request']['headers']), $res);
+                : legacy_request($job['request']['bodyBinary'],
+                    legacy_variables($job['request']['bodyBinary'], $job['request']['headers']),
+                    $job['request']['headers']), $res);
             if ($v2) {
                 return $finish($res->status, ['response' => $res->body]);
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import http
+import http.client
 import importlib
 import importlib.machinery
 import importlib.util
@@ -19,7 +20,6 @@ import sys
 import threading
 import time
 import traceback
-import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +96,26 @@ class _NativeStream(io.TextIOBase):
 
     @property
     def buffer(self):
-        return getattr(self._real, "buffer", None)
+        return _NativeBuffer(self)
+
+
+class _NativeBuffer:
+    """`sys.stdout.buffer` of the stand-in: bytes written during a call are captured too."""
+
+    def __init__(self, stream: _NativeStream):
+        self._stream = stream
+
+    def write(self, data) -> int:
+        if _native_sink.get() is None:
+            return self._stream._real.buffer.write(data)
+        self._stream.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._stream._real.buffer, name)
 
 
 def _stringify(message) -> str:
@@ -261,6 +280,19 @@ class Context:
         self._logger.write("error", messages)
 
 
+def legacy_variables(payload: str, headers: dict) -> dict:
+    """The environment plus the per-execution variables of the v2 era, taken from the request
+    because a warm process's environment cannot change per call (runtimes/README.md)."""
+    event = headers.get("x-appwrite-event", "")
+    return {**os.environ,
+            "APPWRITE_FUNCTION_TRIGGER": headers.get("x-appwrite-trigger", ""),
+            "APPWRITE_FUNCTION_EVENT": event,
+            "APPWRITE_FUNCTION_EVENT_DATA": payload if event else "",
+            "APPWRITE_FUNCTION_DATA": payload,
+            "APPWRITE_FUNCTION_USER_ID": headers.get("x-appwrite-user-id", ""),
+            "APPWRITE_FUNCTION_JWT": headers.get("x-appwrite-user-jwt", "")}
+
+
 class LegacyRequest:
     def __init__(self, payload: str, variables: dict, headers: dict):
         self.payload = payload
@@ -390,9 +422,9 @@ def load_handler():
             file = exc.filename or ENTRYPOINT
             if os.path.isabs(file) and file.startswith(CODE_DIR + os.sep):
                 file = os.path.relpath(file, CODE_DIR)
-            raise LoadError(f"Syntax error in {file}: {exc.msg} (line {exc.lineno})")
+            raise LoadError(f"Syntax error in {file}: {exc.msg} (line {exc.lineno})") from None
         except BaseException as exc:  # noqa: BLE001 (user module code can raise anything, SystemExit too)
-            raise LoadError("Failed to load module: " + "".join(traceback.format_exception(exc)))
+            raise LoadError("Failed to load module: " + _trace(exc)) from None
         main = getattr(module, "main", None)
         if not callable(main):
             raise LoadError("Function signature invalid. Did you forget to export a 'main' function?")
@@ -483,11 +515,12 @@ async def _await(awaitable):
     return await awaitable
 
 
-_ADAPTER_FRAMES = (os.path.abspath(__file__), os.path.dirname(asyncio.__file__) + os.sep)
+_ADAPTER_FRAMES = (os.path.abspath(__file__), os.path.dirname(asyncio.__file__) + os.sep,
+                   os.path.dirname(importlib.__file__) + os.sep, "<frozen ")
 
 
 def _trace(exc: BaseException) -> str:
-    """The user's part of the stack trace (the adapter's and asyncio's leading frames are noise)."""
+    """The user's part of the stack trace (leading adapter, asyncio and import frames are noise)."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None and \
             tb.tb_frame.f_code.co_filename.startswith(_ADAPTER_FRAMES):
@@ -610,7 +643,8 @@ class Handler(BaseHTTPRequestHandler):
         headers = request_headers(self.headers.items())
         if legacy:
             logger.native_notice = False  # native output is how legacy functions log
-            req = LegacyRequest(body.decode("utf-8", "replace"), dict(os.environ), headers)
+            payload = body.decode("utf-8", "replace")
+            req = LegacyRequest(payload, legacy_variables(payload, headers), headers)
             res = LegacyResponse()
             call = _Call(main, (req, res), logger)
         else:
@@ -706,6 +740,8 @@ class Server(ThreadingHTTPServer):
 
 
 def main() -> None:
+    # Appwrite allows 100 user headers and adds its own and the executor's on top.
+    http.client._MAXHEADERS = max(getattr(http.client, "_MAXHEADERS", 100), 1000)
     sys.stdout = _NativeStream(sys.stdout, "log")
     sys.stderr = _NativeStream(sys.stderr, "error")
     if V2_KEY is None:

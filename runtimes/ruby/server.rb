@@ -299,6 +299,20 @@ module OpenRuntimes
   # Legacy `req`: req.payload / req.variables / req.headers (req['payload'] works too).
   LegacyRequest = Struct.new(:payload, :variables, :headers)
 
+  # The environment plus the per-execution variables of the v2 era, taken from the request
+  # because a warm process's environment cannot change per call (runtimes/README.md).
+  def self.legacy_variables(payload, headers)
+    event = headers['x-appwrite-event'] || ''
+    ENV.to_h.merge(
+      'APPWRITE_FUNCTION_TRIGGER' => headers['x-appwrite-trigger'] || '',
+      'APPWRITE_FUNCTION_EVENT' => event,
+      'APPWRITE_FUNCTION_EVENT_DATA' => event.empty? ? '' : payload,
+      'APPWRITE_FUNCTION_DATA' => payload,
+      'APPWRITE_FUNCTION_USER_ID' => headers['x-appwrite-user-id'] || '',
+      'APPWRITE_FUNCTION_JWT' => headers['x-appwrite-user-jwt'] || ''
+    )
+  end
+
   # Legacy `res`: the last send/json call wins; no call means 200 with an empty body.
   class LegacyResponse
     attr_reader :body, :status, :is_json
@@ -486,7 +500,8 @@ module OpenRuntimes
     begin
       if legacy
         res = LegacyResponse.new
-        req = LegacyRequest.new(OpenRuntimes.utf8(fields[:body_binary]), ENV.to_h, fields[:headers])
+        payload = OpenRuntimes.utf8(fields[:body_binary])
+        req = LegacyRequest.new(payload, OpenRuntimes.legacy_variables(payload, fields[:headers]), fields[:headers])
         invoke(logger, timeout) { handler.call(req, res) }
         out = res.is_json ? RuntimeResponse.new.json(res.body, res.status) : RuntimeResponse.new.text(res.body, res.status)
       else
