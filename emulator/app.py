@@ -11,10 +11,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .api import deployments, executions, functions, misc, variables
+from .api import console, deployments, executions, functions, misc, variables
+from .api import events as emulator_events
 from .api.common import STATE_KEY, json_response
 from .errors import AppwriteError
-from .executors.local import LocalExecutor
+from . import openapi
 from .services.builds import BuildQueue
 from .services.executions import ExecutionRunner
 from .services.state import Settings, State
@@ -58,9 +59,30 @@ ROUTES = [
     ("GET", FN + "/variables/{variableId}", variables.get_variable),
     ("PUT", FN + "/variables/{variableId}", variables.update_variable),
     ("DELETE", FN + "/variables/{variableId}", variables.delete_variable),
+    # Emulator-only: deliver an Appwrite system event to subscribed functions (`python -m emulator trigger`).
+    ("POST", "/v1/emulator/events", emulator_events.create_event),
 ]
 # Routes anyone may call, as Appwrite's `public` scope.
 PUBLIC = {misc.health_version, misc.ping, functions.list_runtimes}
+
+# What the Appwrite CLI calls beyond /functions: console login, console variables, proxy rules, JWTs.
+ROUTES += [
+    ("POST", "/v1/account/sessions/email", console.create_email_session),
+    ("GET", "/v1/account", console.get_account),
+    ("GET", "/v1/account/sessions/{sessionId}", console.get_session),
+    ("DELETE", "/v1/account/sessions/{sessionId}", console.delete_session),
+    ("GET", "/v1/console/variables", console.console_variables),
+    ("POST", "/v1/projects/{projectId}/jwts", console.create_project_jwt),
+    ("GET", "/v1/proxy/rules", console.list_rules),
+    ("POST", "/v1/proxy/rules/function", console.create_function_rule),
+    ("GET", "/v1/proxy/rules/{ruleId}", console.get_rule),
+    ("DELETE", "/v1/proxy/rules/{ruleId}", console.delete_rule),
+]
+PUBLIC |= console.PUBLIC
+
+# This API described as OpenAPI 3.1, generated from ROUTES and the request schemas.
+ROUTES.append(("GET", "/v1/openapi.json", openapi.openapi_json))
+PUBLIC.add(openapi.openapi_json)
 
 
 @web.middleware
@@ -98,12 +120,17 @@ async def auth_middleware(request: web.Request, handler):
     route_handler = getattr(request.match_info, "handler", None)
     if settings.api_key and route_handler not in PUBLIC:
         key = request.headers.get("x-appwrite-key", "")
-        if key != settings.api_key and key not in request.app[STATE_KEY].ephemeral_keys:
+        # A console session (the CLI's `appwrite login` cookie) counts as an admin credential.
+        if key != settings.api_key and key not in request.app[STATE_KEY].ephemeral_keys \
+                and console.current_session(request) is None:
             role = "applications" if key else "guests"
             raise AppwriteError(
                 "general_unauthorized_scope",
-                f'User (role: {role}) missing scopes (["functions.read", "functions.write", "execution.read", "execution.write"])')
-    return await handler(request)
+                f'User (role: {role}) missing scopes (["functions.read", "functions.write", "execution.read", "execution.write"])'
+                + console.stale_session_hint(request))
+    response = await handler(request)
+    console.grant_cli_session(request, response)
+    return response
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -122,10 +149,7 @@ def create_app(settings: Settings) -> web.Application:
 async def _start(app: web.Application) -> None:
     state = app[STATE_KEY]
     s = state.settings
-    state.executors["local"] = LocalExecutor(s.data_dir / "run")
-    if s.executor == "docker":
-        from .executors.docker import DockerExecutor  # imported only when asked for: needs a Docker engine
-        state.executors["docker"] = DockerExecutor(s.data_dir / "run-docker")
+    await state.executor_for({}).prepare()
     state.builds = BuildQueue(state, s.build_workers)
     state.builds.recover()
     state.runner = ExecutionRunner(state, s.async_workers, s.async_queue_size)

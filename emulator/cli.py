@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import json
 import logging
 import socket
 import sys
@@ -11,6 +13,7 @@ import click
 from aiohttp import web
 
 from .app import create_app
+from .devclient import Client, ClientError, client_options, default_project, parse_headers, run_exec, run_trigger
 from .services.state import Settings
 
 
@@ -30,7 +33,8 @@ def serve_options(fn):
     return fn
 
 
-async def run_server(settings: Settings, host: str, port: int) -> None:
+async def start_server(settings: Settings, host: str, port: int) -> web.AppRunner:
+    """Create the app and listen; `settings.endpoint` becomes the real URL. Caller cleans up the runner."""
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -41,10 +45,20 @@ async def run_server(settings: Settings, host: str, port: int) -> None:
     settings.endpoint = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{actual_port}/v1"
     site = web.SockSite(runner, sock)
     await site.start()
+    return runner
+
+
+async def run_server(settings: Settings, host: str, port: int) -> None:
+    runner = await start_server(settings, host, port)
     click.echo(f"Appwrite emulator listening on {settings.endpoint}", err=False)
     sys.stdout.flush()
+    # SIGTERM/SIGINT shut down cleanly: the executors stop every runtime they started.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
 
@@ -53,11 +67,19 @@ async def run_server(settings: Settings, host: str, port: int) -> None:
 @serve_options
 @click.option("--min-schedule-delay", default=60.0, show_default=True, type=float,
               help="Seconds a scheduledAt must be ahead (Appwrite: 60).")
-def serve(host, port, data_dir, api_key, executor, min_schedule_delay):
+@click.option("--pool-size", default=1, show_default=True, type=int,
+              help="Warm instances per deployment; each also serves concurrent requests.")
+@click.option("--startup-timeout", default=30.0, show_default=True, type=float,
+              help="Seconds a runtime may take to start listening before the execution fails.")
+@click.option("--docker-image-prefix", default="openruntimes", show_default=True,
+              help="Docker executor images are <prefix>/<language>:v5-<version>.")
+def serve(host, port, data_dir, api_key, executor, min_schedule_delay, pool_size, startup_timeout,
+          docker_image_prefix):
     """Serve the Appwrite Functions API under /v1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(data_dir=Path(data_dir), api_key=api_key, executor=executor,
-                        min_schedule_delay=min_schedule_delay)
+                        min_schedule_delay=min_schedule_delay, pool_size=pool_size,
+                        startup_timeout=startup_timeout, docker_image_prefix=docker_image_prefix)
     try:
         asyncio.run(run_server(settings, host, port))
     except KeyboardInterrupt:
@@ -109,3 +131,211 @@ def contract_test(runtimes, api, executor, endpoint):
         for r in rs:
             click.echo(f"FAILED {label} {r.name}: {r.detail}")
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@serve_options
+@click.argument("project_dir", default=".", type=click.Path(exists=True, file_okay=True))
+@click.option("--project", "project_id", default=None,
+              help="Project id the functions live under [default: the config's projectId, else 'default'].")
+@click.option("--debounce", default=100, show_default=True, type=click.IntRange(10, 5000),
+              help="Milliseconds of quiet after a change before reloading.")
+def dev(host, port, data_dir, api_key, executor, project_dir, project_id, debounce):
+    """Serve, deploy the project's functions and redeploy them on every change.
+
+    PROJECT_DIR holds appwrite.config.json (or appwrite.json), or is a single function folder.
+    Source edits of interpreted functions are hot-swapped onto the last build (no reinstall);
+    a dependency file change, a compiled runtime or a config change rebuilds fully. The old
+    deployment serves until the new one is ready; a failed build keeps it and prints why."""
+    from .devloop import run_dev
+    from .project import ProjectError, load_project
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        project = load_project(project_dir, project_id)
+    except ProjectError as exc:
+        raise click.ClickException(str(exc))
+    # Absolute: function processes start in their build directories.
+    settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor)
+    try:
+        asyncio.run(run_dev(project, settings, host, port, debounce_ms=debounce))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+
+
+@main.command("exec")
+@click.argument("function_id")
+@click.option("--body", default="", help="Request body.")
+@click.option("--path", default="/", show_default=True, help="Request path.")
+@click.option("--method", default="POST", show_default=True,
+              type=click.Choice(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"], case_sensitive=False))
+@click.option("--header", "headers", multiple=True, metavar="KEY:VALUE", help="Request header (repeatable).")
+@click.option("--async", "is_async", is_flag=True, help="Queue it asynchronously and wait for the result.")
+@client_options
+def exec_(function_id, body, path, method, headers, is_async, endpoint, project, key):
+    """Run FUNCTION_ID once on a running emulator; print status, response, logs and errors."""
+    client = Client(endpoint, project or default_project(), key)
+    try:
+        code = run_exec(client, function_id, body, path, method.upper(), parse_headers(headers), is_async)
+    except ClientError as exc:
+        raise click.ClickException(exc.message)
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("event")
+@click.option("--data", default="{}", show_default=True, help="Event payload (JSON), sent as the body.")
+@click.option("--wait/--no-wait", default=False, show_default=True, help="Wait for the executions and print them.")
+@client_options
+def trigger(event, data, wait, endpoint, project, key):
+    """Deliver an Appwrite event (e.g. users.u1.create) to every function subscribed to it."""
+    try:
+        payload = json.loads(data)
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--data")
+    client = Client(endpoint, project or default_project(), key)
+    try:
+        code = run_trigger(client, event, payload, wait)
+    except ClientError as exc:
+        raise click.ClickException(exc.message)
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------- init
+
+STARTERS_DIR = Path(__file__).resolve().parent.parent / "starters"
+CONFIG_NAMES = ("appwrite.config.json", "appwrite.json")  # the CLI's current name, then its older one
+
+
+def load_starters() -> dict:
+    """starters/index.json: for each starter directory, the entrypoint and build commands of its
+    current (`context`) and legacy (`req`, `res`) variant, and the files the Appwrite CLI ignores."""
+    import json
+    return json.loads((STARTERS_DIR / "index.json").read_text(encoding="utf-8"))
+
+
+def starter_for(runtime: str, legacy: bool) -> tuple[Path, dict, list[str]]:
+    """(starter directory, {"entrypoint", "commands"}, ignore list) for a runtime id.
+    Like the Appwrite CLI, the starter is picked by the id's first segment (python-ml -> python)."""
+    from .languages import LANGUAGES, language_for_runtime
+    starters = load_starters()
+    name = runtime.split("-", 1)[0]
+    if language_for_runtime(runtime) is None or name not in starters:
+        known = [f"  {lang.key}: {', '.join(f'{lang.key}-{v}' for v in lang.versions)}"
+                 for lang in sorted(LANGUAGES.values(), key=lambda l: l.key)
+                 if lang.key.split("-", 1)[0] in starters]
+        raise click.ClickException(f"Unknown runtime {runtime!r}. Known runtimes:\n" + "\n".join(known))
+    variant = "legacy" if legacy else "context"
+    source = STARTERS_DIR / name / ("legacy" if legacy else "")
+    return source, starters[name][variant], list(starters[name].get("ignore", []))
+
+
+def starter_files(source: Path, legacy: bool) -> list[Path]:
+    """Files of a starter, relative to it; the current starter's folder also holds `legacy/`."""
+    files = []
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if path.is_file() and (legacy or rel.parts[0] != "legacy"):
+            files.append(rel)
+    return files
+
+
+def find_config(directory: Path) -> Path:
+    """The appwrite.config.json that DIR belongs to: in DIR or, when DIR is inside the working
+    directory, in a folder between them (as the CLI searches upwards); else a new one in DIR."""
+    cwd = Path.cwd().resolve()
+    candidates = [directory]
+    if directory.is_relative_to(cwd):
+        candidates += [p for p in directory.parents if p.is_relative_to(cwd)]
+    for folder in candidates:
+        for name in CONFIG_NAMES:
+            if (folder / name).is_file():
+                return folder / name
+    return directory / CONFIG_NAMES[0]
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--runtime", required=True, help="Runtime id, e.g. node-18.0 or python-3.12.")
+@click.option("--legacy", is_flag=True, help="The Appwrite 1.0-1.3 example (req, res) instead of the current one.")
+@click.option("--function-id", default=None, help="Function id (default: a unique id, as the Appwrite CLI makes).")
+@click.option("--name", default=None, help="Function name (default: the directory's name).")
+@click.option("--project-id", default="default", show_default=True,
+              help="projectId written to a new appwrite.config.json.")
+def init(directory, runtime, legacy, function_id, name, project_id):
+    """Create a starter function in DIRECTORY and register it in appwrite.config.json.
+
+    The files are Appwrite's starter for the runtime (/ping answers Pong, any other path a JSON
+    greeting). The function is added to the appwrite.config.json found in DIRECTORY or a parent
+    up to the working directory, or to a new one in DIRECTORY, so the Appwrite CLI
+    (`appwrite push function`) and the emulator can deploy it. Existing files are never overwritten.
+    """
+    import json
+    import os
+    import shutil
+
+    from .ids import ID_PATTERN, unique_id
+
+    source, variant, ignore = starter_for(runtime, legacy)
+    directory = directory.resolve()
+    if directory.exists() and not directory.is_dir():
+        raise click.ClickException(f"{directory} exists and is not a directory.")
+    function_id = function_id or unique_id()
+    if not ID_PATTERN.match(function_id):
+        raise click.ClickException(f"Invalid function id {function_id!r}: at most 36 chars of a-z, A-Z, 0-9, "
+                                   "period, hyphen and underscore, not starting with a special char.")
+    name = name or directory.name
+    if not 1 <= len(name) <= 128:
+        raise click.ClickException("The function name must be 1 to 128 characters long.")
+
+    config_path = find_config(directory)
+    config = {"projectId": project_id, "functions": []}
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"Cannot read {config_path}: {exc}")
+        if not isinstance(config, dict) or not isinstance(config.get("functions", []), list):
+            raise click.ClickException(f"{config_path} is not an Appwrite CLI config (no functions list).")
+    functions = config.setdefault("functions", [])
+    rel_path = Path(os.path.relpath(directory, config_path.parent)).as_posix()
+    for existing in functions:
+        if isinstance(existing, dict) and existing.get("$id") == function_id:
+            raise click.ClickException(f"{config_path} already has a function with id {function_id!r}.")
+        if isinstance(existing, dict) and Path(existing.get("path", "")).as_posix() == rel_path:
+            raise click.ClickException(f"{config_path} already has a function in {rel_path!r} "
+                                       f"({existing.get('$id')}); choose another directory.")
+
+    files = starter_files(source, legacy)
+    clashes = [str(directory / f) for f in files if (directory / f).exists()]
+    if clashes:
+        raise click.ClickException("Refusing to overwrite existing files:\n  " + "\n  ".join(clashes))
+    for rel in files:
+        target = directory / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / rel, target)
+
+    functions.append({
+        "$id": function_id,
+        "name": name,
+        "runtime": runtime,
+        "execute": ["any"],
+        "events": [],
+        "scopes": ["users.read"],
+        "schedule": "",
+        "timeout": 15,
+        "enabled": True,
+        "logging": True,
+        "entrypoint": variant["entrypoint"],
+        "commands": variant["commands"],
+        "ignore": ignore,
+        "path": rel_path,
+    })
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(json.dumps(config, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    kind = "legacy (req, res)" if legacy else "starter"
+    click.echo(f"Created {kind} function {name!r} ({function_id}, {runtime}) in {directory}")
+    for rel in files:
+        click.echo(f"  {rel.as_posix()}")
+    click.echo(f"Registered in {config_path} (entrypoint {variant['entrypoint']}"
+               + (f", build: {variant['commands']}" if variant["commands"] else "") + ")")

@@ -82,6 +82,8 @@ FUNCTION_FIELDS = {
     "emailEnabled": {"type": "boolean"},
     "templateRepository": text(256), "templateOwner": text(256), "templateRootDirectory": text(256),
     "templateVersion": text(256),
+    # Emulator extension: run this function with another executor than the server's default.
+    "executor": {"type": "string", "enum": ["local", "docker"]},
     # Appwrite 0.15 clients send variables inline as an object.
     "vars": {"type": ["object", "array"]},
 }

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .ids import now_iso
 
-COLLECTIONS = ("functions", "deployments", "executions", "variables")
+COLLECTIONS = ("functions", "deployments", "executions", "variables", "sessions", "rules")
 
 # Attributes filtered or sorted on often get an expression index so list latency stays flat.
 INDEXED = {
@@ -39,6 +39,9 @@ class Store:
                 " seq INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, parent TEXT NOT NULL,"
                 " id TEXT NOT NULL, data TEXT NOT NULL)")
             self.db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_id ON {name}(project, parent, id)")
+            # The default list order (insertion) and seq cursors walk this index instead of sorting
+            # every row of the parent: list latency stays flat as executions pile up.
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {name}_seq ON {name}(project, parent, seq)")
             for attr in INDEXED.get(name, ()):
                 safe = attr.replace("$", "")
                 self.db.execute(

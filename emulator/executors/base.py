@@ -97,6 +97,9 @@ class Instance:
 class Executor(ABC):
     name = ""
 
+    async def prepare(self) -> None:
+        """Called once at server start, e.g. to remove what a crashed run left behind."""
+
     @abstractmethod
     async def build(self, job: BuildJob, log) -> None:
         """Build the deployment; `log(text)` streams build output. Raise BuildError on failure."""

@@ -69,6 +69,24 @@ class LocalExecutor(Executor):
         self.client = client or RuntimeClient()
         self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size)
 
+    async def prepare(self) -> None:
+        """Stop runtimes a previous emulator on this data dir left running (it was killed)."""
+        await asyncio.to_thread(self._kill_stale)
+
+    def _kill_stale(self) -> None:
+        if not self.run_dir.is_dir():
+            return
+        marker = f"OPEN_RUNTIMES_LOGS_DIR={self.run_dir}".encode()
+        for inst_dir in self.run_dir.iterdir():
+            try:
+                pid = int((inst_dir / "pid").read_text())
+                # Only a process whose environment names our run dir is ours to kill.
+                if marker in Path(f"/proc/{pid}/environ").read_bytes():
+                    os.killpg(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+            shutil.rmtree(inst_dir, ignore_errors=True)
+
     # -- builds ---------------------------------------------------------------------------------
     async def build(self, job: BuildJob, log) -> None:
         language = language_for_runtime(job.runtime)
@@ -118,6 +136,7 @@ class LocalExecutor(Executor):
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
             raise ExecutorError(f"Runtime could not start: {exc}", 500)
+        (inst_dir / "pid").write_text(str(proc.pid))
         handle = _Process(proc)
         inst = Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir, handle=handle)
         await self._wait_listening(inst)

@@ -176,9 +176,7 @@ def new_execution(state: State, project: str, function: dict, deployment_id: str
 
 def _ephemeral_key(state: State, timeout: float) -> str:
     now = time.time()
-    for key, expires in list(state.ephemeral_keys.items()):
-        if expires < now:
-            del state.ephemeral_keys[key]
+    state.ephemeral_keys.purge(now)
     key = "ephemeral_" + secrets.token_hex(32)
     state.ephemeral_keys[key] = now + timeout + 60
     return key
@@ -226,6 +224,11 @@ async def run_execution(state: State, project: str, function: dict, deployment: 
     doc["responseHeaders"] = [{"name": k, "value": v} for k, v in response["headers"] if k in RESPONSE_HEADERS_KEPT]
     doc.pop("_request", None)
     state.store.update("executions", project, function["$id"], doc)
+    for listener in getattr(state.runner, "listeners", ()):
+        try:
+            listener(project, function, doc)
+        except Exception:  # an observer must never fail the execution
+            log.exception("execution listener failed")
     return response
 
 
@@ -240,6 +243,7 @@ class ExecutionRunner:
         self.state = state
         self.queue: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue(maxsize=queue_size)
         self.tick = tick
+        self.listeners: list = []  # callables(project, function, execution doc) after every run
         self.tasks = [asyncio.ensure_future(self._work()) for _ in range(max(1, workers))]
         self.tasks.append(asyncio.ensure_future(self._schedule_loop()))
 

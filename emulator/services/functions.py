@@ -17,7 +17,7 @@ RESET_ON_UPDATE = {"execute": [], "events": [], "schedule": "", "timeout": 15, "
 # Fields that PUT keeps when omitted.
 KEEP_ON_UPDATE = ("runtime", "entrypoint", "buildSpecification", "runtimeSpecification", "providerBranches",
                   "providerPaths", "installationId", "providerRepositoryId", "providerBranch",
-                  "providerRootDirectory", "description", "interval", "emailEnabled")
+                  "providerRootDirectory", "description", "interval", "emailEnabled", "executor")
 # A change of these makes the function not `live` until it is redeployed.
 LIVE_FIELDS = ("name", "entrypoint", "commands", "runtime", "providerRootDirectory")
 
@@ -84,6 +84,7 @@ def create_function(state: State, project: str, params: dict) -> dict:
         "providerBranches": params.get("providerBranches", []), "providerPaths": params.get("providerPaths", []),
         "buildSpecification": DEFAULT_SPECIFICATION, "runtimeSpecification": DEFAULT_SPECIFICATION,
         "emailEnabled": params.get("emailEnabled", False),
+        "executor": params.get("executor", ""),
     }
     _apply_specification(doc, params)
     _schedule_next(doc)

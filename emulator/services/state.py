@@ -4,7 +4,9 @@ Services take this object; nothing here knows about HTTP.
 """
 from __future__ import annotations
 
+import heapq
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,33 @@ class Settings:
     build_workers: int = 2
     async_workers: int = 4
     async_queue_size: int = 1000
+    pool_size: int = 1  # warm instances per deployment (each serves concurrent requests)
+    startup_timeout: float = 30.0  # seconds a runtime may take to start listening
+    docker_image_prefix: str = "openruntimes"  # images are <prefix>/<language>:v5-<version>
+
+
+class ExpiringKeys(dict):
+    """key -> expiry (epoch seconds). An expired key is not `in` it; `purge` drops expired keys in
+    O(log n) each, so handing out a key per execution stays cheap however many are live."""
+
+    def __init__(self):
+        super().__init__()
+        self._heap: list[tuple[float, str]] = []
+
+    def __setitem__(self, key: str, expires: float) -> None:
+        super().__setitem__(key, expires)
+        heapq.heappush(self._heap, (expires, key))
+
+    def __contains__(self, key) -> bool:
+        expires = self.get(key)
+        return expires is not None and expires >= time.time()
+
+    def purge(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        while self._heap and self._heap[0][0] < now:
+            expires, key = heapq.heappop(self._heap)
+            if self.get(key) == expires:
+                del self[key]
 
 
 @dataclass
@@ -34,7 +63,7 @@ class State:
     builds: object = None  # BuildQueue, set by the app at start-up
     runner: object = None  # ExecutionRunner, set by the app at start-up
     # Per-execution API keys handed to functions (x-appwrite-key), accepted until they expire.
-    ephemeral_keys: dict[str, float] = field(default_factory=dict)
+    ephemeral_keys: ExpiringKeys = field(default_factory=ExpiringKeys)
 
     # -- files ---------------------------------------------------------------------------------
     def function_dir(self, project: str, function_id: str) -> Path:
@@ -47,8 +76,21 @@ class State:
         shutil.rmtree(path, ignore_errors=True)
 
     def executor_for(self, function: dict) -> Executor:
+        """The function's own executor choice (an emulator extension), else the server's."""
         name = function.get("executor") or self.settings.executor
-        return self.executors.get(name) or self.executors[self.settings.executor]
+        if name not in self.executors:
+            self.executors[name] = make_executor(name, self.settings)
+        return self.executors[name]
+
+
+def make_executor(name: str, settings: Settings) -> Executor:
+    if name == "docker":
+        from ..executors.docker import DockerExecutor  # imported only when asked for: needs a Docker engine
+        return DockerExecutor(settings.data_dir / "run-docker", pool_size=settings.pool_size,
+                              image_prefix=settings.docker_image_prefix)
+    from ..executors.local import LocalExecutor
+    return LocalExecutor(settings.data_dir / "run", pool_size=settings.pool_size,
+                         startup_timeout=settings.startup_timeout)
 
 
 def _safe(project: str) -> str:

@@ -1,6 +1,7 @@
 """State lives in SQLite under the data dir: a restart, even after a crash, loses nothing."""
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -10,6 +11,20 @@ from appwrite.services.functions import Functions
 
 from conftest import make_archive
 from test_python_sdk import wait_build
+
+
+def runtimes_of(data_dir) -> list[int]:
+    """Pids of runtime processes started for this data dir (their env names its run dir)."""
+    marker = f"OPEN_RUNTIMES_LOGS_DIR={data_dir}/run".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker in open(f"/proc/{entry}/environ", "rb").read():
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
 
 
 def functions(endpoint: str) -> Functions:
@@ -27,6 +42,7 @@ def test_functions_and_executions_survive_restart(server_factory, tmp_path):
     executed = fx.create_execution("keep")
     assert executed.responsebody == "still here"
     first.stop()
+    assert not runtimes_of(data), "a clean shutdown stops every runtime it started"
 
     second = server_factory(data_dir=data)
     fx = functions(second.endpoint)
@@ -45,8 +61,10 @@ def test_functions_and_executions_survive_restart(server_factory, tmp_path):
     while fx.get_execution("slow", running.id).status.value != "processing" and time.monotonic() < deadline:
         time.sleep(0.05)
     second.stop(signal.SIGKILL)
+    assert runtimes_of(data), "the killed emulator left its runtime processes behind"
 
     third = server_factory(data_dir=data)
+    assert not runtimes_of(data), "a new emulator on the same data dir must stop the orphans"
     fx = functions(third.endpoint)
     interrupted = fx.get_execution("slow", running.id)
     assert interrupted.status.value == "failed" and "interrupted" in interrupted.errors

@@ -1,0 +1,340 @@
+"""What the Appwrite CLI calls outside /functions: console login, console variables, proxy rules, JWTs.
+
+The CLI (appwrite-cli 12) talks to two "SDKs": one for the project (API key, or the login cookie
+in admin mode) and one for the console (the login cookie only). `appwrite login` creates an
+email/password session and stores the whole `Set-Cookie` string; every later call sends it back
+as the Cookie header, `expires=…; path=…` attributes included. `push function` for a new function
+then reads `GET /console/variables` and creates a proxy rule, both through the console SDK.
+
+The emulator has no user accounts. A session only records the email it was opened with, and the
+account behind it is derived from that email. Sessions are stored (collection `sessions`) so a
+login survives restarts, and each one remembers the API key it was issued under, so restarting
+the server with another `--api-key` logs everybody out. Proxy rules are stored too (collection
+`rules`); the emulator does not serve functions by domain, so a rule's domain is informational.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import datetime, timedelta, timezone
+
+from aiohttp import web
+
+from ..errors import AppwriteError, invalid_param, missing_param
+from ..ids import ID_PATTERN, now_iso, to_iso, unique_id
+from ..models import list_model
+from ..params import read_params
+from ..queries import DEFAULT_LIMIT, MAX_LIMIT, parse_query
+from ..services.deployments import MAX_DEPLOYMENT_SIZE
+from ..services.functions import get_function
+from .common import json_response, no_content, params, project, state
+
+SESSION_COOKIE = "a_session_console"
+SESSION_TTL = timedelta(days=365)  # Appwrite's default session length
+SESSIONS = ("sessions", "console", "")  # (collection, project, parent) in the store
+DOMAIN_FUNCTIONS = "functions.localhost"
+CLI_SESSION_EMAIL = "cli@localhost"
+JWT_MAX_DURATION = 3600
+
+
+# -- sessions --------------------------------------------------------------------------------------
+def session_secret(request: web.Request) -> str:
+    """The `a_session_console` value from the Cookie header(s).
+
+    The CLI sends back the Set-Cookie string it stored, so the header also carries `expires=Thu,
+    …`, `path=/`, `httponly`: read it as `;`-separated pairs and ignore the rest.
+    """
+    for header in request.headers.getall("cookie", []):
+        for part in header.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == SESSION_COOKIE and value:
+                return value.strip().strip('"')
+    return ""
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _key_digest(request: web.Request) -> str:
+    key = state(request).settings.api_key
+    return _digest(key) if key else ""
+
+
+def current_session(request: web.Request) -> dict | None:
+    """The stored session the request's cookie names, if it is still valid on this server."""
+    if "console_session" in request:
+        return request["console_session"]
+    found = None
+    secret = session_secret(request)
+    if secret:
+        collection, proj, parent = SESSIONS
+        doc = state(request).store.get(collection, proj, parent, _digest(secret))
+        if doc and doc.get("expireTs", 0) > time.time() \
+                and hmac.compare_digest(doc.get("keyDigest", ""), _key_digest(request)):
+            found = doc
+    request["console_session"] = found
+    return found
+
+
+def _open_session(request: web.Request, email: str, provider: str = "email") -> tuple[dict, str]:
+    secret = secrets.token_hex(32)
+    now = datetime.now(timezone.utc)
+    expire = now + SESSION_TTL
+    doc = {
+        "$id": _digest(secret), "sessionId": unique_id(), "$createdAt": to_iso(now), "$updatedAt": to_iso(now),
+        "email": email, "userId": _user_id(email), "provider": provider, "expire": to_iso(expire),
+        "expireTs": expire.timestamp(), "keyDigest": _key_digest(request), "ip": request.remote or "",
+    }
+    collection, proj, parent = SESSIONS
+    state(request).store.insert(collection, proj, parent, doc)
+    return doc, secret
+
+
+def _set_session_cookie(response: web.StreamResponse, secret: str, doc: dict) -> None:
+    expires = datetime.fromtimestamp(doc["expireTs"], timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    response.set_cookie(SESSION_COOKIE, secret, expires=expires, path="/", httponly=True, samesite="Lax")
+
+
+def _user_id(email: str) -> str:
+    return _digest(email.strip().lower())[:20]
+
+
+def _session_model(doc: dict, current: bool = True, secret: str = "") -> dict:
+    return {
+        "$id": doc["sessionId"], "$createdAt": doc["$createdAt"], "$updatedAt": doc["$updatedAt"],
+        "userId": doc["userId"], "expire": doc["expire"], "provider": doc["provider"],
+        "providerUid": doc["email"], "providerAccessToken": "", "providerAccessTokenExpiry": "",
+        "providerRefreshToken": "", "ip": doc.get("ip", ""), "osCode": "", "osName": "", "osVersion": "",
+        "clientType": "", "clientCode": "", "clientName": "", "clientVersion": "", "clientEngine": "",
+        "clientEngineVersion": "", "deviceName": "", "deviceBrand": "", "deviceModel": "", "countryCode": "--",
+        "countryName": "Unknown", "current": current, "factors": ["password"], "secret": secret,
+        "mfaUpdatedAt": "",
+    }
+
+
+def stale_session_hint(request: web.Request) -> str:
+    """Why a request that sent a session cookie was refused: the CLI prefers the cookie to the key."""
+    if session_secret(request) and current_session(request) is None:
+        return (". The session cookie is unknown to this emulator (its data dir was reset, or it was restarted "
+                "with another --api-key): run `appwrite login` again.")
+    return ""
+
+
+def _require_session(request: web.Request) -> dict:
+    session = current_session(request)
+    if session is None:
+        raise AppwriteError("general_unauthorized_scope",
+                            'User (role: guests) missing scopes (["account"])' + stale_session_hint(request))
+    return session
+
+
+async def create_email_session(request: web.Request) -> web.Response:
+    """`POST /account/sessions/email`: log in to the console (what `appwrite login` calls).
+
+    There are no user accounts: any email opens a session for an account derived from it. The
+    password is checked only when the server runs with `--api-key`; it must then equal that key,
+    because a session is as powerful as the key (the CLI uses it in admin mode), and logging in
+    must not be a way around `--api-key`. Without `--api-key` the server is open anyway and any
+    password is accepted.
+    """
+    p = await params(request, "createSession")
+    for key in ("email", "password"):
+        if not p.get(key):
+            raise missing_param(key)
+    email = p["email"].strip()
+    local, _, domain = email.partition("@")
+    if not local or not domain:
+        raise invalid_param("email", "Value must be a valid email address")
+    api_key = state(request).settings.api_key
+    if api_key and not hmac.compare_digest(p["password"].encode(), api_key.encode()):
+        raise AppwriteError("user_invalid_credentials",
+                            "Invalid credentials. Please check the email and password. (The emulator runs "
+                            "with --api-key: log in with the API key as the password.)", 401)
+    doc, secret = _open_session(request, email)
+    response = json_response(_session_model(doc), 201)
+    _set_session_cookie(response, secret, doc)
+    return response
+
+
+async def get_account(request: web.Request) -> web.Response:
+    session = _require_session(request)
+    email = session["email"]
+    return json_response({
+        "$id": session["userId"], "$createdAt": session["$createdAt"], "$updatedAt": session["$updatedAt"],
+        "name": email.partition("@")[0], "registration": session["$createdAt"], "status": True, "labels": [],
+        "passwordUpdate": session["$createdAt"], "email": email, "phone": "", "emailVerification": True,
+        "phoneVerification": False, "mfa": False, "prefs": {}, "targets": [], "accessedAt": now_iso(),
+    })
+
+
+async def get_session(request: web.Request) -> web.Response:
+    session = _require_session(request)
+    wanted = request.match_info["sessionId"]
+    if wanted not in ("current", session["sessionId"]):
+        raise AppwriteError("user_session_not_found", "The current user session could not be found.", 404)
+    return json_response(_session_model(session))
+
+
+async def delete_session(request: web.Request) -> web.Response:
+    """`DELETE /account/sessions/{sessionId}` (`current` or the session's own id): `appwrite logout`."""
+    session = _require_session(request)
+    if request.match_info["sessionId"] not in ("current", session["sessionId"]):
+        raise AppwriteError("user_session_not_found", "The current user session could not be found.", 404)
+    collection, proj, parent = SESSIONS
+    state(request).store.delete(collection, proj, parent, session["$id"])
+    response = no_content()
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def grant_cli_session(request: web.Request, response: web.StreamResponse) -> None:
+    """Hand the CLI a console session when it creates a function with only an API key.
+
+    `appwrite push function` creates a new function with the project SDK (the key), then asks the
+    console SDK for `/console/variables`; with no stored cookie the CLI gives up before deploying
+    ("Session not found. Please run `appwrite login`"), though the function exists. The CLI stores
+    any `a_session_console` cookie it sees, so answering that create with one lets a key-only
+    push finish. The session is as powerful as the key that earned it (and dies with it). From
+    then on the CLI sends the cookie instead of the key for this endpoint.
+    """
+    if (request.method != "POST" or request.path.rstrip("/") != "/v1/functions" or response.status != 201
+            or request.headers.get("x-sdk-name") != "Command Line" or not request.headers.get("x-appwrite-key")
+            or current_session(request) is not None):
+        return
+    doc, secret = _open_session(request, CLI_SESSION_EMAIL, provider="key")
+    _set_session_cookie(response, secret, doc)
+
+
+# -- console ---------------------------------------------------------------------------------------
+async def console_variables(request: web.Request) -> web.Response:
+    host = request.url.host or "localhost"
+    return json_response({
+        "_APP_DOMAIN_TARGET_CNAME": host, "_APP_DOMAIN_TARGET_A": "127.0.0.1", "_APP_DOMAIN_TARGET_AAAA": "::1",
+        "_APP_DOMAIN_TARGET_CAA": "", "_APP_COMPUTE_BUILD_TIMEOUT": int(state(request).settings.build_timeout),
+        "_APP_STORAGE_LIMIT": MAX_DEPLOYMENT_SIZE, "_APP_COMPUTE_SIZE_LIMIT": MAX_DEPLOYMENT_SIZE,
+        "_APP_USAGE_STATS": "disabled", "_APP_VCS_ENABLED": False, "_APP_DOMAIN_ENABLED": False,
+        "_APP_ASSISTANT_ENABLED": False, "_APP_DOMAIN_SITES": "sites.localhost",
+        "_APP_DOMAIN_FUNCTIONS": DOMAIN_FUNCTIONS, "_APP_OPTIONS_FORCE_HTTPS": "disabled",
+        "_APP_DOMAINS_NAMESERVERS": "",
+    })
+
+
+async def create_project_jwt(request: web.Request) -> web.Response:
+    """`POST /projects/{projectId}/jwts`: a short-lived key, as `appwrite run function` asks for.
+
+    The CLI passes it to the function as `x-appwrite-key`; here it is an ephemeral key the auth
+    middleware accepts until `duration` seconds have passed.
+    """
+    body, _ = await read_params(request)
+    duration = body.get("duration", 900)
+    if isinstance(duration, str) and duration.isdigit():
+        duration = int(duration)
+    if not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= JWT_MAX_DURATION:
+        raise invalid_param("duration", f"Value must be a valid range between 0 and {JWT_MAX_DURATION:,}")
+    key = "ephemeral_" + secrets.token_hex(32)
+    state(request).ephemeral_keys[key] = time.time() + duration
+    return json_response({"jwt": key}, 201)
+
+
+# -- proxy rules -----------------------------------------------------------------------------------
+RULE_FIELDS = ("$id", "domain", "type", "trigger", "deploymentResourceType", "deploymentResourceId",
+               "deploymentVcsProviderBranch", "status")
+
+
+def _rule_model(request: web.Request, doc: dict) -> dict:
+    try:
+        deployment_id = get_function(state(request), project(request), doc["deploymentResourceId"]).get(
+            "deploymentId", "")
+    except AppwriteError:
+        deployment_id = ""
+    return {
+        "$id": doc["$id"], "$createdAt": doc["$createdAt"], "$updatedAt": doc["$updatedAt"],
+        "domain": doc["domain"], "type": "deployment", "trigger": doc.get("trigger", "manual"), "redirectUrl": "",
+        "redirectStatusCode": 301, "deploymentId": deployment_id, "deploymentResourceType": "function",
+        "deploymentResourceId": doc["deploymentResourceId"],
+        "deploymentVcsProviderBranch": doc.get("deploymentVcsProviderBranch", ""), "status": "verified",
+        "logs": "", "renewAt": "",
+    }
+
+
+def _live_rules(request: web.Request) -> list[dict]:
+    """This project's rules, dropping those whose function was deleted (Appwrite deletes them too)."""
+    store, proj = state(request).store, project(request)
+    rules = []
+    for doc in store.select("rules", proj, ""):
+        if store.get("functions", proj, "", doc["deploymentResourceId"]) is None:
+            store.delete("rules", proj, "", doc["$id"])
+        else:
+            rules.append(doc)
+    return rules
+
+
+async def create_function_rule(request: web.Request) -> web.Response:
+    body, _ = await read_params(request)
+    for key in ("domain", "functionId"):
+        if not body.get(key):
+            raise missing_param(key)
+    domain, function_id = str(body["domain"]).strip().lower(), str(body["functionId"])
+    if len(domain) > 253 or "." not in domain or any(not label for label in domain.split(".")):
+        raise invalid_param("domain", "Value must be a valid domain")
+    if not ID_PATTERN.match(function_id):
+        raise invalid_param("functionId", "Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, "
+                                          "0-9, period, hyphen, and underscore. Can't start with a special char")
+    get_function(state(request), project(request), function_id)  # 404 function_not_found
+    if any(rule["domain"] == domain for rule in _live_rules(request)):
+        raise AppwriteError("rule_already_exists", "Domain is already used. Please try again with a different domain.",
+                            409)
+    now = now_iso()
+    doc = {"$id": unique_id(), "$createdAt": now, "$updatedAt": now, "domain": domain, "trigger": "manual",
+           "deploymentResourceType": "function", "deploymentResourceId": function_id,
+           "deploymentVcsProviderBranch": str(body.get("branch") or "")}
+    state(request).store.insert("rules", project(request), "", doc)
+    return json_response(_rule_model(request, doc), 201)
+
+
+async def list_rules(request: web.Request) -> web.Response:
+    """`GET /proxy/rules`: `equal`/`notEqual` filters, `limit`/`offset` and `search` over the domain.
+
+    The CLI looks up the function's rule after each deploy and prints its domain.
+    """
+    raw, _ = await read_params(request)
+    queries = raw.get("queries") or []
+    queries = queries if isinstance(queries, list) else [queries]
+    rules = [_rule_model(request, d) for d in _live_rules(request)]
+    limit, offset = DEFAULT_LIMIT, 0
+    for q in map(parse_query, queries):
+        if q.method in ("equal", "notEqual"):
+            if q.attribute not in RULE_FIELDS:
+                raise invalid_param("queries", f"Invalid query: Attribute not found in schema: {q.attribute}")
+            wanted = {str(v) for v in q.values}
+            rules = [r for r in rules if (str(r.get(q.attribute)) in wanted) == (q.method == "equal")]
+        elif q.method == "limit" and q.values:
+            limit = max(0, min(int(q.values[0]), MAX_LIMIT))
+        elif q.method == "offset" and q.values:
+            offset = max(0, int(q.values[0]))
+    search = str(raw.get("search") or "").strip().lower()
+    if search:
+        rules = [r for r in rules if search in r["domain"]]
+    return json_response(list_model("rules", len(rules), rules[offset:offset + limit]))
+
+
+async def get_rule(request: web.Request) -> web.Response:
+    doc = state(request).store.get("rules", project(request), "", request.match_info["ruleId"])
+    if doc is None:
+        raise AppwriteError("rule_not_found", "Rule with the requested ID could not be found.", 404)
+    return json_response(_rule_model(request, doc))
+
+
+async def delete_rule(request: web.Request) -> web.Response:
+    store, proj, rule_id = state(request).store, project(request), request.match_info["ruleId"]
+    if store.get("rules", proj, "", rule_id) is None:
+        raise AppwriteError("rule_not_found", "Rule with the requested ID could not be found.", 404)
+    store.delete("rules", proj, "", rule_id)
+    return no_content()
+
+
+# Routes callable without the API key: logging in is how a CLI user gets a credential.
+PUBLIC = {create_email_session}
