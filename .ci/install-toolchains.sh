@@ -23,3 +23,7 @@ fi
 
 # Deno ships its binary inside the npm package: no separate download.
 command -v deno >/dev/null || npm install -g --no-audit --no-fund --loglevel=error deno@2.9.6
+
+# Kotlin: JetBrains' compiler as published on npm (runs on the JDK above).
+command -v kotlinc >/dev/null || [ -x "$(npm root -g)/kotlin-compiler/bin/kotlinc" ] || \
+  npm install -g --no-audit --no-fund --loglevel=error kotlin-compiler@2.4.20

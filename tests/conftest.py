@@ -1,61 +1,11 @@
-"""Shared fixtures: a real emulator server process on a free port, and code archives."""
+"""Fixtures shared by every test package: a real emulator server on a free port."""
 from __future__ import annotations
 
-import io
-import os
-import re
-import signal
-import subprocess
-import sys
-import tarfile
-import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class Server:
-    """`python -m emulator serve` in a subprocess, in its own data dir, on a free port."""
-
-    def __init__(self, data_dir: Path, *args: str):
-        self.data_dir = data_dir
-        self.args = args
-        self.proc = None
-        self.endpoint = ""
-        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
-
-    def start(self) -> "Server":
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", "--port", "0", "--data-dir", str(self.data_dir), *self.args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline().decode()
-            match = re.search(r"listening on (\S+)", line)
-            if match:
-                self.endpoint = match.group(1)
-                return self
-            if self.proc.poll() is not None:
-                break
-        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
-
-    def stop(self, sig=signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
-        self.log.close()
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
+from support import Server
 
 
 @pytest.fixture
@@ -77,15 +27,3 @@ def server(tmp_path_factory):
     srv = Server(tmp_path_factory.mktemp("emulator") / "data").start()
     yield srv
     srv.stop()
-
-
-def make_archive(files: dict[str, str | bytes], path: Path) -> Path:
-    """A tar.gz with the given files (name -> content)."""
-    with tarfile.open(path, "w:gz") as tar:
-        for name, content in files.items():
-            data = content.encode() if isinstance(content, str) else content
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return path

@@ -373,6 +373,11 @@ class DockerExecutor(Executor):
             await self._call(container.reload)
             bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(CONTAINER_PORT) or []
             if not bindings:
+                # A container that exits at once has no port bindings left: report why it exited.
+                if await self._died(handle, grace=1.0):
+                    output = await self._call(self.container_output, handle)
+                    raise ExecutorError(f"Runtime container exited with code {handle.exit_code} before it started "
+                                        f"listening. Output:\n{output}", 500)
                 raise ExecutorError("Docker did not publish the runtime's port 3000 on 127.0.0.1.", 500)
             inst.port = int(bindings[0]["HostPort"])
             await self._wait_listening(inst)

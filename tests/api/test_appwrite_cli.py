@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Server
+from support import ROOT, Server
 
 APPWRITE = ROOT / "tests" / "node" / "node_modules" / ".bin" / "appwrite"
 API_KEY = "cli-test-key"

@@ -5,7 +5,7 @@ import json
 
 import requests
 
-from conftest import make_archive
+from support import make_archive
 from test_python_sdk import client, wait_build
 
 H = {"x-appwrite-project": "http", "x-appwrite-key": "k"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, make_archive
+from support import ROOT, make_archive
 
 NODE_DIR = ROOT / "tests" / "node"
 

@@ -13,7 +13,7 @@ from appwrite.input_file import InputFile
 from appwrite.query import Query
 from appwrite.services.functions import Functions
 
-from conftest import make_archive
+from support import make_archive
 
 PY_MAIN = """
 import os, json

@@ -9,7 +9,7 @@ from appwrite.client import Client
 from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 
-from conftest import make_archive
+from support import make_archive
 from test_python_sdk import wait_build
 
 

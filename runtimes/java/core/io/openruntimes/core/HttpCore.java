@@ -1,0 +1,457 @@
+package io.openruntimes.core;
+
+import com.sun.net.httpserver.Headers;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The executor-facing HTTP server shared by the JVM adapters (Java, Kotlin): v5 wire by default,
+ * v2 wire when INTERNAL_RUNTIME_KEY is set. JDK-only (com.sun.net.httpserver). Each call runs on
+ * its own pool thread so a soft timeout can abandon it.
+ */
+public final class HttpCore {
+  static final String TIMEOUT_INVALID = "Header \"x-open-runtimes-timeout\" must be an integer greater than 0.";
+  static final String UNAUTHORIZED = "Unauthorized. Provide correct \"x-open-runtimes-secret\" header.";
+  static final String TIMED_OUT = "Execution timed out.";
+  static final String NO_RETURN =
+      "Return statement missing. return context.res.empty() if no response is expected.";
+
+  private final Config config;
+  private final Function.Loader loader;
+  private final ExecutorService calls = Executors.newCachedThreadPool(daemonThreads("function-call"));
+  private Function cached;
+
+  private HttpCore(Config config, Function.Loader loader) {
+    this.config = config;
+    this.loader = loader;
+  }
+
+  /** Starts the server; the process then lives until it is killed (or the function exits it). */
+  public static void serve(Function.Loader loader, String defaultEntrypoint) throws IOException {
+    // Small responses must not wait on Nagle + delayed ACK.
+    System.setProperty("sun.net.httpserver.nodelay", "true");
+    NativeOutput.install();
+    Config config = Config.fromEnvironment(defaultEntrypoint);
+    HttpCore core = new HttpCore(config, loader);
+    try {
+      core.function();
+    } catch (Function.LoadError e) {
+      // reported to the errors file of each request until the entrypoint loads
+    }
+    HttpServer server = HttpServer.create(new InetSocketAddress(config.host, config.port), 1024);
+    server.createContext("/", core::handle);
+    server.setExecutor(Executors.newCachedThreadPool(daemonThreads("http")));
+    server.start();
+    NativeOutput.original().println("HTTP server successfully started!");
+  }
+
+  private static ThreadFactory daemonThreads(String name) {
+    AtomicInteger count = new AtomicInteger();
+    return runnable -> {
+      Thread thread = new Thread(runnable, name + "-" + count.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+
+  // ---------------------------------------------------------------- request / context
+
+  private static Map<String, String> lowerCaseHeaders(Headers raw) {
+    Map<String, String> headers = new LinkedHashMap<>();
+    for (Map.Entry<String, List<String>> entry : raw.entrySet()) {
+      headers.put(entry.getKey().toLowerCase(), String.join(", ", entry.getValue()));
+    }
+    return headers;
+  }
+
+  private Map<String, String> functionHeaders(Map<String, String> incoming) {
+    Map<String, String> headers = new LinkedHashMap<>();
+    for (Map.Entry<String, String> entry : incoming.entrySet()) {
+      if (!entry.getKey().startsWith("x-open-runtimes-")) {
+        headers.put(entry.getKey(), entry.getValue());
+      }
+    }
+    headers.putAll(config.enforcedHeaders);
+    return headers;
+  }
+
+  private static String target(HttpExchange exchange) {
+    URI uri = exchange.getRequestURI();
+    String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+    return uri.getRawQuery() == null ? path : path + "?" + uri.getRawQuery();
+  }
+
+  /**
+   * Null when the body is over the 20 MB limit. The rest is still read (and dropped) so the client,
+   * which is still sending, gets the refusal instead of a reset connection.
+   */
+  private static byte[] readBody(HttpExchange exchange) throws IOException {
+    try (InputStream in = exchange.getRequestBody()) {
+      byte[] body = in.readNBytes(Config.MAX_BODY_BYTES + 1);
+      if (body.length <= Config.MAX_BODY_BYTES) {
+        return body;
+      }
+      byte[] sink = new byte[64 * 1024];
+      while (in.read(sink) >= 0) {
+        // draining
+      }
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------- response
+
+  /** Lower-cased MIME type, {@code ; charset=utf-8} unless multipart or a charset is given. */
+  static String contentType(String value) {
+    String type = value == null || value.trim().isEmpty() ? "text/plain" : value;
+    int semi = type.indexOf(';');
+    String mime = (semi < 0 ? type : type.substring(0, semi)).trim().toLowerCase();
+    type = mime + (semi < 0 ? "" : type.substring(semi));
+    if (!mime.startsWith("multipart/") && !type.toLowerCase().contains("charset=")) {
+      type += "; charset=utf-8";
+    }
+    return type;
+  }
+
+  private static void send(HttpExchange exchange, int status, Map<String, String> headers, byte[] body)
+      throws IOException {
+    Headers out = exchange.getResponseHeaders();
+    for (Map.Entry<String, String> entry : headers.entrySet()) {
+      out.set(entry.getKey(), entry.getValue());
+    }
+    boolean noBody = body.length == 0 || status == 204 || status == 304 || status < 200
+        || "HEAD".equals(exchange.getRequestMethod());
+    exchange.sendResponseHeaders(status, noBody ? -1 : body.length);
+    if (!noBody) {
+      try (OutputStream stream = exchange.getResponseBody()) {
+        stream.write(body);
+      }
+    }
+  }
+
+  private static void sendPlain(HttpExchange exchange, int status, String text) throws IOException {
+    Map<String, String> headers = new HashMap<>();
+    headers.put("content-type", "text/plain; charset=utf-8");
+    send(exchange, status, headers, text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static void sendJson(HttpExchange exchange, int status, Map<String, Object> value) throws IOException {
+    Map<String, String> headers = new HashMap<>();
+    headers.put("content-type", "application/json");
+    send(exchange, status, headers, Json.encode(value).getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** The function's headers as sent: lower-cased keys, x-open-runtimes-* dropped. */
+  private static Map<String, String> responseHeaders(Output output, String logId) {
+    Map<String, String> headers = new LinkedHashMap<>();
+    if (output.headers != null) {
+      for (Map.Entry<String, String> entry : output.headers.entrySet()) {
+        String key = String.valueOf(entry.getKey()).toLowerCase().trim();
+        if (!key.startsWith("x-open-runtimes-")) {
+          headers.put(key, String.valueOf(entry.getValue()));
+        }
+      }
+    }
+    headers.put("content-type", contentType(headers.get("content-type")));
+    headers.put("x-open-runtimes-log-id", logId);
+    return headers;
+  }
+
+  /** Why the server cannot send this output as given, or null. */
+  private static String invalidOutput(int status, Map<String, String> headers) {
+    if (status < 100 || status > 999) {
+      return "Invalid status code " + status + " returned by the function.";
+    }
+    for (Map.Entry<String, String> entry : headers.entrySet()) {
+      String key = entry.getKey();
+      if (key.isEmpty() || key.matches(".*[\\s:\\x00-\\x1f].*") || entry.getValue().matches("(?s).*[\\r\\n].*")) {
+        return "Invalid response header '" + key + "' returned by the function.";
+      }
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- loader
+
+  private synchronized Function function() throws Function.LoadError {
+    if (cached != null) {
+      return cached;
+    }
+    if (!new File(config.codeDir, config.entrypoint).isFile()) {
+      throw new Function.LoadError("Failed to load entrypoint, file " + config.entrypoint + " does not exist.");
+    }
+    try {
+      cached = loader.load(config.entrypoint);
+    } catch (RuntimeException | LinkageError e) {
+      // e.g. main's signature names a class missing at run time
+      throw new Function.LoadError("Failed to load module: " + trace(e));
+    }
+    return cached;
+  }
+
+  /** A stack trace without the adapter's own frames below the function's. */
+  public static String trace(Throwable error) {
+    for (Throwable t = error; t != null; t = t.getCause()) {
+      StackTraceElement[] frames = t.getStackTrace();
+      int keep = frames.length;
+      while (keep > 0 && isAdapterFrame(frames[keep - 1])) {
+        keep--;
+      }
+      if (keep > 0 && keep < frames.length) {
+        t.setStackTrace(Arrays.copyOf(frames, keep));
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    StringWriter out = new StringWriter();
+    error.printStackTrace(new PrintWriter(out));
+    return out.toString();
+  }
+
+  private static boolean isAdapterFrame(StackTraceElement frame) {
+    String name = frame.getClassName();
+    return name.startsWith("java.") || name.startsWith("jdk.") || name.startsWith("sun.")
+        || name.startsWith("kotlin.coroutines.") || name.startsWith("io.openruntimes.core.")
+        || name.startsWith("io.openruntimes.java.Server") || name.startsWith("io.openruntimes.kotlin.Server");
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> RuntimeException rethrow(Throwable error) throws T {
+    throw (T) error;
+  }
+
+  /** Runs the call on its own thread with native output bound to its logger. */
+  private Output run(Function function, Request request, Logger logger, int timeoutSeconds)
+      throws Throwable {
+    Future<Output> future = calls.submit(() -> {
+      NativeOutput.bind(logger);
+      try {
+        return function.call(request, logger);
+      } catch (Throwable error) {
+        throw rethrow(error);
+      } finally {
+        NativeOutput.unbind();
+      }
+    });
+    try {
+      return timeoutSeconds > 0 ? future.get(timeoutSeconds, TimeUnit.SECONDS) : future.get();
+    } catch (TimeoutException e) {
+      future.cancel(true);
+      throw e;
+    } catch (ExecutionException e) {
+      throw e.getCause();
+    }
+  }
+
+  // ---------------------------------------------------------------- server
+
+  private void handle(HttpExchange exchange) {
+    try {
+      if (config.v2Key.isEmpty()) {
+        handleV5(exchange);
+      } else {
+        handleV2(exchange);
+      }
+    } catch (Throwable error) {
+      error.printStackTrace(NativeOutput.original());
+      try {
+        sendPlain(exchange, 500, "");
+      } catch (Throwable ignored) {
+        // the response was already under way; closing the exchange ends it
+      }
+    } finally {
+      exchange.close();
+    }
+  }
+
+  private void handleV5(HttpExchange exchange) throws IOException {
+    Map<String, String> incoming = lowerCaseHeaders(exchange.getRequestHeaders());
+    String method = exchange.getRequestMethod();
+    String target = target(exchange);
+    if ("GET".equals(method) && (target.equals("/__opr/health") || target.startsWith("/__opr/health?"))) {
+      sendPlain(exchange, 200, "OK");
+      return;
+    }
+
+    String timeoutHeader = incoming.get("x-open-runtimes-timeout");
+    int timeout = 0;
+    if (timeoutHeader != null && !timeoutHeader.isEmpty()) {
+      if (timeoutHeader.matches("[0-9]+")) {
+        // more digits than an int holds is still "a positive integer": effectively no limit
+        boolean huge = timeoutHeader.replaceFirst("^0+", "").length() > 9;
+        timeout = huge ? Integer.MAX_VALUE : Integer.parseInt(timeoutHeader);
+      }
+      if (timeout <= 0) {
+        sendPlain(exchange, 500, TIMEOUT_INVALID);
+        return;
+      }
+    }
+
+    if (!config.secret.isEmpty() && !config.secret.equals(incoming.get("x-open-runtimes-secret"))) {
+      sendPlain(exchange, 500, UNAUTHORIZED);
+      return;
+    }
+
+    byte[] body = readBody(exchange);
+    if (body == null) {
+      exchange.getResponseHeaders().set("connection", "close");
+      sendPlain(exchange, 413, "");
+      return;
+    }
+
+    Logger logger = Logger.forRequest(config, incoming.get("x-open-runtimes-logging"),
+        incoming.get("x-open-runtimes-log-id"));
+    Output output;
+    try {
+      Function function = function();
+      Map<String, String> headers = functionHeaders(incoming);
+      Request request = new Request(method, incoming.getOrDefault("x-forwarded-proto", "http"),
+          incoming.getOrDefault("host", ""), target, headers, body,
+          function.legacy() ? legacyVariables(headers, body) : System.getenv());
+      output = run(function, request, logger, timeout);
+      if (output == null) {
+        output = failure(logger, 500, NO_RETURN);
+      }
+    } catch (Function.LoadError e) {
+      output = failure(logger, 503, e.getMessage());
+    } catch (TimeoutException e) {
+      output = failure(logger, 500, TIMED_OUT);
+    } catch (Throwable error) {
+      output = failure(logger, 500, trace(error));
+    }
+
+    Map<String, String> headers = responseHeaders(output, logger.id());
+    String invalid = invalidOutput(output.status, headers);
+    if (invalid != null) {
+      output = failure(logger, 500, invalid);
+      headers = responseHeaders(output, logger.id());
+    }
+    logger.close();
+    send(exchange, output.status, headers, output.body);
+  }
+
+  /**
+   * The environment plus the per-execution variables of the v2 era, taken from the request
+   * because a warm process's environment cannot change per call (runtimes/README.md).
+   */
+  private static Map<String, String> legacyVariables(Map<String, String> headers, byte[] body) {
+    Map<String, String> variables = new LinkedHashMap<>(System.getenv());
+    String payload = new String(body, StandardCharsets.UTF_8);
+    String event = headers.getOrDefault("x-appwrite-event", "");
+    variables.put("APPWRITE_FUNCTION_TRIGGER", headers.getOrDefault("x-appwrite-trigger", ""));
+    variables.put("APPWRITE_FUNCTION_EVENT", event);
+    variables.put("APPWRITE_FUNCTION_EVENT_DATA", event.isEmpty() ? "" : payload);
+    variables.put("APPWRITE_FUNCTION_DATA", payload);
+    variables.put("APPWRITE_FUNCTION_USER_ID", headers.getOrDefault("x-appwrite-user-id", ""));
+    variables.put("APPWRITE_FUNCTION_JWT", headers.getOrDefault("x-appwrite-user-jwt", ""));
+    return variables;
+  }
+
+  private static Output failure(Logger logger, int status, String message) {
+    logger.raw(true, message);
+    return new Output(status, new HashMap<>(), new byte[0], null);
+  }
+
+  private void handleV2(HttpExchange exchange) throws IOException {
+    Map<String, String> incoming = lowerCaseHeaders(exchange.getRequestHeaders());
+    byte[] raw = readBody(exchange);
+    if (!config.v2Key.equals(incoming.get("x-internal-challenge"))) {
+      Map<String, Object> reply = new LinkedHashMap<>();
+      reply.put("stderr", "Unauthorized");
+      sendJson(exchange, 500, reply);
+      return;
+    }
+
+    Map<?, ?> data = new HashMap<>();
+    try {
+      Object parsed = raw == null ? null : Json.parse(new String(raw, StandardCharsets.UTF_8));
+      if (parsed instanceof Map) {
+        data = (Map<?, ?>) parsed;
+      }
+    } catch (Json.JsonException e) {
+      // Appwrite always sends JSON; anything else runs with an empty payload
+    }
+    Object payloadValue = data.get("payload");
+    String payload = payloadValue == null ? "" : payloadValue instanceof String
+        ? (String) payloadValue : Json.encode(payloadValue);
+    Map<String, String> variables = stringMap(data.get("variables"), false);
+    Map<String, String> headers = stringMap(data.get("headers"), true);
+    Object timeoutValue = data.get("timeout");
+    int timeout = timeoutValue instanceof Number ? Math.max(0, ((Number) timeoutValue).intValue()) : 0;
+
+    ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+    ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+    Logger logger = Logger.collecting(stdout, stderr);
+    Map<String, Object> reply = new LinkedHashMap<>();
+    int status;
+    try {
+      Function function = function();
+      Request request = new Request("POST", "http", incoming.getOrDefault("host", ""), target(exchange),
+          headers, payload.getBytes(StandardCharsets.UTF_8), variables);
+      Output output = run(function, request, logger, timeout);
+      if (output == null) {
+        logger.raw(true, NO_RETURN);
+        status = 500;
+      } else {
+        status = output.status;
+        // a context-API function on the v2 wire answers with its body text
+        reply.put("response", function.legacy()
+            ? (output.value == null ? "" : output.value)
+            : new String(output.body, StandardCharsets.UTF_8));
+      }
+    } catch (Function.LoadError e) {
+      logger.raw(true, e.getMessage());
+      status = 500;
+    } catch (TimeoutException e) {
+      logger.raw(true, TIMED_OUT);
+      status = 500;
+    } catch (Throwable error) {
+      logger.raw(true, trace(error));
+      status = 500;
+    }
+    logger.close();
+    reply.put("stdout", trimNewline(stdout));
+    reply.put("stderr", trimNewline(stderr));
+    sendJson(exchange, status < 100 || status > 999 ? 500 : status, reply);
+  }
+
+  private static Map<String, String> stringMap(Object value, boolean lowerKeys) {
+    Map<String, String> map = new LinkedHashMap<>();
+    if (value instanceof Map) {
+      for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {
+        String key = String.valueOf(entry.getKey());
+        map.put(lowerKeys ? key.toLowerCase() : key, Json.stringify(entry.getValue()));
+      }
+    }
+    return map;
+  }
+
+  private static String trimNewline(ByteArrayOutputStream buffer) {
+    String text = new String(buffer.toByteArray(), StandardCharsets.UTF_8);
+    return text.endsWith("\n") ? text.substring(0, text.length() - 1) : text;
+  }
+}
