@@ -333,3 +333,17 @@ def test_deployment_lifecycle(fx, tmp_path):
     fx.delete_deployment("life", dup.id)
     assert fx.get("life").deploymentid == ""
     assert fx.list_deployments("life").total == 2
+
+
+def test_missing_toolchain_fails_the_build_with_the_hint(fx, tmp_path):
+    from emulator.languages import LANGUAGES
+    missing = next((lang for lang in LANGUAGES.values() if not lang.toolchain().available), None)
+    if missing is None:
+        pytest.skip("every toolchain is installed here")
+    runtime = f"{missing.key}-{missing.versions[-1]}"
+    fx.create("notool", "No toolchain", runtime, entrypoint=missing.default_entrypoint)
+    dep = deploy(fx, tmp_path, "notool", {missing.default_entrypoint: "x"}, entrypoint=missing.default_entrypoint)
+    assert dep.status.value == "failed"
+    assert missing.toolchain().hint in dep.buildlogs
+    listed = next(r for r in fx.list_runtimes().runtimes if r.id == runtime)
+    assert listed.model_dump().get("available") is False or getattr(listed, "available", None) is False
