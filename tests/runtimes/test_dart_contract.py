@@ -5,66 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.contract import V2_CHECKS, DirectDriver, ToolchainMissing, checks_for_api, run_check
-from emulator.languages import language_for_runtime
 from emulator.languages.dart import HINT, handler_kind
 
+from .contract_common import RuntimeContract
+
 RUNTIME = "dart-3.5"
+contract = RuntimeContract(RUNTIME)
 
-
-def start(api: str = "context", **kwargs) -> DirectDriver:
-    driver = DirectDriver(RUNTIME, api=api, **kwargs)
-    try:
-        driver.start()
-    except ToolchainMissing as exc:
-        pytest.skip(str(exc))
-    return driver
-
-
-@pytest.fixture(scope="module")
-def context_driver():
-    driver = start("context")
-    yield driver
-    driver.stop()
-
-
-@pytest.fixture(scope="module")
-def legacy_driver():
-    driver = start("legacy")
-    yield driver
-    driver.stop()
-
-
-@pytest.fixture(scope="module")
-def v2_driver():
-    driver = start("legacy", wire="v2")
-    yield driver
-    driver.stop()
-
-
-@pytest.mark.parametrize("check", checks_for_api("context"), ids=lambda c: c.name)
-def test_context(context_driver, check):
-    result = run_check(context_driver, check)
-    assert result.passed, result.detail
-
-
-@pytest.mark.parametrize("check", checks_for_api("legacy"), ids=lambda c: c.name)
-def test_legacy(legacy_driver, check):
-    result = run_check(legacy_driver, check)
-    assert result.passed, result.detail
-
-
-@pytest.mark.parametrize("check", V2_CHECKS, ids=lambda c: c.name)
-def test_v2_wire(v2_driver, check):
-    result = run_check(v2_driver, check)
-    assert result.passed, result.detail
+context_driver, legacy_driver, v2_driver = contract.driver_fixtures()
+test_context, test_legacy, test_v2_wire = contract.contract_tests()
 
 
 def test_runtime_ids_and_hint():
-    for version in ("2.15", "2.16", "2.17", "2.18", "2.19", "3.0", "3.1", "3.3", "3.5", "3.8", "3.9", "3.10", "3.11"):
-        assert language_for_runtime(f"dart-{version}").key == "dart"
-    assert language_for_runtime("dart-2.14") is None
-    language = language_for_runtime(RUNTIME)
+    versions = ("2.15", "2.16", "2.17", "2.18", "2.19", "3.0", "3.1", "3.3", "3.5", "3.8", "3.9", "3.10", "3.11")
+    language = contract.assert_runtime_ids("dart", versions, "2.14")
     assert language.default_entrypoint == "lib/main.dart" and language.compiled
     toolchain = language.toolchain()
     if not toolchain.available:

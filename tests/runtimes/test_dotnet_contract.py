@@ -3,68 +3,19 @@ of Appwrite 1.0-1.3 snippets, runtime ids and the install hint. Without a .NET S
 the contract tests skip with the install hint."""
 from __future__ import annotations
 
-import pytest
-
-from emulator.contract import V2_CHECKS, DirectDriver, ToolchainMissing, checks_for_api, run_check
-from emulator.languages import language_for_runtime
 from emulator.languages.dotnet import HINT, wrap_v2
 
+from .contract_common import RuntimeContract
+
 RUNTIME = "dotnet-8.0"
+contract = RuntimeContract(RUNTIME)
 
-
-def start(api: str = "context", **kwargs) -> DirectDriver:
-    driver = DirectDriver(RUNTIME, api=api, **kwargs)
-    try:
-        driver.start()
-    except ToolchainMissing as exc:
-        pytest.skip(str(exc))
-    return driver
-
-
-@pytest.fixture(scope="module")
-def context_driver():
-    driver = start("context")
-    yield driver
-    driver.stop()
-
-
-@pytest.fixture(scope="module")
-def legacy_driver():
-    driver = start("legacy")
-    yield driver
-    driver.stop()
-
-
-@pytest.fixture(scope="module")
-def v2_driver():
-    driver = start("legacy", wire="v2")
-    yield driver
-    driver.stop()
-
-
-@pytest.mark.parametrize("check", checks_for_api("context"), ids=lambda c: c.name)
-def test_context(context_driver, check):
-    result = run_check(context_driver, check)
-    assert result.passed, result.detail
-
-
-@pytest.mark.parametrize("check", checks_for_api("legacy"), ids=lambda c: c.name)
-def test_legacy(legacy_driver, check):
-    result = run_check(legacy_driver, check)
-    assert result.passed, result.detail
-
-
-@pytest.mark.parametrize("check", V2_CHECKS, ids=lambda c: c.name)
-def test_v2_wire(v2_driver, check):
-    result = run_check(v2_driver, check)
-    assert result.passed, result.detail
+context_driver, legacy_driver, v2_driver = contract.driver_fixtures()
+test_context, test_legacy, test_v2_wire = contract.contract_tests()
 
 
 def test_runtime_ids_and_hint():
-    for version in ("3.1", "6.0", "7.0", "8.0", "10"):
-        assert language_for_runtime(f"dotnet-{version}").key == "dotnet"
-    assert language_for_runtime("dotnet-5.0") is None
-    language = language_for_runtime(RUNTIME)
+    language = contract.assert_runtime_ids("dotnet", ("3.1", "6.0", "7.0", "8.0", "10"), "5.0")
     assert language.default_entrypoint == "Index.cs" and language.compiled
     toolchain = language.toolchain()
     if not toolchain.available:

@@ -4,88 +4,25 @@ API detection by reflection including `suspend` handlers, and entrypoint guards.
 the Java adapter's (runtimes/java/core), so wire details are covered once, in test_java_contract."""
 from __future__ import annotations
 
-import concurrent.futures
-import subprocess
-import textwrap
-import time
-import zipfile
-from pathlib import Path
-
-import pytest
-
-from emulator.contract import V2_CHECKS, DirectDriver, ToolchainMissing, checks_for_api, run_check
-from emulator.languages import language_for_runtime
-from emulator.languages.base import BuildError
 from emulator.languages.kotlin import HINT, add_package_header
 
+from .contract_common import (RuntimeContract, assert_isolated_logs, assert_legacy_in_class,
+                              assert_timeout_drops_late_output, call_concurrently, json_token, make_shout_jar,
+                              native_context_json_lines)
+
 RUNTIME = "kotlin-2.3"
+contract = RuntimeContract(RUNTIME)
 
-
-def start(api: str = "context", **kwargs) -> DirectDriver:
-    driver = DirectDriver(RUNTIME, api=api, **kwargs)
-    try:
-        driver.start()
-    except ToolchainMissing as exc:
-        pytest.skip(str(exc))
-    return driver
-
-
-@pytest.fixture(scope="module")
-def context_driver():
-    driver = start("context")
-    yield driver
-    driver.stop()
-
-
-@pytest.fixture(scope="module")
-def legacy_driver():
-    driver = start("legacy")
-    yield driver
-    driver.stop()
-
-
-@pytest.fixture(scope="module")
-def v2_driver():
-    driver = start("legacy", wire="v2")
-    yield driver
-    driver.stop()
-
-
-@pytest.mark.parametrize("check", checks_for_api("context"), ids=lambda c: c.name)
-def test_context(context_driver, check):
-    result = run_check(context_driver, check)
-    assert result.passed, result.detail
-
-
-@pytest.mark.parametrize("check", checks_for_api("legacy"), ids=lambda c: c.name)
-def test_legacy(legacy_driver, check):
-    result = run_check(legacy_driver, check)
-    assert result.passed, result.detail
-
-
-@pytest.mark.parametrize("check", V2_CHECKS, ids=lambda c: c.name)
-def test_v2_wire(v2_driver, check):
-    result = run_check(v2_driver, check)
-    assert result.passed, result.detail
+context_driver, legacy_driver, v2_driver = contract.driver_fixtures()
+test_context, test_legacy, test_v2_wire = contract.contract_tests()
 
 
 def test_unchanged_sources_reuse_compiled_classes(legacy_driver, v2_driver):
     assert "reusing its compiled classes" in v2_driver.build_log, v2_driver.build_log
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content))
-    return root
-
-
 def test_runtime_ids():
-    for version in ("1.6", "1.8", "1.9", "2.0", "2.3"):
-        assert language_for_runtime(f"kotlin-{version}").key == "kotlin"
-    assert language_for_runtime("kotlin-1.3") is None
-    language = language_for_runtime(RUNTIME)
+    language = contract.assert_runtime_ids("kotlin", ("1.6", "1.8", "1.9", "2.0", "2.3"), "1.3")
     assert language.default_entrypoint == "src/Main.kt" and language.compiled
     toolchain = language.toolchain()
     if toolchain.available:
@@ -146,51 +83,15 @@ STARTER = {
 
 
 def test_starter_isolation_and_timeouts(tmp_path):
-    driver = start(source_dir=write(tmp_path / "src", STARTER), entrypoint="src/Main.kt",
-                   workdir=tmp_path / "work")
-    try:
+    with contract.running(tmp_path, STARTER, "src/Main.kt") as driver:
         r = driver.request("GET", headers={})
         assert r.status == 200 and r.text == "Hello, World!", r.short()
         assert r.logs == "Hello, Logs!\n" and r.errors == "Hello, Errors!\n", r.short()
 
         tokens = [f"t{i}" for i in range(8)]
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(lambda t: driver.request(headers={"x-token": t}), tokens))
-        for token, r in zip(tokens, results):
-            assert r.status == 200 and r.json()["token"] == token, r.short()
-            assert r.logs.count("Native logs detected.") == 1, r.short()
-            assert f"native {token}\n" in r.logs and f"context {token}\n" in r.logs, r.short()
-            assert f'{{"token":"{token}"}}\n' in r.logs, r.short()
-            others = [t for t in tokens if t != token and f"native {t}\n" in r.logs]
-            assert not others, f"logs of {token} contain {others}: {r.logs!r}"
-
-        started = time.monotonic()
-        r = driver.request(headers={"x-token": "slow"}, timeout=1)
-        assert time.monotonic() - started < 1.9
-        assert r.status == 500 and r.body == b"" and "Execution timed out." in r.errors, r.short()
-        assert "slow start" in r.logs and "slow end" not in r.logs
-        time.sleep(1.5)
-        assert list(Path(driver.logs_dir).iterdir()) == []
-    finally:
-        driver.stop()
-
-
-def make_jar(tmp_path: Path, target: Path) -> None:
-    """libs/shout.jar with com.example.Shout, built with javac and zipped (a jar is a zip)."""
-    src = write(tmp_path / "jar-src", {"com/example/Shout.java": """
-        package com.example;
-
-        public class Shout {
-            public static String shout(String text) {
-                return text.toUpperCase();
-            }
-        }
-    """})
-    classes = tmp_path / "jar-classes"
-    subprocess.run(["javac", "-d", str(classes), str(src / "com/example/Shout.java")], check=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(target, "w") as jar:
-        jar.write(classes / "com/example/Shout.class", "com/example/Shout.class")
+        assert_isolated_logs(tokens, call_concurrently(driver, tokens, 4), response=json_token,
+                             lines=native_context_json_lines, leaks=lambda t: [f"native {t}\n"])
+        assert_timeout_drops_late_output(driver, max_seconds=1.9, empty_body=True)
 
 
 LEGACY_SUSPEND_IN_CLASS = {
@@ -219,50 +120,33 @@ LEGACY_SUSPEND_IN_CLASS = {
 
 
 def test_legacy_suspend_signature_in_class_with_libs(tmp_path):
-    src = write(tmp_path / "src", LEGACY_SUSPEND_IN_CLASS)
-    if language_for_runtime(RUNTIME).toolchain().available:
-        make_jar(tmp_path, src / "libs" / "shout.jar")
-    driver = start(source_dir=src, entrypoint="src/Main.kt", workdir=tmp_path / "work",
-                   env={"APPWRITE_FUNCTION_ID": "fn1"})
-    try:
+    if contract.language.toolchain().available:
+        make_shout_jar(tmp_path, tmp_path / "src" / "libs" / "shout.jar")
+    with contract.running(tmp_path, LEGACY_SUSPEND_IN_CLASS, "src/Main.kt",
+                          env={"APPWRITE_FUNCTION_ID": "fn1"}) as driver:
         assert "No package" not in driver.build_log
-        r = driver.request(headers={}, body="hi")
-        assert r.status == 201 and r.json() == {"id": "fn1", "payload": "HI"}, r.short()
-        assert r.headers["content-type"].startswith("application/json"), r.short()
-        r = driver.request(headers={}, body="none")
-        assert r.status == 200 and r.body == b"", r.short()
-    finally:
-        driver.stop()
+        assert_legacy_in_class(driver, "HI")
 
 
-@pytest.mark.parametrize("files,message", [
+test_entrypoint_guards = contract.entrypoint_guards_test([
     ({"src/Main.kt": """
         package io.openruntimes.kotlin.src
         import io.openruntimes.kotlin.*
         class Main {
             fun handle(context: RuntimeContext): RuntimeOutput = context.res.empty()
         }
-     """}, "Function signature invalid. Did you forget to export a 'main' function?"),
+     """}, "src/Main.kt", "Function signature invalid. Did you forget to export a 'main' function?"),
     ({"src/Main.kt": """
         package io.openruntimes.kotlin
         class Main {
             fun main(context: RuntimeContext): RuntimeOutput = context.res.empty()
         }
-     """}, "Failed to load module: class io.openruntimes.kotlin.src.Main not found"),
+     """}, "src/Main.kt", "Failed to load module: class io.openruntimes.kotlin.src.Main not found"),
 ], ids=["no-main", "wrong-package"])
-def test_entrypoint_guards(tmp_path, files, message):
-    driver = start(source_dir=write(tmp_path / "src", files), entrypoint="src/Main.kt", workdir=tmp_path / "work")
-    try:
-        r = driver.request(headers={})
-        assert r.status == 503 and r.body == b"", r.short()
-        assert message in r.errors, r.short()
-        assert r.log_files
-    finally:
-        driver.stop()
 
 
 def test_compile_error_fails_the_build(tmp_path):
-    src = write(tmp_path / "src", {"src/Main.kt": """
+    build_log = contract.build_log_of_failed_build(tmp_path, {"src/Main.kt": """
         package io.openruntimes.kotlin.src
         import io.openruntimes.kotlin.*
         class Main {
@@ -270,13 +154,5 @@ def test_compile_error_fails_the_build(tmp_path):
                 return context.res.text(undefinedName)
             }
         }
-    """})
-    driver = DirectDriver(RUNTIME, source_dir=src, entrypoint="src/Main.kt", workdir=tmp_path / "work")
-    try:
-        with pytest.raises(BuildError):
-            driver.start()
-    except ToolchainMissing as exc:
-        pytest.skip(str(exc))
-    finally:
-        driver.stop()
-    assert "Main.kt:6" in driver.build_log and "undefinedName" in driver.build_log, driver.build_log
+    """}, "src/Main.kt")
+    assert "Main.kt:6" in build_log and "undefinedName" in build_log, build_log

@@ -2,92 +2,29 @@
 v2 wire, requirements.txt builds, entrypoint loading, sync handlers, throughput."""
 from __future__ import annotations
 
-import concurrent.futures
-import socket
-import textwrap
 import time
-from pathlib import Path
 
-import pytest
-
-from emulator.contract import (V2_CHECKS, DirectDriver, ToolchainMissing, checks_for_api, run_check)
-from emulator.hostbuild import build_on_host
 from emulator.languages import language_for_runtime
 
+from .contract_common import (RuntimeContract, assert_isolated_logs, assert_timeout_drops_late_output,
+                              call_concurrently, line_end_leaks, native_context_lines, write)
+
 RUNTIME = "python-3.11"
+contract = RuntimeContract(RUNTIME)
 
-
-def start(api: str = "context", **kwargs) -> DirectDriver:
-    driver = DirectDriver(RUNTIME, api=api, **kwargs)
-    try:
-        driver.start()
-    except ToolchainMissing as exc:
-        pytest.skip(str(exc))
-    return driver
-
-
-@pytest.fixture(scope="module")
-def context_driver():
-    driver = start("context")
-    yield driver
-    driver.stop()
-
-
-@pytest.fixture(scope="module")
-def legacy_driver():
-    driver = start("legacy")
-    yield driver
-    driver.stop()
-
-
-@pytest.fixture(scope="module")
-def v2_driver():
-    driver = start("legacy", wire="v2")
-    yield driver
-    driver.stop()
-
-
-def verify(driver, check):
-    if check.level == "emulator":
-        pytest.skip("emulator-level check: runs through the emulator's API (ApiDriver)")
-    result = run_check(driver, check)
-    assert result.passed, result.detail
-
-
-@pytest.mark.parametrize("check", checks_for_api("context", level=None), ids=lambda c: c.name)
-def test_context(context_driver, check):
-    verify(context_driver, check)
-
-
-@pytest.mark.parametrize("check", checks_for_api("legacy", level=None), ids=lambda c: c.name)
-def test_legacy(legacy_driver, check):
-    verify(legacy_driver, check)
-
-
-@pytest.mark.parametrize("check", V2_CHECKS, ids=lambda c: c.name)
-def test_v2_wire(v2_driver, check):
-    verify(v2_driver, check)
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content))
-    return root
+context_driver, legacy_driver, v2_driver = contract.driver_fixtures()
+test_context, test_legacy, test_v2_wire = contract.contract_tests(emulator_level=True)
 
 
 def test_runtime_ids():
-    for version in ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14"):
-        assert language_for_runtime(f"python-{version}").key == "python"
+    contract.assert_runtime_ids("python", ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14"), "2.7")
     for version in ("3.11", "3.12", "3.13"):
         assert language_for_runtime(f"python-ml-{version}").key == "python-ml"
-    assert language_for_runtime("python-2.7") is None
 
 
 def test_requirements_build(tmp_path):
     """Dependencies go into the deployment's own venv and import from there."""
-    src = write(tmp_path / "src", {
+    with contract.running(tmp_path, {
         "requirements.txt": "six==1.16.0\n",
         "main.py": """
             import sys
@@ -96,32 +33,26 @@ def test_requirements_build(tmp_path):
             def main(context):
                 return context.res.json({"six": six.__file__, "prefix": sys.prefix})
         """,
-    })
-    driver = start(source_dir=src, entrypoint="main.py", workdir=tmp_path / "work")
-    try:
+    }, "main.py") as driver:
         assert "$ pip install -r requirements.txt" in driver.build_log
         r = driver.request(headers={})
         assert r.status == 200, r.short()
         venv = driver.code_dir / "runtime-env"
         assert r.json()["six"].startswith(str(venv)), r.json()
         assert r.json()["prefix"] == str(venv)
-    finally:
-        driver.stop()
 
 
 def test_build_without_dependencies_is_fast(tmp_path):
-    language = language_for_runtime(RUNTIME)
-    if not language.toolchain().available:
-        pytest.skip(language.toolchain().hint)
+    contract.require_toolchain()
     write(tmp_path, {"main.py": "def main(context):\n    return context.res.text('ok')\n"})
     started = time.monotonic()
-    build_on_host(language, tmp_path, "main.py", "", {}, lambda text: None)
+    contract.host_build(tmp_path, "main.py")
     elapsed = time.monotonic() - started
     assert (tmp_path / "runtime-env" / "bin" / "python").exists()
     assert elapsed < 2.0, f"a build without dependencies took {elapsed:.2f}s"
 
 
-@pytest.mark.parametrize("files,entrypoint,message", [
+test_entrypoint_guards = contract.entrypoint_guards_test([
     ({"main.py": "def main(context):\n    return context.res.text('x')\n"}, "missing.py",
      "Failed to load entrypoint, file missing.py does not exist."),
     ({"main.py": "def main(context)\n    return 1\n"}, "main.py", "Syntax error in main.py"),
@@ -129,15 +60,6 @@ def test_build_without_dependencies_is_fast(tmp_path):
      "Function signature invalid. Did you forget to export a 'main' function?"),
     ({"main.py": "import not_a_real_module_xyz\n"}, "main.py", "Failed to load module: "),
 ], ids=["missing", "syntax", "no-main", "import-error"])
-def test_entrypoint_guards(tmp_path, files, entrypoint, message):
-    driver = start(source_dir=write(tmp_path / "src", files), entrypoint=entrypoint, workdir=tmp_path / "work")
-    try:
-        r = driver.request(headers={})
-        assert r.status == 503 and r.body == b"", r.short()
-        assert message in r.errors, r.short()
-        assert r.log_files
-    finally:
-        driver.stop()
 
 
 SYNC_FUNCTION = {
@@ -168,63 +90,14 @@ SYNC_FUNCTION = {
 
 
 def test_sync_handler_imports_and_isolated_logs(tmp_path):
-    driver = start(source_dir=write(tmp_path / "src", SYNC_FUNCTION), entrypoint="src/main.py",
-                   workdir=tmp_path / "work")
-    try:
+    with contract.running(tmp_path, SYNC_FUNCTION, "src/main.py") as driver:
         tokens = [f"t{i}" for i in range(12)]
-        with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            results = list(pool.map(lambda t: driver.request(headers={"x-token": t}), tokens))
-        for token, r in zip(tokens, results):
-            assert r.status == 200 and r.text == f"SIBLING-RELATIVE-{token.upper()}", r.short()
-            assert r.logs.count("Native logs detected.") == 1, r.short()
-            assert f"native {token}\n" in r.logs and f"context {token}\n" in r.logs, r.short()
-            others = [t for t in tokens if t != token and f" {t}\n" in r.logs]
-            assert not others, f"logs of {token} contain {others}: {r.logs!r}"
-
-        r = driver.request(headers={"x-token": "slow"}, timeout=1)
-        assert r.status == 500 and "Execution timed out." in r.errors, r.short()
-        assert "slow start" in r.logs and "slow end" not in r.logs
-        time.sleep(1.5)  # the call goes on; what it writes later must not land in any log file
-        assert list(Path(driver.logs_dir).iterdir()) == []
-    finally:
-        driver.stop()
+        assert_isolated_logs(tokens, call_concurrently(driver, tokens, 6),
+                             response=lambda r, t: r.text == f"SIBLING-RELATIVE-{t.upper()}",
+                             lines=native_context_lines, leaks=line_end_leaks)
+        assert_timeout_drops_late_output(driver)
 
 
-def test_development_mode_and_empty_secret(tmp_path):
-    """Like the official secondary server: no secret, OPEN_RUNTIMES_ENV=development, empty headers."""
-    driver = start(env={"OPEN_RUNTIMES_SECRET": "", "OPEN_RUNTIMES_ENV": "development", "OPEN_RUNTIMES_HEADERS": ""},
-                   workdir=tmp_path / "work")
-    try:
-        r = driver.request(headers={"x-action": "logs"}, secret="wrongSecret")
-        assert r.status == 200 and r.log_id == "dev", r.short()
-        assert "Debug log" in r.logs and "Error log" in r.errors
-        r = driver.request(headers={"x-action": "logs"}, secret=None, logging="disabled")
-        assert r.status == 200 and r.headers.get("x-open-runtimes-log-id") == "" and not r.log_files
-        r = driver.request(headers={"x-action": "logs"}, log_id="myLog")
-        assert r.log_id == "myLog" and "Debug log" in r.logs
-        r = driver.request(headers={"x-action": "enforcedHeaders", "x-custom": "mine"})
-        assert r.json()["x-custom"] == "mine"
-    finally:
-        driver.stop()
-
-
-def test_throughput(context_driver):
-    """A warm trivial call must be cheap: keep-alive, no per-request process or interpreter work."""
-    request = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nx-action: plaintextResponse\r\n"
-               f"x-open-runtimes-secret: {context_driver.secret}\r\nx-open-runtimes-timeout: 15\r\n"
-               f"x-open-runtimes-logging: disabled\r\ncontent-length: 0\r\n\r\n").encode()
-    tail = "Hello World 👋".encode()
-    with socket.create_connection(("127.0.0.1", context_driver.port)) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        count, started = 0, time.monotonic()
-        while time.monotonic() - started < 1.5:
-            sock.sendall(request)
-            data = b""
-            while not data.endswith(tail):
-                chunk = sock.recv(65536)
-                assert chunk, "connection closed"
-                data += chunk
-            assert data.startswith(b"HTTP/1.1 200")
-            count += 1
-        rate = count / (time.monotonic() - started)
-    assert rate > 400, f"only {rate:.0f} requests/s on one keep-alive connection"
+test_development_mode_and_empty_secret = contract.development_mode_test(custom_log_id=True)
+test_throughput = contract.throughput_test(
+    400, "A warm trivial call must be cheap: keep-alive, no per-request process or interpreter work.")
