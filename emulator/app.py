@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .api import console, deployments, executions, functions, misc, variables
 from .api import events as emulator_events
@@ -23,6 +24,9 @@ from .store import Store
 
 log = logging.getLogger("emulator")
 MAX_BODY_BYTES = 32 * 1024 * 1024  # 5 MiB upload chunks and 10 MB execution bodies must fit
+# A request line or one header may be up to 64 KiB (list queries travel in the URL; aiohttp's
+# default is 8 KiB); beyond that aiohttp itself answers 400 before any handler runs.
+HANDLER_ARGS = {"max_line_size": 65536, "max_field_size": 65536}
 
 F = "/v1/functions"
 FN = F + "/{functionId}"
@@ -102,6 +106,10 @@ async def error_middleware(request: web.Request, handler):
         if exc.status >= 400:
             return _error_response(AppwriteError("general_bad_request", exc.reason, exc.status))
         raise
+    except HttpProcessingError as exc:  # e.g. a multipart part with malformed headers
+        return _error_response(AppwriteError("general_argument_invalid", f"Invalid request: {exc.message}"))
+    except RecursionError:  # a structure nested deeper than anything here expects
+        return _error_response(AppwriteError("general_argument_invalid", "Invalid request: nested too deeply."))
     except (UnicodeDecodeError, ValueError) as exc:
         return _error_response(AppwriteError("general_argument_invalid", f"Invalid request: {exc}"))
     except Exception:  # the server keeps serving whatever a request does
@@ -134,7 +142,8 @@ async def auth_middleware(request: web.Request, handler):
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware, auth_middleware])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware, auth_middleware],
+                          handler_args=HANDLER_ARGS)
     settings.data_dir = Path(settings.data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = State(settings=settings, store=Store(settings.data_dir / "emulator.db"))

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .errors import AppwriteError
 
+MAX_DEPTH = 64  # nesting of arrays/objects in parameters; nothing in the API needs more than a few
 _BRACKETS = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
 
 
@@ -67,6 +68,18 @@ def _set(target: dict, key: str, value) -> None:
         node[last] = value
 
 
+def _too_deep(value, limit: int) -> bool:
+    # Iterative: a deep value must not exhaust the stack of whoever walks it next.
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 def _compact(value):
     # `queries[1]` without `queries[0]` leaves a hole: drop it rather than pass None on.
     if isinstance(value, list):
@@ -107,4 +120,7 @@ async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFil
                 if not isinstance(body, dict):
                     raise AppwriteError("general_argument_invalid", "The request body must be a JSON object.")
                 params.update(body)
+    if _too_deep(params, MAX_DEPTH):
+        raise AppwriteError("general_argument_invalid",
+                            f"The request's parameters are nested too deeply (more than {MAX_DEPTH} levels).")
     return _compact(params), files

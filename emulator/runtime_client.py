@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import time
 from pathlib import Path
 
@@ -144,6 +145,10 @@ class RuntimeClient:
             raise ExecutorError(f"Runtime closed the connection mid-response: {exc}", 500)
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise ExecutorError(f"Runtime is not reachable: {exc}", 500)
+        except aiohttp.ClientResponseError as exc:  # what came back is not HTTP
+            raise ExecutorError(f"Runtime sent a malformed HTTP response: {exc.message}", 500)
+        except aiohttp.ClientError as exc:
+            raise ExecutorError(f"Runtime request failed: {type(exc).__name__}: {exc}", 500)
 
 
 def legacy_execution_variables(headers: dict[str, str], body: bytes) -> dict[str, str]:
@@ -169,14 +174,30 @@ def _too_large(size: int, limit: int) -> ResponseTooLarge:
 def read_log_files(logs_dir: Path, log_id: str) -> tuple[str, str]:
     """Read and delete `<id>_logs.log` / `<id>_errors.log`, each capped at 5 MiB."""
     out = []
+    # Plain os calls: this runs twice per execution, and pathlib/buffered files cost more than the I/O.
+    base = os.path.join(str(logs_dir), os.path.basename(log_id))
     for kind, label in (("logs", "Log"), ("errors", "Error")):
-        path = logs_dir / f"{Path(log_id).name}_{kind}.log"
+        path = f"{base}_{kind}.log"
+        chunks, size = [], 0
         try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_LOG_FILE_BYTES + 1)
-            path.unlink(missing_ok=True)
+            fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
-            data = b""
+            fd = None
+        if fd is not None:
+            try:
+                while size <= MAX_LOG_FILE_BYTES:
+                    chunk = os.read(fd, MAX_LOG_FILE_BYTES + 1 - size)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            finally:
+                os.close(fd)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        data = b"".join(chunks)
         text = data[:MAX_LOG_FILE_BYTES].decode("utf-8", "replace")
         if len(data) > MAX_LOG_FILE_BYTES:
             text += f"\n{label} file has been truncated to 5.00MB."

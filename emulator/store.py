@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import urllib.parse
 from pathlib import Path
 
 from .ids import now_iso
@@ -28,7 +29,13 @@ INDEXED = {
 class Store:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        # Reads from other threads (a slow list run off the event loop) use their own read-only
+        # connection: WAL lets them run beside the writer instead of queueing on this one.
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=OFF")
@@ -49,7 +56,22 @@ class Store:
                     f"(project, parent, json_extract(data, '$.\"{attr}\"'))")
 
     def close(self) -> None:
+        for conn in self._readers:
+            conn.close()
         self.db.close()
+
+    def reader(self) -> sqlite3.Connection:
+        """The connection for reads on the calling thread."""
+        if threading.get_ident() == self._owner:
+            return self.db
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            uri = f"file:{urllib.parse.quote(str(self.path))}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self._local.conn = conn
+            with self.lock:
+                self._readers.append(conn)
+        return conn
 
     # -- documents --------------------------------------------------------------------------------
     def insert(self, collection: str, project: str, parent: str, doc: dict) -> dict:
@@ -61,7 +83,7 @@ class Store:
         return doc
 
     def get(self, collection: str, project: str, parent: str, doc_id: str) -> dict | None:
-        row = self.db.execute(
+        row = self.reader().execute(
             f"SELECT seq, data FROM {collection} WHERE project=? AND parent=? AND id=?",
             (project, parent, doc_id)).fetchone()
         return _doc(row)
@@ -92,15 +114,16 @@ class Store:
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += (limit, offset)
-        return [_doc(r) for r in self.db.execute(sql, args)]
+        return [_doc(r) for r in self.reader().execute(sql, args)]
 
     def count(self, collection: str, project: str, parent: str | None, where: str = "",
               params: tuple = (), cap: int | None = None) -> int:
         sql, args = self._base(collection, project, parent, where, params)
+        db = self.reader()
         if cap is not None:
-            row = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 {sql} LIMIT ?)", args + (cap,)).fetchone()
+            row = db.execute(f"SELECT COUNT(*) FROM (SELECT 1 {sql} LIMIT ?)", args + (cap,)).fetchone()
         else:
-            row = self.db.execute(f"SELECT COUNT(*) {sql}", args).fetchone()
+            row = db.execute(f"SELECT COUNT(*) {sql}", args).fetchone()
         return row[0]
 
     def all_projects_select(self, collection: str, where: str, params: tuple = ()) -> list[tuple[str, str, dict]]:

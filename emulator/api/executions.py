@@ -1,6 +1,7 @@
 """HTTP handlers for executions."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 from aiohttp import web
@@ -19,7 +20,10 @@ def _caller(request: web.Request) -> svc.Caller:
 
 async def list_executions(request: web.Request) -> web.Response:
     p = await params(request, "listExecutions")
-    total, docs = svc.list_executions(state(request), project(request), request.match_info["functionId"], p)
+    # Executions pile up without bound and a `search` scans them all: list them on a worker thread
+    # (with its own read connection) so a slow list never stalls other requests.
+    total, docs = await asyncio.to_thread(svc.list_executions, state(request), project(request),
+                                          request.match_info["functionId"], p)
     return json_response(list_model("executions", total, [execution_model(d, fmt(request)) for d in docs]))
 
 

@@ -219,6 +219,11 @@ async def run_execution(state: State, project: str, function: dict, deployment: 
         doc.update(status="failed", responseStatusCode=500, logs="",
                    errors=truncate_output(f"{exc.message}\nError Code: {exc.code}", "Errors"),
                    duration=round(time.monotonic() - started, 6))
+    except Exception as exc:  # an emulator bug must still leave a finished record, never `waiting`
+        log.exception("execution %s failed unexpectedly", doc["$id"])
+        doc.update(status="failed", responseStatusCode=500, logs="",
+                   errors=f"Internal emulator error: {type(exc).__name__}: {exc}\nError Code: 500",
+                   duration=round(time.monotonic() - started, 6))
     if not function.get("logging", True):
         doc["logs"] = doc["errors"] = ""
     doc["responseHeaders"] = [{"name": k, "value": v} for k, v in response["headers"] if k in RESPONSE_HEADERS_KEPT]

@@ -1,0 +1,291 @@
+"""Faulty functions and a killed emulator, through the API with a Python function.
+
+A runtime that crashes, hangs, freezes, never binds its port, floods stdout or answers with a
+malformed response: each execution fails (or, for the flood, completes with truncated logs) with an
+error that says what happened, within its timeout, and the next execution works. Killing the
+emulator mid-build and mid-execution and starting it again leaves consistent state: the build is
+failed with a note, the execution is failed, nothing stays `building`, and both can be retried.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from support import make_archive
+
+pytestmark = pytest.mark.timeout(240)
+
+FAULTY = r'''
+import gc, os, signal, socket, sys, time
+
+def _connection():
+    """The socket this request arrived on: the one connected to the emulator."""
+    for obj in gc.get_objects():
+        if isinstance(obj, socket.socket) and obj.fileno() != -1:
+            try:
+                obj.getpeername()
+                return obj
+            except OSError:
+                pass
+
+def main(context):
+    path = context.req.path
+    if path == "/crash":
+        os._exit(3)
+    if path == "/hang":
+        time.sleep(60)
+    if path == "/freeze":
+        os.kill(os.getpid(), signal.SIGSTOP)
+    if path == "/flood":
+        for _ in range(300):
+            print("x" * 100_000)
+        return context.res.text("flooded")
+    if path == "/not-a-response":
+        return 42
+    if path == "/garbage":
+        conn = _connection()
+        conn.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        conn.shutdown(socket.SHUT_RDWR)
+        return context.res.text("unreachable")
+    if path == "/truncated":
+        conn = _connection()
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nonly a part")
+        conn.shutdown(socket.SHUT_RDWR)
+        return context.res.text("unreachable")
+    return context.res.text(f"ok {os.getpid()}")
+'''
+
+
+class Api:
+    def __init__(self, endpoint: str, project: str = "faults"):
+        self.endpoint, self.project = endpoint, project
+
+    def call(self, method: str, path: str, payload=None, raw: bytes | None = None, ctype="application/json",
+             timeout: float = 60):
+        data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+        req = urllib.request.Request(self.endpoint + path, data=data, method=method,
+                                     headers={"X-Appwrite-Project": self.project, "Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def ok(self, method: str, path: str, payload=None, **kw) -> dict:
+        status, doc = self.call(method, path, payload, **kw)
+        assert status < 400, (status, doc)
+        return doc
+
+    def upload(self, function_id: str, files: dict, tmp_path) -> str:
+        archive = make_archive(files, tmp_path / f"{function_id}-{time.monotonic_ns()}.tar.gz").read_bytes()
+        boundary = "faultsboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\ntrue\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
+                "Content-Type: application/gzip\r\n\r\n").encode() + archive + f"\r\n--{boundary}--\r\n".encode()
+        return self.ok("POST", f"/functions/{function_id}/deployments", raw=body,
+                       ctype=f"multipart/form-data; boundary={boundary}")["$id"]
+
+    def wait_status(self, function_id: str, deployment_id: str, statuses=("ready", "failed"), timeout=120) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            dep = self.ok("GET", f"/functions/{function_id}/deployments/{deployment_id}")
+            if dep["status"] in statuses:
+                return dep
+            assert time.monotonic() < deadline, dep
+            time.sleep(0.05)
+
+    def deploy(self, function_id: str, files: dict, tmp_path, timeout: int = 3, commands: str = "") -> dict:
+        self.ok("POST", "/functions", {"functionId": function_id, "name": function_id, "runtime": "python-3.11",
+                                       "entrypoint": "main.py", "timeout": timeout, "commands": commands})
+        dep = self.wait_status(function_id, self.upload(function_id, files, tmp_path))
+        assert dep["status"] == "ready", dep["buildLogs"]
+        deadline = time.monotonic() + 10
+        while self.ok("GET", f"/functions/{function_id}")["deploymentId"] != dep["$id"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        return dep
+
+    def execute(self, function_id: str, path: str = "/", **kw) -> dict:
+        status, doc = self.call("POST", f"/functions/{function_id}/executions", {"path": path, **kw})
+        assert status in (201, 202), (status, doc)
+        return doc
+
+
+def runtimes_of(data_dir) -> list[int]:
+    marker = f"OPEN_RUNTIMES_LOGS_DIR={data_dir}/run".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker in open(f"/proc/{entry}/environ", "rb").read():
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.fixture(scope="module")
+def faulty(server, tmp_path_factory):
+    api = Api(server.endpoint)
+    api.deploy("faulty", {"main.py": FAULTY}, tmp_path_factory.mktemp("faulty"))
+    assert api.execute("faulty")["responseBody"].startswith("ok ")
+    return api
+
+
+def pid_of(api: Api) -> str:
+    doc = api.execute("faulty")
+    assert doc["status"] == "completed" and doc["responseBody"].startswith("ok "), doc
+    return doc["responseBody"]
+
+
+def test_crash_fails_the_execution_and_the_next_one_works(faulty):
+    before = pid_of(faulty)
+    doc = faulty.execute("faulty", "/crash")
+    assert doc["status"] == "failed" and doc["responseStatusCode"] == 500
+    assert "exited with code 3" in doc["errors"], doc["errors"]
+    assert pid_of(faulty) != before  # a fresh instance
+
+
+def test_hang_times_out_and_the_next_one_works(faulty):
+    started = time.monotonic()
+    doc = faulty.execute("faulty", "/hang")
+    assert time.monotonic() - started < 10
+    assert doc["status"] == "failed" and "timed out" in doc["errors"].lower(), doc["errors"]
+    pid_of(faulty)
+
+
+def test_frozen_runtime_is_replaced(faulty):
+    before = pid_of(faulty)
+    started = time.monotonic()
+    doc = faulty.execute("faulty", "/freeze")  # the whole process stops: not even the adapter answers
+    assert time.monotonic() - started < 15
+    assert doc["status"] == "failed" and "did not respond within its timeout of 3s" in doc["errors"], doc["errors"]
+    assert pid_of(faulty) != before
+
+
+def test_stdout_flood_is_truncated_not_fatal(faulty):
+    started = time.monotonic()
+    doc = faulty.execute("faulty", "/flood")  # 30 MB of print()
+    assert time.monotonic() - started < 30
+    assert doc["status"] == "completed" and doc["responseBody"] == "flooded", doc["errors"][:500]
+    assert len(doc["logs"]) <= 1_000_000 and "truncated" in doc["logs"].lower()
+    pid_of(faulty)
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("/not-a-response", "Return value must be built with context.res"),
+    ("/garbage", "Runtime"),
+    ("/truncated", "Runtime closed the connection mid-response"),
+])
+def test_malformed_responses_fail_cleanly(faulty, path, expected):
+    doc = faulty.execute("faulty", path)
+    assert doc["status"] == "failed" and doc["responseStatusCode"] == 500, doc
+    assert expected in doc["errors"], doc["errors"]
+    pid_of(faulty)
+
+
+def test_runtime_that_never_binds_fails_within_the_startup_timeout(server_factory, tmp_path):
+    srv = server_factory("--startup-timeout", "2", data_dir=tmp_path / "nobind")
+    api = Api(srv.endpoint)
+    # A dependency whose .pth file blocks interpreter start-up: the adapter never gets to listen.
+    block = ('python -c "import site; open(site.getsitepackages()[0] + \'/zz_block.pth\', \'w\')'
+             '.write(\'import time; time.sleep(3600)\\n\')"')
+    api.deploy("nobind", {"main.py": "def main(context):\n    return context.res.text('never')\n"}, tmp_path,
+               commands=block)
+    started = time.monotonic()
+    doc = api.execute("nobind")
+    assert time.monotonic() - started < 10
+    assert doc["status"] == "failed" and "did not start listening on its port within 2s" in doc["errors"], doc["errors"]
+    assert not runtimes_of(tmp_path / "nobind"), "the stuck runtime must be stopped"
+    # Without the blocking dependency the same function deploys and runs.
+    api.ok("PUT", "/functions/nobind", {"name": "nobind", "commands": "", "timeout": 3})
+    fixed = {"main.py": "def main(context):\n    return context.res.text('fixed')\n"}
+    dep = api.wait_status("nobind", api.upload("nobind", fixed, tmp_path))
+    assert dep["status"] == "ready", dep["buildLogs"]
+    deadline = time.monotonic() + 10
+    while api.ok("GET", "/functions/nobind")["deploymentId"] != dep["$id"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert api.execute("nobind")["responseBody"] == "fixed"
+
+
+def test_killed_mid_build_and_mid_execution_restarts_consistent(server_factory, tmp_path):
+    data = tmp_path / "state"
+    first = server_factory(data_dir=data)
+    api = Api(first.endpoint)
+    slow = "import time\ndef main(context):\n    time.sleep(20)\n    return context.res.text('slow')\n"
+    api.deploy("slow", {"main.py": slow}, tmp_path, timeout=30)
+    # A build that is still running when the emulator dies.
+    api.ok("POST", "/functions", {"functionId": "building", "name": "building", "runtime": "python-3.11",
+                                  "entrypoint": "main.py", "commands": "sleep 60"})
+    built = {"main.py": "def main(context):\n    return context.res.text('built')\n"}
+    building = api.upload("building", built, tmp_path)
+    api.wait_status("building", building, ("building",))
+    # A synchronous execution that is running when the emulator dies.
+    import threading
+    outcome = {}
+    caller = threading.Thread(target=lambda: outcome.update(r=_swallow(lambda: api.execute("slow"))), daemon=True)
+    caller.start()
+    deadline = time.monotonic() + 20
+    while not api.ok("GET", "/functions/slow/executions")["total"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    first.stop(signal.SIGKILL)
+    caller.join(30)
+
+    second = server_factory(data_dir=data)
+    api = Api(second.endpoint)
+    dep = api.ok("GET", f"/functions/building/deployments/{building}")
+    assert dep["status"] == "failed" and "interrupted" in dep["buildLogs"], dep
+    assert api.ok("GET", "/functions/building")["latestDeploymentStatus"] == "failed"
+    executions = api.ok("GET", "/functions/slow/executions")["executions"]
+    assert len(executions) == 1 and executions[0]["status"] == "failed", executions
+    assert "interrupted" in executions[0]["errors"]
+    for fid in ("slow", "building"):
+        for d in api.ok("GET", f"/functions/{fid}/deployments")["deployments"]:
+            assert d["status"] in ("ready", "failed"), d
+    # Both can be retried: the function still runs, a new build of the interrupted one works.
+    api.ok("PUT", "/functions/slow", {"name": "slow", "timeout": 30})
+    api.ok("PUT", "/functions/building", {"name": "building", "commands": "", "entrypoint": "main.py"})
+    rebuilt = api.wait_status("building", api.upload("building", built, tmp_path))
+    assert rebuilt["status"] == "ready", rebuilt["buildLogs"]
+    deadline = time.monotonic() + 10
+    while api.ok("GET", "/functions/building")["deploymentId"] != rebuilt["$id"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert api.execute("building")["responseBody"] == "built"
+
+
+def _swallow(fn):
+    try:
+        return fn()
+    except Exception as exc:  # the connection dies with the emulator
+        return exc
+
+
+def test_one_function_starting_slowly_does_not_hold_up_another(server, faulty, tmp_path):
+    """Instances start under a per-deployment lock: another function's executions go on meanwhile."""
+    api = Api(server.endpoint)
+    slow_start = ('python -c "import site; open(site.getsitepackages()[0] + \'/zz_slow.pth\', \'w\')'
+                  '.write(\'import time; time.sleep(3)\\n\')"')
+    api.deploy("slowstart", {"main.py": "def main(context):\n    return context.res.text('late')\n"}, tmp_path,
+               timeout=15, commands=slow_start)
+    import threading
+    outcome = {}
+    starting = threading.Thread(target=lambda: outcome.update(doc=api.execute("slowstart")), daemon=True)
+    started = time.monotonic()
+    starting.start()
+    time.sleep(0.3)
+    for _ in range(5):
+        t = time.monotonic()
+        pid_of(faulty)
+        assert time.monotonic() - t < 1.5, "an unrelated execution waited for another function's start-up"
+    starting.join(30)
+    assert outcome["doc"]["responseBody"] == "late" and time.monotonic() - started >= 3
