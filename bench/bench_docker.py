@@ -65,17 +65,14 @@ def pct(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--budget", type=float, default=180, help="seconds for the whole run")
-    parser.add_argument("--image-prefix", default=None, help="default: the local test images")
-    args = parser.parse_args()
-    deadline = time.monotonic() + args.budget
-
+async def run(requests: int = 200, budget: float = 180, image_prefix: str | None = None) -> dict:
+    """Warm latency of the same function through both executors; returns {executor: figures}."""
+    deadline = time.monotonic() + budget
+    import docker_engine
     import docker_images
-    prefix = args.image_prefix or docker_images.TEST_PREFIX
-    if args.image_prefix is None:
+    prefix = image_prefix or docker_images.TEST_PREFIX
+    docker_engine.ensure_engine(probe=docker_images.port_probe)
+    if image_prefix is None:
         docker_images.ensure_test_images(["python"])
 
     rows = []
@@ -88,7 +85,7 @@ async def main() -> int:
                 t = time.monotonic()
                 spec = await asyncio.wait_for(prepare(executor, tmp, f"bench-{label}"), max(1, deadline - time.monotonic()))
                 build = time.monotonic() - t
-                cold, samples = await asyncio.wait_for(measure(executor, spec, args.requests, deadline),
+                cold, samples = await asyncio.wait_for(measure(executor, spec, requests, deadline),
                                                        max(1, deadline - time.monotonic() + 30))
             finally:
                 await executor.close()
@@ -96,10 +93,23 @@ async def main() -> int:
                 rows.append((label, len(samples), build, cold, pct(samples, 50), pct(samples, 95),
                              statistics.mean(samples)))
 
+    return {label: {"requests": n, "build_s": round(build, 2), "cold_s": round(cold, 2),
+                    "p50_ms": round(p50 * 1000, 2), "p95_ms": round(p95 * 1000, 2), "mean_ms": round(mean * 1000, 2)}
+            for label, n, build, cold, p50, p95, mean in rows}
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--budget", type=float, default=180, help="seconds for the whole run")
+    parser.add_argument("--image-prefix", default=None, help="default: the local test images")
+    args = parser.parse_args()
+    results = await run(args.requests, args.budget, args.image_prefix)
     print(f"\nwarm execution latency, {RUNTIME} plaintextResponse, sequential")
     print(f"{'executor':<9} {'n':>5} {'build s':>8} {'cold s':>7} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}")
-    for label, n, build, cold, p50, p95, mean in rows:
-        print(f"{label:<9} {n:>5} {build:>8.2f} {cold:>7.2f} {p50 * 1000:>7.2f} {p95 * 1000:>7.2f} {mean * 1000:>8.2f}")
+    for label, r in results.items():
+        print(f"{label:<9} {r['requests']:>5} {r['build_s']:>8.2f} {r['cold_s']:>7.2f} {r['p50_ms']:>7.2f} "
+              f"{r['p95_ms']:>7.2f} {r['mean_ms']:>8.2f}")
     return 0
 
 

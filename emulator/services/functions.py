@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from ..errors import AppwriteError
 from ..ids import now_iso, parse_iso, to_iso, unique_id
 from ..languages import LANGUAGES, language_for_runtime
+from ..models import parse_version
 from ..schedule import next_run
 from ..schemas import DEFAULT_SPECIFICATION, SPECIFICATIONS
 from .listing import list_documents
@@ -20,6 +21,12 @@ KEEP_ON_UPDATE = ("runtime", "entrypoint", "buildSpecification", "runtimeSpecifi
                   "providerRootDirectory", "description", "interval", "emailEnabled", "executor")
 # A change of these makes the function not `live` until it is redeployed.
 LIVE_FIELDS = ("name", "entrypoint", "commands", "runtime", "providerRootDirectory")
+
+
+def contract_version(appwrite_version: str) -> str:
+    """The runtime contract a new function gets: Appwrite 1.0-1.3 ran v2 runtimes; 1.4+ v3 and
+    later, which Appwrite's own executor now maps to v5."""
+    return "v2" if parse_version(appwrite_version) < (1, 4, 0) else "v5"
 
 
 def get_function(state: State, project: str, function_id: str) -> dict:
@@ -75,7 +82,7 @@ def create_function(state: State, project: str, params: dict) -> dict:
         "latestDeploymentStatus": "", "scopes": params.get("scopes", []), "events": params.get("events", []),
         "schedule": params.get("schedule", ""), "interval": params.get("interval"),
         "timeout": params.get("timeout", 15), "entrypoint": params.get("entrypoint", ""),
-        "commands": params.get("commands", ""), "version": "v5",
+        "commands": params.get("commands", ""), "version": contract_version(state.settings.appwrite_version),
         "installationId": params.get("installationId", ""),
         "providerRepositoryId": params.get("providerRepositoryId", ""),
         "providerBranch": params.get("providerBranch", ""),

@@ -26,6 +26,9 @@ class Settings:
     build_workers: int = 2
     async_workers: int = 4
     async_queue_size: int = 1000
+    # The Appwrite version emulated: before 1.4 new functions use the v2 runtime contract
+    # (openruntimes v2 images, `req`/`res` only), from 1.4 on the current one.
+    appwrite_version: str = "1.9.6"
     pool_size: int = 1  # warm instances per deployment (each serves concurrent requests)
     startup_timeout: float = 30.0  # seconds a runtime may take to start listening
     docker_image_prefix: str = "openruntimes"  # images are <prefix>/<language>:v5-<version>

@@ -347,3 +347,18 @@ def test_missing_toolchain_fails_the_build_with_the_hint(fx, tmp_path):
     assert missing.toolchain().hint in dep.buildlogs
     listed = next(r for r in fx.list_runtimes().runtimes if r.id == runtime)
     assert listed.model_dump().get("available") is False or getattr(listed, "available", None) is False
+
+
+def test_emulating_appwrite_1_3_uses_the_v2_contract(server_factory, tmp_path):
+    srv = server_factory("--appwrite-version", "1.3.8")
+    fx = client(srv.endpoint, "v2-era")
+    fn = fx.create("old", "Old", "python-3.9", entrypoint="main.py")
+    assert fn.version == "v2"
+    code = ("import os\ndef main(req, res):\n    print('v2 log')\n"
+            "    res.json({'payload': req.payload, 'trigger': req.variables.get('APPWRITE_FUNCTION_TRIGGER'),\n"
+            "              'wire': 'INTERNAL_RUNTIME_KEY' in os.environ}, 201)\n")
+    assert deploy(fx, tmp_path, "old", {"main.py": code}, entrypoint="main.py").status.value == "ready"
+    e = fx.create_execution("old", body="v2 body")
+    assert e.status.value == "completed" and e.responsestatuscode == 201, e.errors
+    assert json.loads(e.responsebody) == {"payload": "v2 body", "trigger": "http", "wire": True}
+    assert "v2 log" in e.logs

@@ -54,3 +54,13 @@ def test_docker_as_server_default(docker_setup, server_factory, tmp_path):
     first = execute(srv.endpoint, "default-docker")
     assert first["status"] == "completed" and '"where":true' in first["responseBody"], first
     assert execute(srv.endpoint, "default-docker")["duration"] < 2  # warm container reused
+    queued = requests.post(srv.endpoint + "/functions/default-docker/executions", headers=H,
+                           json={"body": "later", "async": True}).json()
+    assert queued["status"] == "waiting"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done = requests.get(srv.endpoint + f"/functions/default-docker/executions/{queued['$id']}", headers=H).json()
+        if done["status"] in ("completed", "failed"):
+            break
+        time.sleep(0.1)
+    assert done["status"] == "completed" and done["responseStatusCode"] == 200, done
