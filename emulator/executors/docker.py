@@ -174,8 +174,10 @@ class DockerExecutor(Executor):
                 return False
 
         removed = 0
-        for container in self.docker.containers.list(all=True, filters={"label": LABEL}):
-            if stale(container.labels):
+        # sparse: one listing call, no per-container inspect that races with other emulators
+        # removing their own containers at the same moment.
+        for container in self.docker.containers.list(all=True, filters={"label": LABEL}, sparse=True):
+            if stale(container.attrs.get("Labels")):
                 with contextlib.suppress(Exception):
                     container.remove(force=True, v=True)
                     removed += 1
