@@ -144,7 +144,8 @@ async def auth_middleware(request: web.Request, handler):
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware, auth_middleware],
                           handler_args=HANDLER_ARGS)
-    settings.data_dir = Path(settings.data_dir)
+    # Absolute: runtimes start in their build dirs, and paths handed to them must still resolve.
+    settings.data_dir = Path(settings.data_dir).absolute()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = State(settings=settings, store=Store(settings.data_dir / "emulator.db"))
     app[STATE_KEY] = state

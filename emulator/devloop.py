@@ -12,16 +12,22 @@ Per change, per function (what `appwrite run function` does, shared/reference/op
   the config -> full build through the build queue;
 - either way the new deployment is syntax-checked and its instance started before it becomes the
   active one. A failure leaves the old deployment active and prints the failing lines.
-Changes that arrive during a deployment are kept and coalesced into one follow-up deployment.
+Changes are debounced (a quiet window, 100 ms by default). A hot swap is prepared while the window
+runs and goes live when it ends quietly, so the window costs no extra time; a change inside it
+throws that work away. Changes that arrive during a deployment are kept and coalesced into one
+follow-up deployment.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
 import signal
+import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -37,15 +43,16 @@ from .services import variables as variables_svc
 from .services.deployments import delete_deployment, upload_deployment
 from .services.executions import runtime_spec
 from .services.functions import activate_deployment, create_function, update_function
-from .services.hotswap import hotswap_deployment
+from .services.hotswap import discard_hotswap, hotswap_deployment, prepare_hotswap
 from .services.state import Settings, State, deployment_key
 
 log = logging.getLogger("emulator.dev")
 KEEP_DEPLOYMENTS = 3  # per function, besides the active one; older ones this session made are deleted
 CONFIG_POLL_SECONDS = 0.5
+WATCH_STEP_MS = 10
 MAX_CHECKED_FILES = 200
-# Syntax checks run before a deployment goes live: the adapters load user code lazily, so a
-# syntax error would otherwise only show up as a 503 on the next execution.
+# Syntax checks run before a deployment goes live: an adapter reports a function that does not
+# load only in the response to the next execution (a 503), too late to keep the old one serving.
 CHECKERS = {".py": "python", ".js": "node", ".mjs": "node", ".cjs": "node", ".php": "php", ".rb": "ruby"}
 SKIP_PARTS = {"node_modules", "runtime-env", "vendor", ".venv", "venv", "__pycache__"}
 PY_CHECK = ("import sys, traceback\n"
@@ -106,10 +113,118 @@ async def _run(argv: list[str], cwd: Path) -> tuple[int, str]:
     return proc.returncode, out.decode("utf-8", "replace")
 
 
+# A resident node process that only parses files (vm.compileFunction as CommonJS, as an ES module
+# when the code needs it): a `node --check` process per file costs 50-150 ms on a busy machine,
+# which would dominate a hot swap. `node --check` still runs when a file fails, for its message.
+NODE_PARSER = r"""
+const vm = require('vm'), fs = require('fs'), readline = require('readline');
+const ESM_ONLY = /Cannot use import statement|Unexpected token 'export'|import\.meta|await is only valid/;
+function parses(file) {
+  let src = fs.readFileSync(file, 'utf8');
+  if (src.startsWith('#!')) src = '//' + src.slice(2);
+  const asModule = () => new vm.SourceTextModule(src, { identifier: file });
+  if (file.endsWith('.mjs')) return asModule();
+  try {
+    vm.compileFunction(src, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+  } catch (e) {
+    if (file.endsWith('.cjs') || !(e instanceof SyntaxError) || !ESM_ONLY.test(e.message)) throw e;
+    asModule();
+  }
+}
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  const { id, file } = JSON.parse(line);
+  let error = '';
+  try { parses(file); } catch (e) { error = String((e && e.stack) || e).split('\n    at ')[0] || 'SyntaxError'; }
+  process.stdout.write(JSON.stringify({ id, error }) + '\n');
+});
+"""
+
+
+class NodeParser:
+    def __init__(self):
+        self.proc: asyncio.subprocess.Process | None = None
+        self.pending: dict[int, asyncio.Future] = {}
+        self.next_id = 0
+        self.reader: asyncio.Task | None = None
+
+    async def error(self, path: Path) -> str:
+        """'' when the file parses, else the parser's message."""
+        if self.proc is None or self.proc.returncode is not None:
+            self.proc = await asyncio.create_subprocess_exec(
+                "node", "--experimental-vm-modules", "--no-warnings", "-e", NODE_PARSER,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+            self.reader = asyncio.ensure_future(self._read(self.proc))
+        self.next_id += 1
+        future = asyncio.get_running_loop().create_future()
+        self.pending[self.next_id] = future
+        self.proc.stdin.write(json.dumps({"id": self.next_id, "file": str(path)}).encode() + b"\n")
+        await self.proc.stdin.drain()
+        return await asyncio.wait_for(future, 10)
+
+    async def _read(self, proc) -> None:
+        async for line in proc.stdout:
+            msg = json.loads(line)
+            future = self.pending.pop(msg["id"], None)
+            if future is not None and not future.done():
+                future.set_result(msg["error"])
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError("node parser exited"))
+        self.pending.clear()
+
+    async def close(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+_node_parser = NodeParser()
+
+
+async def _check_node(code_dir: Path, rel: str) -> tuple[int, str]:
+    try:
+        error = await _node_parser.error(code_dir / rel)
+    except (OSError, ConnectionError, asyncio.TimeoutError, ValueError):
+        return await _run(["node", "--check", rel], code_dir)
+    if not error:
+        return 0, ""
+    code, output = await _run(["node", "--check", rel], code_dir)
+    # `node --check` names the line; it misses some ES module errors, which the parser reports.
+    return 1, output.replace(f"{code_dir}/", "") if code else f"{rel}: {error}"
+
+
 def _clean_node(output: str) -> str:
     keep = [ln for ln in output.splitlines()
             if ln.strip() and not ln.startswith("    at ") and not ln.startswith("Node.js v")]
     return "\n".join(keep)
+
+
+def _same_python(code_dir: Path) -> bool:
+    """Whether the function's venv runs this interpreter's Python version (then it parses the same)."""
+    try:
+        text = (code_dir / "runtime-env" / "pyvenv.cfg").read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return value.strip().split(".")[:2] == [str(sys.version_info[0]), str(sys.version_info[1])]
+    return False
+
+
+def _compile_here(code_dir: Path, files: list[str]) -> tuple[int, str]:
+    # In this process: spawning an interpreter would compete with the new instance for the CPU.
+    errors = []
+    for rel in files:
+        try:
+            compile((code_dir / rel).read_bytes(), rel, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            errors.append("".join(traceback.format_exception_only(type(exc), exc)))
+        except OSError:
+            pass  # removed meanwhile: the next change deploys again
+    return (1 if errors else 0), "".join(errors)
 
 
 async def check_syntax(code_dir: Path, files: list[str]) -> str:
@@ -125,10 +240,16 @@ async def check_syntax(code_dir: Path, files: list[str]) -> str:
     if "python" in by_tool:
         venv_python = code_dir / "runtime-env" / "bin" / "python"
         python = str(venv_python) if venv_python.exists() else shutil.which("python3")
-        if python:
+        if _same_python(code_dir):
+            tools.append("python")
+            jobs.append(asyncio.to_thread(_compile_here, code_dir, by_tool["python"]))
+        elif python:
             tools.append("python")
             jobs.append(_run([python, "-c", PY_CHECK, *by_tool["python"]], code_dir))
-    for tool, argv in (("node", ["node", "--check"]), ("php", ["php", "-l"]), ("ruby", ["ruby", "-c"])):
+    if "node" in by_tool and shutil.which("node"):
+        tools += ["node"] * len(by_tool["node"])
+        jobs += [_check_node(code_dir, rel) for rel in by_tool["node"]]
+    for tool, argv in (("php", ["php", "-l"]), ("ruby", ["ruby", "-c"])):
         if tool in by_tool and shutil.which(argv[0]):
             tools += [tool] * len(by_tool[tool])
             jobs += [_run([*argv, rel], code_dir) for rel in by_tool[tool]]
@@ -153,6 +274,20 @@ class Watched:
     attempted: asyncio.Event = field(default_factory=asyncio.Event)  # the first deployment was tried
 
 
+@dataclass
+class Candidate:
+    """A deployment prepared for one state of a function folder, not yet live."""
+    files: dict
+    started: float
+    what: str
+    kind: str
+    doc: dict | None = None
+    needs_full: bool = False  # a full build is due; nothing was prepared
+    failure: str = ""  # why it cannot go live ("" = it can)
+    details: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+
+
 class DevLoop:
     def __init__(self, project: Project, state: State, debounce_ms: int = 100, console: Console | None = None):
         self.project = project
@@ -165,35 +300,38 @@ class DevLoop:
         self._restart_watch = asyncio.Event()
         self._config_stat = self._stat_config()
         self._background: set[asyncio.Task] = set()
+        self._tasks: list[asyncio.Task] = []
         state.builds.listeners.append(self._on_build)
         state.runner.listeners.append(self._on_execution)
 
     # -- start, stop ------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Create the functions, start watching, and start their first deployments."""
         for note in self.project.notes:
             self.out.info(note, fg="yellow")
         for fn in self.project.functions:
             self._add(fn)
+        self._tasks = [asyncio.ensure_future(self._watch()), asyncio.ensure_future(self._poll_config())]
 
     async def initial_deploys(self) -> None:
         await asyncio.gather(*[w.attempted.wait() for w in self.watched.values()])
 
     async def watch_forever(self) -> None:
-        tasks = [asyncio.ensure_future(self._watch()), asyncio.ensure_future(self._poll_config())]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
+        await asyncio.gather(*self._tasks)
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
         for w in self.watched.values():
             if w.task:
                 w.task.cancel()
         for task in list(self._background):
             task.cancel()
-        await asyncio.gather(*[w.task for w in self.watched.values() if w.task], *self._background,
+        await asyncio.gather(*[w.task for w in self.watched.values() if w.task], *self._background, *self._tasks,
                              return_exceptions=True)
+        for w in self.watched.values():
+            await discard_hotswap(self.state, self.pid, w.fn.id)
+        await _node_parser.close()
         if self._on_build in self.state.builds.listeners:
             self.state.builds.listeners.remove(self._on_build)
         if self._on_execution in self.state.runner.listeners:
@@ -239,14 +377,51 @@ class DevLoop:
         while True:
             await w.wake.wait()
             w.wake.clear()
+            used = None
             try:
-                await self._deploy(w)
+                if w.attempted.is_set():
+                    used = await self._after_change(w)
+                else:
+                    used = await self._deploy(w)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep watching whatever one deployment does
                 log.exception("deployment of %s failed", w.fn.id)
                 self.out.fn(w.fn.id, f"failed: {type(exc).__name__}: {exc}", fg="red")
             w.attempted.set()
+            # Changes made before the watcher ran, or events it lost, still get deployed.
+            if used is not None and not w.wake.is_set() and await asyncio.to_thread(w.fn.files) != used:
+                w.wake.set()
+
+    async def _quiet(self, w: Watched) -> bool:
+        """Wait one debounce window; False (and the flag cleared) when another change came in it."""
+        try:
+            await asyncio.wait_for(w.wake.wait(), self.debounce_ms / 1000)
+        except asyncio.TimeoutError:
+            return True
+        w.wake.clear()
+        return False
+
+    async def _after_change(self, w: Watched) -> dict | None:
+        """Debounce, then deploy. A hot swap is prepared during the debounce window (speculatively)
+        and goes live only if the window stays quiet and the files are still the ones it packed;
+        otherwise it is thrown away and the change is handled after the files settle."""
+        speculation = asyncio.ensure_future(self._prepare(w, allow_full=False))
+        quiet = await self._quiet(w)
+        candidate = await speculation
+        if quiet and candidate is not None and not candidate.needs_full:
+            if await asyncio.to_thread(w.fn.files) == candidate.files:
+                return await self._commit(w, candidate)
+        if candidate is not None and candidate.doc is not None:
+            await self._drop(w, candidate)
+        while not quiet:  # editors write in bursts: wait for the end of this one
+            quiet = await self._quiet(w)
+        return await self._deploy(w)
+
+    async def _deploy(self, w: Watched) -> dict | None:
+        """Deploy the folder as it is now. Returns the files it deployed (None: nothing to do)."""
+        candidate = await self._prepare(w, allow_full=True)
+        return None if candidate is None else await self._commit(w, candidate)
 
     def _on_build(self, project: str, function_id: str, doc: dict | None) -> None:
         if doc is not None:
@@ -254,55 +429,85 @@ class DevLoop:
             if future is not None and not future.done():
                 future.set_result(doc)
 
-    async def _deploy(self, w: Watched) -> None:
+    async def _prepare(self, w: Watched, allow_full: bool) -> Candidate | None:
+        """Build (or hot-swap), syntax-check and start a new deployment of the folder as it is now,
+        without activating it. None when nothing changed."""
         fn, language = w.fn, w.fn.language
         started = time.monotonic()
         files = await asyncio.to_thread(fn.files)
         previous = w.snapshot or {}
         changed = sorted({p for p in files if previous.get(p) != files[p]} | (set(previous) - set(files)))
         if w.snapshot is not None and not changed and not w.force_full:
-            return  # e.g. an editor touched a file without changing it
+            return None  # e.g. an editor touched a file without changing it
         deps = [p for p in changed if PurePosixPath(p).name in language.dependency_files]
         reason = (w.force_full or ("compiled runtime" if language.compiled else "")
                   or (f"{', '.join(deps)} changed" if deps else ""))
-        what = _summary(changed) if w.snapshot is not None else f"{len(files)} files"
+        c = Candidate(files=files, started=started, what=_summary(changed) if w.snapshot is not None else f"{len(files)} files",
+                      kind="full build" if reason else "hot swap")
+        if reason and not allow_full:
+            c.needs_full = True
+            return c
         source = await asyncio.to_thread(fn.pack, files)
+        c.phases["pack"] = time.monotonic()
         if reason:
-            self.out.fn(fn.id, f"building ({reason}): {what} ...", fg="cyan")
+            self.out.fn(fn.id, f"building ({reason}): {c.what} ...", fg="cyan")
+            await self._discard_staged(w)
             doc = await upload_deployment(
                 self.state, self.pid, fn.id, {"activate": False, "entrypoint": fn.entrypoint, "commands": fn.commands},
                 UploadedFile("code.tar.gz", source), None, None, "cli")
             future = asyncio.get_running_loop().create_future()
             self._builds[doc["$id"]] = future
-            doc = await future
-            kind = "full build"
+            c.doc = await future
         else:
-            doc = await hotswap_deployment(self.state, self.pid, fn.id, w.deployment_id, source)
-            kind = "hot swap"
-        w.created.append(doc["$id"])
-        keeping = f"still serving {w.deployment_id}" if w.deployment_id else "nothing deployed yet"
-        if doc.get("status") != "ready":
-            self.out.fn(fn.id, f"failed ({kind}: {what}) after {_ms(started)}; {keeping}", fg="red", bold=True)
-            self.out.details(failing_lines(doc.get("buildLogs") or "no build output"), fg="red")
-            self._prune_later(w)
-            return
-        dep_dir = self.state.deployment_dir(self.pid, fn.id, doc["$id"])
-        code_dir = dep_dir / "build" if (dep_dir / "build").is_dir() else fn.path
+            c.doc = await hotswap_deployment(self.state, self.pid, fn.id, w.deployment_id, source)
+        c.phases["build" if reason else "swap"] = time.monotonic()
+        w.created.append(c.doc["$id"])
+        dep_dir = self.state.deployment_dir(self.pid, fn.id, c.doc["$id"])
+        if c.doc.get("status") != "ready":
+            c.failure = "build error"
+            logs = (c.doc.get("buildLogs") or "no build output").replace(f"{os.path.abspath(dep_dir / 'build')}/", "")
+            c.details = failing_lines(logs)
+            return c
+        # The docker executor keeps only output.tar.gz: check the folder the source was packed from.
+        in_build = (dep_dir / "build").is_dir() and self.state.executor_for(self._function(fn.id)).name != "docker"
+        code_dir = dep_dir / "build" if in_build else fn.path
         to_check = list(files) if reason else [p for p in changed if p in files]
-        errors, warm_error = await asyncio.gather(check_syntax(code_dir, to_check[:MAX_CHECKED_FILES]),
-                                                  self._prewarm(fn.id, doc))
+        # The instance first: its process start is the longer of the two.
+        warm_error, errors = await asyncio.gather(self._prewarm(fn.id, c.doc),
+                                                  check_syntax(code_dir, to_check[:MAX_CHECKED_FILES]))
+        c.phases["check+start"] = time.monotonic()
         if errors or warm_error:
-            self._mark_failed(fn.id, doc, errors or warm_error)
-            await self.state.executor_for(self._function(fn.id)).stop_deployment(deployment_key(self.pid, doc["$id"]))
-            self.out.fn(fn.id, f"failed ({kind}: {what}): {'syntax error' if errors else 'runtime did not start'}; "
-                               f"{keeping}", fg="red", bold=True)
-            self.out.details((errors or warm_error).splitlines()[:40], fg="red")
-            self._prune_later(w)
-            return
-        await activate_deployment(self.state, self.pid, fn.id, doc["$id"])
-        w.deployment_id, w.snapshot, w.force_full = doc["$id"], files, ""
-        self.out.fn(fn.id, f"deployed {doc['$id']} ({kind}: {what}) in {_ms(started)}", fg="green")
-        self._prune_later(w)
+            c.failure = "syntax error" if errors else "runtime did not start"
+            c.details = (errors or warm_error).splitlines()[:40]
+            self._mark_failed(fn.id, c.doc, errors or warm_error)
+            await self._stop_instances(fn.id, c.doc["$id"])
+        return c
+
+    async def _commit(self, w: Watched, c: Candidate) -> dict:
+        """Make a prepared deployment live, or report why it cannot be. Returns the files it holds."""
+        fn = w.fn
+        keeping = f"still serving {w.deployment_id}" if w.deployment_id else "nothing deployed yet"
+        if c.failure:
+            self.out.fn(fn.id, f"failed ({c.kind}: {c.what}) after {_ms(c.started)}: {c.failure}; {keeping}",
+                        fg="red", bold=True)
+            self.out.details(c.details, fg="red")
+        else:
+            await activate_deployment(self.state, self.pid, fn.id, c.doc["$id"])
+            c.phases["switch"] = time.monotonic()
+            w.deployment_id, w.snapshot, w.force_full = c.doc["$id"], c.files, ""
+            self.out.fn(fn.id, f"deployed {c.doc['$id']} ({c.kind}: {c.what}) in {_ms(c.started)} "
+                               f"[{_phases(c.started, c.phases)}]", fg="green")
+        self._after_deploy(w)
+        return c.files
+
+    async def _drop(self, w: Watched, c: Candidate) -> None:
+        """A speculative deployment the files moved on from: never activated, pruned later."""
+        await self._stop_instances(w.fn.id, c.doc["$id"])
+        if c.doc.get("status") == "ready":
+            self._mark_failed(w.fn.id, c.doc, "superseded by a newer change before it went live")
+
+    async def _stop_instances(self, function_id: str, deployment_id: str) -> None:
+        await self.state.executor_for(self._function(function_id)).stop_deployment(deployment_key(self.pid, deployment_id))
 
     def _function(self, function_id: str) -> dict:
         return self.state.store.get("functions", self.pid, "", function_id) or {"runtime": "", "$id": function_id}
@@ -327,14 +532,26 @@ class DevLoop:
         current["buildLogs"] = (current.get("buildLogs") or "") + f"\nNot activated: {reason}\n"
         self.state.store.update("deployments", self.pid, function_id, current)
 
-    def _prune_later(self, w: Watched) -> None:
-        # Deleting a build tree takes a moment: not on the path of the first requests.
+    async def _discard_staged(self, w: Watched) -> None:
+        await discard_hotswap(self.state, self.pid, w.fn.id)
+
+    def _after_deploy(self, w: Watched) -> None:
+        """In the background, once the new deployment serves: stage the next hot swap (so a source
+        edit only has to overlay files), then delete old deployments."""
+        # No instance of the staged deployment is started early: adapters may load the function's
+        # code as soon as they start (the Python one preloads it), before the overlay.
         async def prune():
-            await asyncio.sleep(2)
+            await asyncio.sleep(0.2)  # after the first requests to the new deployment
+            if w.deployment_id and not w.fn.language.compiled:
+                await prepare_hotswap(self.state, self.pid, w.fn.id, w.deployment_id)
+            await asyncio.sleep(1.5)
             active = (self._function(w.fn.id) or {}).get("deploymentId")
             old = [d for d in w.created if d not in (active, w.deployment_id)]
             for deployment_id in old[:max(0, len(old) - KEEP_DEPLOYMENTS)]:
                 w.created.remove(deployment_id)
+                # The big part (a venv, node_modules) goes in a thread, not on the server's loop.
+                build = self.state.deployment_dir(self.pid, w.fn.id, deployment_id) / "build"
+                await asyncio.to_thread(shutil.rmtree, build, True)
                 try:
                     await delete_deployment(self.state, self.pid, w.fn.id, deployment_id)
                 except AppwriteError:
@@ -376,8 +593,9 @@ class DevLoop:
             if not paths:
                 await self._restart_watch.wait()
                 continue
-            async for changes in awatch(*paths, watch_filter=self._relevant, step=self.debounce_ms,
-                                        debounce=max(1600, self.debounce_ms * 4), stop_event=self._restart_watch,
+            # A short step hands events over quickly; the debounce window is the worker's.
+            async for changes in awatch(*paths, watch_filter=self._relevant, step=WATCH_STEP_MS,
+                                        debounce=1600, stop_event=self._restart_watch,
                                         ignore_permission_denied=True):
                 for _, path in changes:
                     for w in self._owners(path):
@@ -418,6 +636,10 @@ class DevLoop:
                 paths_changed = True
                 continue
             self._exclude_data_dir(fn)
+            if (fn.function_params(), fn.environment()) == (w.fn.function_params(), w.fn.environment()) \
+                    and fn.build_key() == w.fn.build_key():
+                w.fn = fn
+                continue
             try:
                 self._sync_function(fn)
             except AppwriteError as exc:
@@ -444,6 +666,14 @@ class DevLoop:
 def _ms(started: float) -> str:
     elapsed = time.monotonic() - started
     return f"{elapsed * 1000:.0f} ms" if elapsed < 10 else f"{elapsed:.1f} s"
+
+
+def _phases(started: float, marks: dict[str, float]) -> str:
+    out, last = [], started
+    for name, at in marks.items():
+        out.append(f"{name} {(at - last) * 1000:.0f}")
+        last = at
+    return ", ".join(out)
 
 
 def _summary(changed: list[str]) -> str:

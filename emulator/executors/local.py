@@ -158,7 +158,7 @@ class LocalExecutor(Executor):
                 return
             except OSError:
                 await asyncio.sleep(delay)
-                delay = min(delay * 1.5, 0.2)
+                delay = min(delay * 1.5, 0.02)  # a start is usually ~100 ms: poll finely
         await self._stop(inst)
         raise ExecutorError(
             f"Runtime did not start listening on its port within {self.startup_timeout:.0f}s. "

@@ -11,18 +11,22 @@ resource ids is `*` (`databases.*.collections.c1.documents.*.create`, ...), and 
 resources (`databases.db1.collections.c1.documents.d1`, `databases.db1.collections.c1`,
 `databases.db1`). A function subscribed to any of those forms receives it. A `*` in the event
 itself (`users.*.create`) matches any one segment, so it reaches `users.u1.create` subscribers too.
+Headers and body are those of Appwrite's worker: JSON content type, the event as `x-appwrite-event`.
 """
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 
-from ..errors import AppwriteError
+from ..errors import APPWRITE_VERSION, AppwriteError
 from .executions import Caller, new_execution
 from .state import State
 
 ACTIONS = {"create", "update", "delete", "upsert"}
 MAX_EVENT_LENGTH = 256
+# What Appwrite's functions worker sends with an event execution (Workers/Functions.php).
+EVENT_HEADERS = {"user-agent": f"Appwrite/{APPWRITE_VERSION}", "content-type": "application/json"}
 
 
 def _split(event: str) -> tuple[list[tuple[str, str]], str, str]:
@@ -102,8 +106,10 @@ async def deliver_event(state: State, project: str, event: str, data) -> dict:
             skipped.append({"functionId": function["$id"], "reason": "no active deployment"})
             continue
         doc = new_execution(state, project, function, deployment["$id"], trigger="event", method="POST", path="/",
-                            user_headers={}, caller=Caller())
-        doc["_request"] = {"body": body, "headers": {}, "ip": "127.0.0.1", "event": event}
+                            user_headers=EVENT_HEADERS, caller=Caller())
+        # Stored like create_execution stores async requests: the body base64-encoded.
+        doc["_request"] = {"body": base64.b64encode(body.encode()).decode(), "headers": dict(EVENT_HEADERS),
+                           "ip": "127.0.0.1", "event": event}
         state.store.insert("executions", project, function["$id"], doc)
         await state.runner.enqueue(project, function["$id"], doc["$id"])
         queued.append({"functionId": function["$id"], "executionId": doc["$id"]})

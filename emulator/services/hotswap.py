@@ -7,9 +7,12 @@ the files the new source no longer has removed. This is what `appwrite run funct
 `build.tar.gz` (shared/reference/openruntimes-contract.md §8), done per deployment so the base keeps
 serving until the caller activates the new one.
 
-Local executor: the build directory is copied as hard links (fast, no extra space); new files
-replace links instead of writing through them, so the base's files never change. Docker executor:
-the base's `output.tar.gz` is unpacked, overlaid and packed again.
+Local executor: the build directory is copied as hard links (no extra space); new files replace
+links instead of writing through them, so the base's files never change. Linking a venv or a
+node_modules tree still costs ~0.1 ms per file, so `prepare_hotswap` can stage the next swap ahead
+of time, while the developer is still typing: it reserves the next deployment id and link-copies
+the base build into that deployment's directory. The swap then only overlays the changed files.
+Docker executor: the base's `output.tar.gz` is unpacked, overlaid and packed again.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from ..archives import ArchiveError, create_archive, extract_archive, inspect_archive
+from ..archives import ArchiveError, extract_archive, inspect_archive
 from ..errors import AppwriteError
 from ..ids import unique_id
 from ..languages import language_for_runtime
@@ -30,6 +33,57 @@ from .builds import MAX_BUILD_LOG_CHARS
 from .deployments import _new_deployment, get_deployment
 from .functions import activate_deployment, get_function, refresh_latest_deployment
 from .state import State
+
+_locks: dict[tuple[str, str], asyncio.Lock] = {}
+# (project, function) -> (base deployment id, staged deployment id): at most one staged swap each.
+_staged: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _lock(project: str, function_id: str) -> asyncio.Lock:
+    return _locks.setdefault((project, function_id), asyncio.Lock())
+
+
+async def prepare_hotswap(state: State, project: str, function_id: str, base_deployment_id: str) -> str:
+    """Stage the next hot swap onto a ready deployment: returns the id the swapped deployment will
+    get, its build directory already linked from the base ("" when the base has no build dir).
+    Idempotent; a swap staged onto another base is dropped."""
+    base_build = state.deployment_dir(project, function_id, base_deployment_id) / "build"
+    if not base_build.is_dir() or _runs_from_archive(state, get_function(state, project, function_id)):
+        return ""
+    key = (project, function_id)
+    async with _lock(project, function_id):
+        current = _staged.get(key)
+        if current and current[0] == base_deployment_id and \
+                (state.deployment_dir(project, function_id, current[1]) / "build").is_dir():
+            return current[1]
+        await _drop_staged(state, project, function_id)
+        staged_id = unique_id()
+        await asyncio.to_thread(_link_tree, base_build, state.deployment_dir(project, function_id, staged_id) / "build")
+        _staged[key] = (base_deployment_id, staged_id)
+        return staged_id
+
+
+async def discard_hotswap(state: State, project: str, function_id: str) -> str:
+    """Drop the staged swap of a function (a full build comes instead). Returns its id, or ""."""
+    async with _lock(project, function_id):
+        return await _drop_staged(state, project, function_id)
+
+
+async def _drop_staged(state: State, project: str, function_id: str) -> str:
+    item = _staged.pop((project, function_id), None)
+    if item is None:
+        return ""
+    if state.store.get("deployments", project, function_id, item[1]) is None:
+        await asyncio.to_thread(state.remove_tree, state.deployment_dir(project, function_id, item[1]))
+    return item[1]
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(src, partial, symlinks=True, copy_function=_link_or_copy)
+    os.rename(partial, dest)
 
 
 async def hotswap_deployment(state: State, project: str, function_id: str, base_deployment_id: str,
@@ -47,24 +101,34 @@ async def hotswap_deployment(state: State, project: str, function_id: str, base_
         raise AppwriteError("general_argument_invalid",
                             f"Runtime {function['runtime']} is compiled: its source cannot be hot-swapped, build it.")
     base_dir = state.deployment_dir(project, function_id, base_deployment_id)
-    deployment_id = unique_id()
-    doc = _new_deployment(state, project, function_id, deployment_id, entrypoint=function.get("entrypoint") or base.get("entrypoint", ""),
-                          commands=base.get("commands", ""), activate=activate, size=len(source), chunks_total=1, kind="cli")
-    ddir = state.deployment_dir(project, function_id, deployment_id)
-    ddir.mkdir(parents=True, exist_ok=True)
-    (ddir / "source.tar.gz").write_bytes(source)
-    doc.update(chunksUploaded=1, status="building")
-    state.store.update("deployments", project, function_id, doc)
-    refresh_latest_deployment(state, project, function_id)
+    async with _lock(project, function_id):
+        staged = _staged.get((project, function_id))
+        if staged and staged[0] == base_deployment_id:
+            _staged.pop((project, function_id))
+            deployment_id = staged[1]
+        else:
+            await _drop_staged(state, project, function_id)
+            deployment_id = unique_id()
+        doc = _new_deployment(state, project, function_id, deployment_id,
+                              entrypoint=function.get("entrypoint") or base.get("entrypoint", ""),
+                              commands=base.get("commands", ""), activate=activate, size=len(source), chunks_total=1,
+                              kind="cli")
+        ddir = state.deployment_dir(project, function_id, deployment_id)
+        ddir.mkdir(parents=True, exist_ok=True)
+        (ddir / "source.tar.gz").write_bytes(source)
+        doc.update(chunksUploaded=1, status="building")
+        state.store.update("deployments", project, function_id, doc)
+        refresh_latest_deployment(state, project, function_id)
 
-    started = time.monotonic()
-    logs = [f"Hot swap onto the build of deployment {base_deployment_id}: dependencies reused, not reinstalled.\n"]
-    try:
-        await asyncio.to_thread(_overlay_deployment, base_dir, ddir, language, doc["entrypoint"], logs.append)
-        ok = True
-    except (ArchiveError, BuildError, OSError) as exc:
-        logs.append(f"\nHot swap failed: {exc}\n")
-        ok = False
+        started = time.monotonic()
+        logs = [f"Hot swap onto the build of deployment {base_deployment_id}: dependencies reused, not reinstalled.\n"]
+        try:
+            await asyncio.to_thread(_overlay_deployment, base_dir, ddir, language, doc["entrypoint"], logs.append,
+                                    _runs_from_archive(state, function))
+            ok = True
+        except (ArchiveError, BuildError, OSError) as exc:
+            logs.append(f"\nHot swap failed: {exc}\n")
+            ok = False
     elapsed = time.monotonic() - started
     logs.append(f"Hot swap {'finished' if ok else 'failed'} in {elapsed * 1000:.0f} ms.\n")
     doc = state.store.get("deployments", project, function_id, deployment_id) or doc
@@ -77,6 +141,11 @@ async def hotswap_deployment(state: State, project: str, function_id: str, base_
     if ok and activate:
         await activate_deployment(state, project, function_id, deployment_id)
     return doc
+
+
+def _runs_from_archive(state: State, function: dict) -> bool:
+    # The docker executor starts containers from output.tar.gz; the local one runs the build dir.
+    return state.executor_for(function).name == "docker"
 
 
 def _members(archive: Path) -> set[str]:
@@ -130,7 +199,29 @@ def _overlay(target: Path, overlay: Path, removed: set[str]) -> int:
     return moved
 
 
-def _overlay_deployment(base_dir: Path, ddir: Path, language, entrypoint: str, log) -> None:
+def _stale(name: str, replaced: set[str]) -> bool:
+    if name in replaced:
+        return True
+    parent, _, file = name.rpartition("/")
+    if os.path.basename(parent) == "__pycache__" and file.endswith(".pyc"):
+        source = os.path.join(os.path.dirname(parent), file.split(".")[0] + ".py").lstrip("/")
+        return source in replaced
+    return False
+
+
+def _overlay_archive(base: Path, source: Path, replaced: set[str], dest: Path) -> None:
+    partial = dest.with_name(dest.name + ".partial")
+    with tarfile.open(base, "r:gz") as old, tarfile.open(source, "r:gz") as new, \
+            tarfile.open(partial, "w:gz", compresslevel=1) as out:
+        for member in old:
+            if member.isdir() or not _stale(os.path.normpath(member.name), replaced):
+                out.addfile(member, old.extractfile(member) if member.isfile() else None)
+        for member in new:
+            out.addfile(member, new.extractfile(member) if member.isfile() else None)
+    os.replace(partial, dest)
+
+
+def _overlay_deployment(base_dir: Path, ddir: Path, language, entrypoint: str, log, from_archive: bool) -> None:
     source = ddir / "source.tar.gz"
     inspect_archive(source)
     new_files = _members(source)
@@ -138,20 +229,19 @@ def _overlay_deployment(base_dir: Path, ddir: Path, language, entrypoint: str, l
     staging = ddir / "overlay"
     extract_archive(source, staging)
     try:
-        if (base_dir / "build").is_dir():
+        if not from_archive and (base_dir / "build").is_dir():
             build = ddir / "build"
-            shutil.copytree(base_dir / "build", build, symlinks=True, copy_function=_link_or_copy)
+            if not build.is_dir():  # not staged ahead by prepare_hotswap
+                _link_tree(base_dir / "build", build)
             moved = _overlay(build, staging, removed)
             log(f"Replaced {moved} source file(s), removed {len(removed)}.\n")
             # Non-compiled languages may still prepare sources (e.g. deno caches new imports).
             language.compile(build, entrypoint, log)
-        elif (base_dir / "output.tar.gz").is_file():
-            unpacked = ddir / "hotswap"
-            extract_archive(base_dir / "output.tar.gz", unpacked)
-            moved = _overlay(unpacked, staging, removed)
-            log(f"Replaced {moved} source file(s), removed {len(removed)}.\n")
-            create_archive(unpacked, ddir / "output.tar.gz")
-            shutil.rmtree(unpacked, ignore_errors=True)
+        elif from_archive and (base_dir / "output.tar.gz").is_file():
+            # Rewritten at the archive level: the image's build output may hold links that only
+            # make sense inside the container (a venv's bin/python3 -> /usr/bin/python3).
+            _overlay_archive(base_dir / "output.tar.gz", source, new_files | removed, ddir / "output.tar.gz")
+            log(f"Replaced {len(new_files)} source file(s), removed {len(removed)}.\n")
         else:
             raise BuildError("The base deployment has no build output to reuse.")
     finally:
