@@ -95,7 +95,7 @@ async def error_middleware(request: web.Request, handler):
         return await handler(request)
     except AppwriteError as exc:
         return _error_response(exc)
-    except web.HTTPRequestEntityTooLarge as exc:
+    except web.HTTPRequestEntityTooLarge:
         return _error_response(AppwriteError(
             "general_argument_invalid", f"Request body is too large: the limit is {MAX_BODY_BYTES} bytes.", 413))
     except web.HTTPNotFound:

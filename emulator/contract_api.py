@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import hashlib
 import http.client
 import io
 import json
-import os
 import tarfile
 import threading
 import time

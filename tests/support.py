@@ -59,6 +59,20 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
+def runtimes_of(data_dir) -> list[int]:
+    """Pids of runtime processes started for this data dir (their env names its run dir)."""
+    marker = f"OPEN_RUNTIMES_LOGS_DIR={data_dir}/run".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker in open(f"/proc/{entry}/environ", "rb").read():
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
 def make_archive(files: dict[str, str | bytes], path: Path) -> Path:
     """A tar.gz with the given files (name -> content)."""
     with tarfile.open(path, "w:gz") as tar:

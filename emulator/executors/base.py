@@ -7,7 +7,6 @@ started and stopped.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field

@@ -1,7 +1,6 @@
 """State lives in SQLite under the data dir: a restart, even after a crash, loses nothing."""
 from __future__ import annotations
 
-import os
 import signal
 import time
 
@@ -9,22 +8,8 @@ from appwrite.client import Client
 from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 
-from support import make_archive
+from support import make_archive, runtimes_of
 from test_python_sdk import wait_build
-
-
-def runtimes_of(data_dir) -> list[int]:
-    """Pids of runtime processes started for this data dir (their env names its run dir)."""
-    marker = f"OPEN_RUNTIMES_LOGS_DIR={data_dir}/run".encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if marker in open(f"/proc/{entry}/environ", "rb").read():
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
 
 
 def functions(endpoint: str) -> Functions:

@@ -9,7 +9,6 @@ failed with a note, the execution is failed, nothing stays `building`, and both 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 import urllib.error
@@ -17,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from support import make_archive
+from support import make_archive, runtimes_of
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -115,19 +114,6 @@ class Api:
         status, doc = self.call("POST", f"/functions/{function_id}/executions", {"path": path, **kw})
         assert status in (201, 202), (status, doc)
         return doc
-
-
-def runtimes_of(data_dir) -> list[int]:
-    marker = f"OPEN_RUNTIMES_LOGS_DIR={data_dir}/run".encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if marker in open(f"/proc/{entry}/environ", "rb").read():
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
 
 
 @pytest.fixture(scope="module")
