@@ -143,7 +143,9 @@ def contract_test(runtimes, api, executor, endpoint):
               help="Project id the functions live under [default: the config's projectId, else 'default'].")
 @click.option("--debounce", default=100, show_default=True, type=click.IntRange(10, 5000),
               help="Milliseconds of quiet after a change before reloading.")
-def dev(host, port, data_dir, api_key, executor, project_dir, project_id, debounce):
+@click.option("--docker-image-prefix", default="openruntimes", show_default=True,
+              help="Docker executor images are <prefix>/<language>:v5-<version>.")
+def dev(host, port, data_dir, api_key, executor, project_dir, project_id, debounce, docker_image_prefix):
     """Serve, deploy the project's functions and redeploy them on every change.
 
     PROJECT_DIR holds appwrite.config.json (or appwrite.json), or is a single function folder.
@@ -158,7 +160,8 @@ def dev(host, port, data_dir, api_key, executor, project_dir, project_id, deboun
     except ProjectError as exc:
         raise click.ClickException(str(exc))
     # Absolute: function processes start in their build directories.
-    settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor)
+    settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
+                        docker_image_prefix=docker_image_prefix)
     try:
         asyncio.run(run_dev(project, settings, host, port, debounce_ms=debounce))
     except (KeyboardInterrupt, asyncio.CancelledError):
