@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 
 from ..languages.base import BuildError
-from ..runtime_client import ResponseTooLarge, RuntimeClient, RuntimeTimeout
-from .base import BuildJob, ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
-from .pool import InstancePool
+from ..runtime_client import RuntimeClient
+from .base import BuildJob, ExecutorError, Instance, RuntimeSpec
+from .pool import InstancePool, PooledExecutor
 
 LABEL = "appwrite-emulator"  # value: the emulator instance id
 LABEL_PID = "appwrite-emulator.pid"
@@ -55,8 +55,9 @@ class _Container:
         self.exit_code: int | None = None
 
 
-class DockerExecutor(Executor):
+class DockerExecutor(PooledExecutor):
     name = "docker"
+    instance_label = "Runtime container"
 
     def __init__(self, run_dir: Path, pool_size: int = 1, startup_timeout: float = 60.0,
                  client: RuntimeClient | None = None, image_prefix: str = "openruntimes",
@@ -448,28 +449,12 @@ class DockerExecutor(Executor):
         self._watched.pop(handle.id, None)
         shutil.rmtree(inst.logs_dir.parent, ignore_errors=True)
 
-    # -- executions -----------------------------------------------------------------------------
-    async def execute(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
-        await self._ensure_ready()
-        inst = await self.pool.acquire(spec)
-        try:
-            return await self.client.execute(inst, request)
-        except RuntimeTimeout:
-            # The runtime ignored its own timeout: the container is stuck; replace it.
-            await self.pool.discard(inst)
-            raise
-        except ResponseTooLarge:
-            raise
-        except ExecutorError as exc:
-            if await self._died(inst.handle):
-                output = await self._call(self.container_output, inst.handle)
-                code = inst.handle.exit_code
-                await self.pool.discard(inst)
-                raise ExecutorError(f"Runtime container exited with code {code} during the execution. "
-                                    f"Last output:\n{output}", 500) from exc
-            raise
-        finally:
-            self.pool.release(inst)
+    # -- executions (PooledExecutor.execute) ---------------------------------------------------
+    async def _instance_died(self, inst: Instance) -> bool:
+        return await self._died(inst.handle)
+
+    async def _death_report(self, inst: Instance) -> tuple[int | None, str]:
+        return inst.handle.exit_code, await self._call(self.container_output, inst.handle)
 
     async def _died(self, handle: _Container, grace: float = 2.0) -> bool:
         """After a failed request: did the container die? Docker needs a moment to notice."""
@@ -481,8 +466,6 @@ class DockerExecutor(Executor):
                 return False
             await asyncio.sleep(0.1)
 
-    async def stop_deployment(self, deployment_key: str) -> None:
-        await self.pool.stop_deployment(deployment_key)
 
     async def close(self) -> None:
         if self._closed:

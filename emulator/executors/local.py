@@ -19,9 +19,9 @@ from ..archives import extract_archive
 from ..hostbuild import build_on_host
 from ..languages import language_for_runtime
 from ..languages.base import BuildError
-from ..runtime_client import RuntimeClient, RuntimeTimeout, RuntimeUnreachable
-from .base import BuildJob, ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
-from .pool import InstancePool
+from ..runtime_client import RuntimeClient
+from .base import BuildJob, ExecutorError, Instance, RuntimeSpec
+from .pool import InstancePool, PooledExecutor
 
 # Host environment a function sees besides its own variables: enough for toolchains to work.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "DENO_DIR", "DENO_INSTALL",
@@ -59,7 +59,7 @@ class _Process:
         return b"".join(self.tail)[-OUTPUT_TAIL_BYTES:].decode("utf-8", "replace")
 
 
-class LocalExecutor(Executor):
+class LocalExecutor(PooledExecutor):
     name = "local"
 
     def __init__(self, run_dir: Path, pool_size: int = 1, startup_timeout: float = 30.0,
@@ -181,43 +181,17 @@ class LocalExecutor(Executor):
         handle.reader.cancel()
         shutil.rmtree(inst.logs_dir.parent, ignore_errors=True)
 
-    # -- executions -----------------------------------------------------------------------------
-    async def execute(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
-        try:
-            return await self._execute_once(spec, request)
-        except RuntimeUnreachable:
-            # The instance died between executions (e.g. the last one called exit()): start anew.
-            return await self._execute_once(spec, request)
+    # -- executions (PooledExecutor.execute) ---------------------------------------------------
+    async def _instance_died(self, inst: Instance) -> bool:
+        try:  # a process that just crashed may not have been reaped yet
+            await asyncio.wait_for(asyncio.shield(inst.handle.proc.wait()), 0.5)
+        except asyncio.TimeoutError:
+            pass
+        return not self._alive(inst)
 
-    async def _execute_once(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
-        inst = await self.pool.acquire(spec)
-        try:
-            return await self.client.execute(inst, request)
-        except RuntimeUnreachable:
-            await self.pool.discard(inst)
-            raise
-        except RuntimeTimeout:
-            # The adapter did not honour its soft timeout: the instance is stuck, replace it.
-            await self.pool.discard(inst)
-            raise
-        except ExecutorError as exc:
-            try:  # a process that just crashed may not have been reaped yet
-                await asyncio.wait_for(asyncio.shield(inst.handle.proc.wait()), 0.5)
-            except asyncio.TimeoutError:
-                pass
-            if not self._alive(inst):
-                await asyncio.sleep(0)  # let the drain task collect the last output
-                output = inst.handle.output()
-                code = inst.handle.proc.returncode
-                await self.pool.discard(inst)
-                raise ExecutorError(f"Runtime exited with code {code} during the execution. "
-                                    f"Last output:\n{output}", 500) from exc
-            raise
-        finally:
-            self.pool.release(inst)
-
-    async def stop_deployment(self, deployment_key: str) -> None:
-        await self.pool.stop_deployment(deployment_key)
+    async def _death_report(self, inst: Instance) -> tuple[int | None, str]:
+        await asyncio.sleep(0)  # let the drain task collect the last output
+        return inst.handle.proc.returncode, inst.handle.output()
 
     async def close(self) -> None:
         await self.pool.close()

@@ -11,7 +11,8 @@ import asyncio
 import time
 from typing import Awaitable, Callable
 
-from .base import Instance, RuntimeSpec
+from ..runtime_client import ResponseTooLarge, RuntimeClient, RuntimeTimeout, RuntimeUnreachable
+from .base import ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
 
 
 class InstancePool:
@@ -72,3 +73,51 @@ class InstancePool:
 
     def instances(self) -> list[Instance]:
         return [i for lst in self._instances.values() for i in lst]
+
+
+class PooledExecutor(Executor):
+    """An executor whose instances live in an `InstancePool` and are reached with the shared
+    `RuntimeClient`: how an execution recovers from a dead or stuck instance is the same for host
+    processes and containers. Subclasses say how to tell an instance died and what it left."""
+
+    pool: InstancePool
+    client: RuntimeClient
+    instance_label = "Runtime"  # how errors name an instance
+
+    async def _instance_died(self, inst: Instance) -> bool:
+        raise NotImplementedError
+
+    async def _death_report(self, inst: Instance) -> tuple[int | None, str]:
+        """(exit code, last output) of an instance that died."""
+        raise NotImplementedError
+
+    async def execute(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
+        try:
+            return await self._execute_once(spec, request)
+        except RuntimeUnreachable:
+            # The instance died between executions (e.g. the last one called exit()) and the
+            # request never reached a function: start a fresh instance and try once more.
+            return await self._execute_once(spec, request)
+
+    async def _execute_once(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
+        inst = await self.pool.acquire(spec)
+        try:
+            return await self.client.execute(inst, request)
+        except (RuntimeUnreachable, RuntimeTimeout):
+            # Unreachable, or it ignored its own soft timeout: the instance is dead or stuck.
+            await self.pool.discard(inst)
+            raise
+        except ResponseTooLarge:
+            raise  # the function answered; the instance is fine
+        except ExecutorError as exc:
+            if await self._instance_died(inst):
+                code, output = await self._death_report(inst)
+                await self.pool.discard(inst)
+                raise ExecutorError(f"{self.instance_label} exited with code {code} during the execution. "
+                                    f"Last output:\n{output}", 500) from exc
+            raise
+        finally:
+            self.pool.release(inst)
+
+    async def stop_deployment(self, deployment_key: str) -> None:
+        await self.pool.stop_deployment(deployment_key)

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..archives import ArchiveError, create_archive, inspect_archive
 from ..errors import AppwriteError
 from ..ids import now_iso, unique_id
-from .functions import activate_deployment, get_function, refresh_latest_deployment
+from .functions import get_function, refresh_latest_deployment
 from .listing import list_documents
 from .state import State, deployment_key
 
@@ -198,6 +198,3 @@ async def download_path(state: State, project: str, function_id: str, deployment
         raise AppwriteError("deployment_not_found", "The deployment's file could not be found.")
     return path
 
-
-async def activate(state: State, project: str, function_id: str, deployment_id: str) -> dict:
-    return await activate_deployment(state, project, function_id, deployment_id)
