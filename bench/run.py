@@ -103,13 +103,13 @@ async def load(call, concurrency: int, *, seconds: float | None = None, count: i
     return summary(latencies, time.perf_counter() - started, errors)
 
 
-async def interleaved(first, second, count: int, rounds: int = 20) -> tuple[dict, dict]:
-    """`count` sequential calls of each, alternating in rounds; summaries of both."""
-    parts: tuple[list, list] = ([], [])
-    errors = [0, 0]
-    elapsed = [0.0, 0.0]
+async def interleaved(calls: list, count: int, rounds: int = 20) -> list[dict]:
+    """`count` sequential calls of each, alternating in rounds; a summary of each."""
+    parts: list[list] = [[] for _ in calls]
+    errors = [0] * len(calls)
+    elapsed = [0.0] * len(calls)
     for _ in range(rounds):
-        for i, call in enumerate((first, second)):
+        for i, call in enumerate(calls):
             started = time.perf_counter()
             for _ in range(max(1, count // rounds)):
                 t = time.perf_counter()
@@ -122,7 +122,7 @@ async def interleaved(first, second, count: int, rounds: int = 20) -> tuple[dict
                 else:
                     errors[i] += 1
             elapsed[i] += time.perf_counter() - started
-    return summary(parts[0], elapsed[0], errors[0]), summary(parts[1], elapsed[1], errors[1])
+    return [summary(p, e, n) for p, e, n in zip(parts, elapsed, errors)]
 
 
 def rss_kb(pid: int) -> int:
@@ -367,7 +367,8 @@ class Bench:
                 return r.status == 201 and doc["status"] == "completed" and doc["responseBody"] == "ok"
         return call
 
-    # (1) API overhead: the same request through the API and straight to an instance
+    # (1) API overhead: the same request through the API, through a bare aiohttp proxy (the floor
+    # for any aiohttp server in front of the runtime, bench/proxy_floor.py) and straight to an instance
     async def overhead(self) -> None:
         out = {}
         n = 300 if self.quick else 1500
@@ -378,6 +379,7 @@ class Bench:
             fid, did = await self.ensure_trivial(lang)
             runtime, entry, _ = TRIVIAL[lang]
             executor = LocalExecutor(self.tmp / f"direct-{lang}")
+            floor = None
             try:
                 spec = RuntimeSpec(f"direct-{lang}", runtime, "v5", entry, self.build_dir(fid, did),
                                    self.build_dir(fid, did).parent / "output.tar.gz", {})
@@ -386,23 +388,37 @@ class Bench:
                 url = f"http://127.0.0.1:{inst.port}/"
                 direct_headers = {"x-open-runtimes-secret": inst.secret, "x-open-runtimes-timeout": "15",
                                   "x-open-runtimes-logging": "enabled", "content-type": "text/plain"}
+                floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "proxy_floor.py"), str(inst.port),
+                                          inst.secret, str(inst.logs_dir)], stdout=subprocess.PIPE)
+                floor_url = "http://127.0.0.1:{}/execute".format(
+                    floor.stdout.readline().decode().split()[-1])
 
                 async def direct():
                     async with self.session.post(url, data=b"x", headers=direct_headers) as r:
                         return r.status == 200 and await r.read() == b"ok"
 
+                async def proxied():
+                    async with self.session.post(floor_url, json={"body": "x"}) as r:
+                        return r.status == 200 and (await r.json())["responseBody"] == "ok"
+
                 api = await self.api_call(fid)
-                await load(direct, 1, count=50)
-                await load(api, 1, count=50)
-                # Interleaved rounds: both paths see the same machine (other load comes and goes).
-                d, a = await interleaved(direct, api, n)
+                for call in (direct, proxied, api):
+                    await load(call, 1, count=50)
+                # Interleaved rounds: every path sees the same machine (other load comes and goes).
+                d, f, a = await interleaved([direct, proxied, api], n)
             finally:
+                if floor is not None:
+                    floor.kill()
+                    floor.wait()
                 await executor.close()
-            out[lang] = {"api": a, "direct": d,
+            out[lang] = {"api": a, "floor": f, "direct": d,
                          "ratio_p50": round(a["p50_ms"] / d["p50_ms"], 2),
                          "ratio_p95": round(a["p95_ms"] / d["p95_ms"], 2),
                          "ratio_p99": round(a["p99_ms"] / d["p99_ms"], 2),
-                         "overhead_p50_ms": round(a["p50_ms"] - d["p50_ms"], 3)}
+                         "floor_ratio_p50": round(f["p50_ms"] / d["p50_ms"], 2),
+                         "overhead_p50_ms": round(a["p50_ms"] - d["p50_ms"], 3),
+                         "floor_overhead_p50_ms": round(f["p50_ms"] - d["p50_ms"], 3),
+                         "emulator_own_p50_ms": round(a["p50_ms"] - f["p50_ms"], 3)}
         self.section("overhead", out)
 
     # (2) sync executions/s at concurrency 1, 8, 64
@@ -773,10 +789,15 @@ def table(results: dict) -> str:
         if isinstance(r, dict) and "api" in r:
             lines.append(row(f"{lang} sync, direct to runtime", r["direct"]["p50_ms"], r["direct"]["p95_ms"],
                              r["direct"]["p99_ms"], r["direct"]["per_s"]))
+            if "floor" in r:
+                lines.append(row(f"{lang} sync, bare aiohttp proxy (floor)", r["floor"]["p50_ms"],
+                                 r["floor"]["p95_ms"], r["floor"]["p99_ms"], r["floor"]["per_s"]))
             lines.append(row(f"{lang} sync, through the API", r["api"]["p50_ms"], r["api"]["p95_ms"],
                              r["api"]["p99_ms"], r["api"]["per_s"]))
             lines.append(row(f"{lang} API / direct (ratio)", f"{r['ratio_p50']}x", f"{r['ratio_p95']}x",
                              f"{r['ratio_p99']}x", ""))
+            if "floor" in r:
+                lines.append(row(f"{lang} floor / direct (ratio)", f"{r['floor_ratio_p50']}x", "", "", ""))
     for lang, r in (s.get("throughput") or {}).items():
         for conc, t in (r or {}).items():
             if isinstance(t, dict) and "per_s" in t:

@@ -7,16 +7,15 @@ Speaks the v5 wire (logs in files named by `x-open-runtimes-log-id`) and the v2 
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
 import time
 from pathlib import Path
 
-import aiohttp
-
 from .executors.base import MAX_RESPONSE_BYTES, ExecutionRequest, ExecutionResult, ExecutorError, Instance
+from .runtime_connections import (BodyTooLarge, ClosedEarly, ConnectionPool, ConnectRefused, Malformed, Timeout,
+                                  TransportError)
 
 MAX_LOG_FILE_BYTES = 5 * 1024 * 1024  # the executor caps each log file, as open-runtimes' does
 HARD_TIMEOUT_GRACE = 3.0  # seconds past the function timeout before the instance counts as hung
@@ -38,29 +37,15 @@ class RuntimeUnreachable(ExecutorError):
 class RuntimeClient:
     def __init__(self, max_response_bytes: int = MAX_RESPONSE_BYTES):
         self.max_response_bytes = max_response_bytes
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # Keep-alive connections to warm instances: most of the warm latency is connection setup.
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60,
-                                             force_close=False, enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                                  skip_auto_headers=("User-Agent", "Accept-Encoding"))
-        return self._session
+        # Keep-alive connections to warm instances: most of a warm call's latency is connection setup.
+        self.connections = ConnectionPool()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        self.connections.close()
 
-    async def health(self, port: int) -> bool:
-        try:
-            async with self._client().get(f"http://127.0.0.1:{port}/__opr/health",
-                                          timeout=aiohttp.ClientTimeout(total=2)) as resp:
-                await resp.read()
-                return resp.status == 200
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            return False
+    def forget(self, instance: Instance) -> None:
+        """The instance is stopping: drop the connections kept open to it."""
+        self.connections.forget(instance.port)
 
     async def execute(self, instance: Instance, request: ExecutionRequest) -> ExecutionResult:
         if instance.spec.version == "v2":
@@ -77,9 +62,8 @@ class RuntimeClient:
             "x-open-runtimes-logging": "enabled" if request.logging else "disabled",
         })
         path = request.path if request.path.startswith("/") else "/" + request.path
-        url = f"http://127.0.0.1:{instance.port}{path}"
         started = time.monotonic()
-        status, resp_headers, body = await self._send(request.method, url, headers, request.body or None,
+        status, resp_headers, body = await self._send(request.method, instance.port, path, headers, request.body,
                                                       timeout + HARD_TIMEOUT_GRACE, timeout)
         duration = time.monotonic() - started
         log_id = ""
@@ -102,7 +86,7 @@ class RuntimeClient:
         headers = {"content-type": "application/json", "x-internal-challenge": instance.secret}
         started = time.monotonic()
         timeout = max(int(request.timeout), 1)
-        status, _, raw = await self._send("POST", f"http://127.0.0.1:{instance.port}/", headers,
+        status, _, raw = await self._send("POST", instance.port, "/", headers,
                                           json.dumps(payload).encode(), timeout + HARD_TIMEOUT_GRACE, timeout)
         duration = time.monotonic() - started
         try:
@@ -124,31 +108,24 @@ class RuntimeClient:
         return ExecutionResult(status, [("content-type", ctype)], body, logs[:MAX_LOG_FILE_BYTES],
                                errors[:MAX_LOG_FILE_BYTES], duration)
 
-    async def _send(self, method, url, headers, body, hard_timeout, timeout):
+    async def _send(self, method, port, path, headers, body, hard_timeout, timeout):
         try:
-            async with self._client().request(method, url, headers=headers, data=body,
-                                              timeout=aiohttp.ClientTimeout(total=hard_timeout),
-                                              allow_redirects=False) as resp:
-                chunks, size = [], 0
-                async for chunk in resp.content.iter_chunked(65536):
-                    size += len(chunk)
-                    if size <= self.max_response_bytes:
-                        chunks.append(chunk)
-                if size > self.max_response_bytes:
-                    raise _too_large(size, self.max_response_bytes)
-                return resp.status, list(resp.headers.items()), b"".join(chunks)
-        except asyncio.TimeoutError:
+            response = await self.connections.request(port, method, path, headers, body or b"",
+                                                      self.max_response_bytes, hard_timeout)
+        except BodyTooLarge as exc:
+            raise _too_large(exc.size, self.max_response_bytes)
+        except Timeout:
             raise RuntimeTimeout(f"Execution timed out. The function did not respond within its timeout of {timeout}s.", 500)
-        except aiohttp.ClientConnectorError as exc:
+        except ConnectRefused as exc:
             raise RuntimeUnreachable(f"Runtime is not reachable: {exc}", 500)
-        except aiohttp.ClientPayloadError as exc:
-            raise ExecutorError(f"Runtime closed the connection mid-response: {exc}", 500)
-        except (aiohttp.ClientConnectionError, OSError) as exc:
+        except ClosedEarly as exc:
+            raise ExecutorError("Runtime closed the connection mid-response." if exc.mid_response
+                                else "Runtime closed the connection without responding.", 500)
+        except Malformed as exc:
+            raise ExecutorError(f"Runtime sent a malformed HTTP response: {exc}", 500)
+        except TransportError as exc:
             raise ExecutorError(f"Runtime is not reachable: {exc}", 500)
-        except aiohttp.ClientResponseError as exc:  # what came back is not HTTP
-            raise ExecutorError(f"Runtime sent a malformed HTTP response: {exc.message}", 500)
-        except aiohttp.ClientError as exc:
-            raise ExecutorError(f"Runtime request failed: {type(exc).__name__}: {exc}", 500)
+        return response.status, response.headers, response.body
 
 
 def legacy_execution_variables(headers: dict[str, str], body: bytes) -> dict[str, str]:

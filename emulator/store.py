@@ -4,16 +4,28 @@ Every collection (functions, deployments, executions, variables) is a table of J
 Appwrite's newest model shape, scoped by project and, for sub-resources, by the parent function.
 `$sequence` is the row's insertion order, which is also Appwrite's default list order. Queries
 arrive already translated to SQL by queries.py.
+
+Writes made on the event loop are applied at the end of the current loop step, together, in one
+transaction (`flush`, scheduled with `call_soon`): before the loop reads any new request, but after
+the step that made them has sent what it was sending. A sync execution's two writes and their
+commits (a commit costs several times the write) so run while the runtime works or after the
+response is out, instead of in the execution's latency, and concurrent requests share commits.
+Reads on the loop flush first, so they always see every write; reads on other threads see
+what is committed, which by the next request is everything. Writes off the loop apply at once.
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sqlite3
 import threading
 import urllib.parse
 from pathlib import Path
 
 from .ids import now_iso
+
+log = logging.getLogger("emulator.store")
 
 COLLECTIONS = ("functions", "deployments", "executions", "variables", "sessions", "rules")
 
@@ -24,6 +36,9 @@ INDEXED = {
     "functions": ("name",),
     "variables": ("key",),
 }
+
+# Queries over unfinished executions must repeat this term verbatim for SQLite to use the index.
+UNFINISHED_EXECUTIONS = "json_extract(data, '$.status') IN ('scheduled', 'waiting', 'processing')"
 
 
 class Store:
@@ -39,7 +54,15 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=OFF")
+        # Checkpoints (copying the WAL back into the database, with an fsync) run on a thread of
+        # their own instead of inside whichever commit crosses the threshold, so no request waits.
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self._stop_checkpoints = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="store-checkpoint", daemon=True)
         self.lock = threading.RLock()
+        # collection -> number of writes so far: lets callers cache what they derive from a collection.
+        self.versions = dict.fromkeys(COLLECTIONS, 0)
+        self._pending: list[tuple] = []  # (sql, args, done) written on the loop, not yet applied
         for name in COLLECTIONS:
             self.db.execute(
                 f"CREATE TABLE IF NOT EXISTS {name} ("
@@ -54,15 +77,38 @@ class Store:
                 self.db.execute(
                     f"CREATE INDEX IF NOT EXISTS {name}_{safe} ON {name}"
                     f"(project, parent, json_extract(data, '$.\"{attr}\"'))")
+        # Background work (the scheduler every second, recovery at start) looks for executions
+        # not finished yet across all projects: a partial index holds just those few rows.
+        self.db.execute(f"CREATE INDEX IF NOT EXISTS executions_unfinished ON executions"
+                        f"(json_extract(data, '$.status')) WHERE {UNFINISHED_EXECUTIONS}")
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, every: float = 1.0) -> None:
+        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop_checkpoints.wait(every):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    log.warning("WAL checkpoint failed; retrying in %ss", every, exc_info=True)
+        finally:
+            conn.close()
 
     def close(self) -> None:
+        self.flush()
+        self._stop_checkpoints.set()
+        if self._checkpointer.is_alive() and threading.current_thread() is not self._checkpointer:
+            self._checkpointer.join(5)
         for conn in self._readers:
             conn.close()
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
 
     def reader(self) -> sqlite3.Connection:
         """The connection for reads on the calling thread."""
         if threading.get_ident() == self._owner:
+            if self._pending:
+                self.flush()
             return self.db
         conn = getattr(self._local, "conn", None)
         if conn is None:
@@ -73,13 +119,53 @@ class Store:
                 self._readers.append(conn)
         return conn
 
+    # -- writes -----------------------------------------------------------------------------------
+    def _write(self, collection: str, sql: str, args: tuple, done=None) -> None:
+        """Run `sql` now, or, on the event loop, at the end of this loop step; then `done(cursor)`."""
+        with self.lock:
+            self.versions[collection] += 1
+            if threading.get_ident() == self._owner:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    loop = None
+                if loop is not None:
+                    if not self._pending:
+                        loop.call_soon(self.flush)
+                    self._pending.append((sql, args, done))
+                    return
+            self.flush()  # keep the order of writes
+            cur = self.db.execute(sql, args)
+        if done is not None:
+            done(cur)
+
+    def flush(self) -> None:
+        """Apply the pending writes in one transaction."""
+        with self.lock:
+            if not self._pending:
+                return
+            pending, self._pending = self._pending, []
+            self.db.execute("BEGIN")
+            for sql, args, done in pending:
+                try:
+                    cur = self.db.execute(sql, args)
+                except sqlite3.Error:  # one bad write must not take the others with it
+                    log.exception("write failed: %s", sql.split("(")[0])
+                    continue
+                if done is not None:
+                    done(cur)
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error:
+                log.exception("commit of %d writes failed; they are lost", len(pending))
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+
     # -- documents --------------------------------------------------------------------------------
     def insert(self, collection: str, project: str, parent: str, doc: dict) -> dict:
-        with self.lock:
-            cur = self.db.execute(
-                f"INSERT INTO {collection}(project, parent, id, data) VALUES (?,?,?,?)",
-                (project, parent, doc["$id"], json.dumps(doc)))
-            doc["$sequence"] = cur.lastrowid
+        self._write(collection, f"INSERT INTO {collection}(project, parent, id, data) VALUES (?,?,?,?)",
+                    (project, parent, doc["$id"], json.dumps(doc)),
+                    lambda cur: doc.__setitem__("$sequence", cur.lastrowid))
         return doc
 
     def get(self, collection: str, project: str, parent: str, doc_id: str) -> dict | None:
@@ -91,20 +177,15 @@ class Store:
     def update(self, collection: str, project: str, parent: str, doc: dict, touch: bool = True) -> dict:
         if touch:
             doc["$updatedAt"] = now_iso()
-        with self.lock:
-            self.db.execute(
-                f"UPDATE {collection} SET data=? WHERE project=? AND parent=? AND id=?",
-                (json.dumps({k: v for k, v in doc.items() if k != "$sequence"}), project, parent, doc["$id"]))
+        self._write(collection, f"UPDATE {collection} SET data=? WHERE project=? AND parent=? AND id=?",
+                    (json.dumps({k: v for k, v in doc.items() if k != "$sequence"}), project, parent, doc["$id"]))
         return doc
 
     def delete(self, collection: str, project: str, parent: str, doc_id: str) -> None:
-        with self.lock:
-            self.db.execute(f"DELETE FROM {collection} WHERE project=? AND parent=? AND id=?",
-                            (project, parent, doc_id))
+        self._write(collection, f"DELETE FROM {collection} WHERE project=? AND parent=? AND id=?", (project, parent, doc_id))
 
     def delete_children(self, collection: str, project: str, parent: str) -> None:
-        with self.lock:
-            self.db.execute(f"DELETE FROM {collection} WHERE project=? AND parent=?", (project, parent))
+        self._write(collection, f"DELETE FROM {collection} WHERE project=? AND parent=?", (project, parent))
 
     def select(self, collection: str, project: str, parent: str | None, where: str = "",
                params: tuple = (), order: str = "seq ASC", limit: int | None = None,
@@ -128,7 +209,7 @@ class Store:
 
     def all_projects_select(self, collection: str, where: str, params: tuple = ()) -> list[tuple[str, str, dict]]:
         """(project, parent, doc) across projects: for background work such as schedules."""
-        rows = self.db.execute(f"SELECT project, parent, seq, data FROM {collection} WHERE {where}", params)
+        rows = self.reader().execute(f"SELECT project, parent, seq, data FROM {collection} WHERE {where}", params)
         return [(p, par, _doc((seq, data))) for p, par, seq, data in rows]
 
     @staticmethod

@@ -54,10 +54,15 @@ class RuntimeSpec:
     env: dict[str, str]
     cpus: float = 1
     memory: int = 512
+    _fingerprint: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def fingerprint(self) -> tuple:
-        # An instance is reused only while what it was started with is unchanged.
-        return (self.runtime, self.version, self.entrypoint, str(self.build_dir), tuple(sorted(self.env.items())))
+        # An instance is reused only while what it was started with is unchanged. Computed once:
+        # specs are not changed after they are made, and this is asked on every execution.
+        if self._fingerprint is None:
+            self._fingerprint = (self.runtime, self.version, self.entrypoint, str(self.build_dir),
+                                 tuple(sorted(self.env.items())))
+        return self._fingerprint
 
 
 @dataclass

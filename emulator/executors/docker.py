@@ -444,6 +444,7 @@ class DockerExecutor(PooledExecutor):
 
     async def _stop(self, inst: Instance) -> None:
         handle: _Container = inst.handle
+        self.client.forget(inst)
         with contextlib.suppress(Exception):
             await self._call(handle.container.remove, force=True, v=True)
         self._watched.pop(handle.id, None)

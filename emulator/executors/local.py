@@ -169,6 +169,7 @@ class LocalExecutor(PooledExecutor):
 
     async def _stop(self, inst: Instance) -> None:
         handle: _Process = inst.handle
+        self.client.forget(inst)
         if handle.proc.returncode is None:
             try:
                 os.killpg(handle.proc.pid, signal.SIGKILL)

@@ -23,6 +23,7 @@ from ..ids import now_iso, parse_iso, to_iso, unique_id
 from .functions import check_runtime, due_schedules, function_env, get_function, specification_of
 from .listing import list_documents
 from .state import State, deployment_key
+from ..store import UNFINISHED_EXECUTIONS
 
 log = logging.getLogger("emulator.executions")
 
@@ -148,9 +149,9 @@ async def create_execution(state: State, project: str, function_id: str, params:
         return doc, None
 
     try:
-        result = await asyncio.wait_for(
-            run_execution(state, project, function, deployment, doc, body, user_headers, caller.client_ip),
-            state.settings.sync_timeout)
+        async with asyncio.timeout(state.settings.sync_timeout):  # no extra task, unlike wait_for
+            result = await run_execution(state, project, function, deployment, doc, body, user_headers,
+                                         caller.client_ip)
     except asyncio.TimeoutError:
         doc.update(status="failed", responseStatusCode=500, duration=state.settings.sync_timeout,
                    errors="Synchronous function execution timed out. Use asynchronous execution instead, "
@@ -183,13 +184,25 @@ def _ephemeral_key(state: State, timeout: float) -> str:
 
 
 def runtime_spec(state: State, project: str, function: dict, deployment: dict) -> RuntimeSpec:
+    """What an instance of this deployment is started with. Asked on every execution, so it is
+    kept until a function, deployment or variable is written (the store's write counters)."""
+    store = state.store
+    stamp = (store.versions["functions"], store.versions["deployments"], store.versions["variables"])
+    key = (project, function["$id"], deployment["$id"])
+    cached = state.runtime_specs.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     ddir = state.deployment_dir(project, function["$id"], deployment["$id"])
     cpus, memory = specification_of(function)
-    return RuntimeSpec(
+    spec = RuntimeSpec(
         deployment_key=deployment_key(project, deployment["$id"]), runtime=function["runtime"],
         version=function.get("version", "v5"), entrypoint=deployment.get("entrypoint", ""),
         build_dir=ddir / "build", output_archive=ddir / "output.tar.gz",
         env=function_env(state, project, function, deployment["$id"]), cpus=cpus, memory=memory)
+    if len(state.runtime_specs) > 1000:
+        state.runtime_specs.clear()
+    state.runtime_specs[key] = (stamp, spec)
+    return spec
 
 
 async def run_execution(state: State, project: str, function: dict, deployment: dict, doc: dict, body: bytes,
@@ -259,7 +272,7 @@ class ExecutionRunner:
         """After a restart: queued runs are queued again, interrupted ones are failed."""
         store = self.state.store
         for project, function_id, doc in store.all_projects_select(
-                "executions", "json_extract(data, '$.status') IN ('waiting', 'processing')"):
+                "executions", f"{UNFINISHED_EXECUTIONS} AND json_extract(data, '$.status') IN ('waiting', 'processing')"):
             if doc["status"] == "waiting" and "_request" in doc:
                 await self.enqueue(project, function_id, doc["$id"])
             else:
@@ -318,7 +331,8 @@ class ExecutionRunner:
     async def fire_due(self, now: datetime) -> None:
         store = self.state.store
         for project, function_id, doc in store.all_projects_select(
-                "executions", "json_extract(data, '$.status') = 'scheduled' AND json_extract(data, '$._scheduledAt') <= ?",
+                "executions", f"{UNFINISHED_EXECUTIONS} AND json_extract(data, '$.status') = 'scheduled'"
+                              " AND json_extract(data, '$._scheduledAt') <= ?",
                 (to_iso(now),)):
             doc["status"] = "waiting"
             store.update("executions", project, function_id, doc)

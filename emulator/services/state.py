@@ -67,6 +67,8 @@ class State:
     runner: object = None  # ExecutionRunner, set by the app at start-up
     # Per-execution API keys handed to functions (x-appwrite-key), accepted until they expire.
     ephemeral_keys: ExpiringKeys = field(default_factory=ExpiringKeys)
+    # (project, function, deployment) -> (store versions it was made at, RuntimeSpec): see runtime_spec.
+    runtime_specs: dict = field(default_factory=dict)
 
     # -- files ---------------------------------------------------------------------------------
     def function_dir(self, project: str, function_id: str) -> Path:

@@ -1,0 +1,49 @@
+"""The floor under the API overhead: a bare aiohttp handler that forwards to a runtime instance.
+
+`python bench/proxy_floor.py PORT SECRET LOGS_DIR` serves POST /execute on a free 127.0.0.1 port (printed
+as `listening on <port>`): it reads the JSON body, sends the request to the instance on PORT with
+the emulator's own RuntimeClient and answers a small JSON document. No validation, no records, no
+models: what any aiohttp server in front of the runtime pays for the extra hop. bench/run.py
+measures it beside the direct call and the real API, so the overhead splits into this floor and
+the emulator's own work.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from emulator.executors.base import ExecutionRequest, Instance, RuntimeSpec  # noqa: E402
+from emulator.runtime_client import RuntimeClient  # noqa: E402
+
+
+async def main(port: int, secret: str, logs_dir: Path) -> None:
+    client = RuntimeClient()
+    spec = RuntimeSpec("floor", "python-3.11", "v5", "", Path("."), Path("."), {})
+    instance = Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir)
+
+    async def execute(request: web.Request) -> web.Response:
+        params = await request.json()
+        result = await client.execute(instance, ExecutionRequest(
+            "POST", "/", {"content-type": "text/plain"}, params.get("body", "").encode(), 15))
+        body = {"status": "completed", "responseStatusCode": result.status_code,
+                "responseBody": result.body.decode("utf-8", "replace")}
+        return web.Response(body=json.dumps(body).encode(), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/execute", execute)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(f"listening on {runner.addresses[0][1]}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])))

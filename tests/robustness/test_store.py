@@ -1,0 +1,87 @@
+"""The SQLite store's write path: writes on the event loop are applied at the end of the loop
+step in one transaction, reads never miss a write, one bad write loses nothing else, and the
+background queries over unfinished executions use their index."""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from emulator.store import UNFINISHED_EXECUTIONS, Store
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def committed(store: Store, doc_id: str) -> bool:
+    """Whether another connection (another thread, another process) sees the document."""
+    conn = sqlite3.connect(str(store.path))
+    try:
+        return conn.execute("SELECT 1 FROM executions WHERE id=?", (doc_id,)).fetchone() is not None
+    finally:
+        conn.close()
+
+
+async def test_writes_on_the_loop_are_read_at_once_and_committed_when_the_step_ends(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        doc = store.insert("executions", "p", "f", {"$id": "e1", "status": "waiting"})
+        assert not committed(store, "e1"), "applied at the end of the loop step, not inside it"
+        assert store.get("executions", "p", "f", "e1")["status"] == "waiting", "a read on the loop sees it"
+        assert doc["$sequence"] >= 1
+        doc["status"] = "completed"
+        store.update("executions", "p", "f", doc)
+        await asyncio.sleep(0)  # the step ends
+        assert committed(store, "e1")
+        got = await asyncio.to_thread(store.get, "executions", "p", "f", "e1")  # a reader thread
+        assert got["status"] == "completed"
+        store.delete("executions", "p", "f", "e1")
+        assert store.get("executions", "p", "f", "e1") is None
+    finally:
+        store.close()
+
+
+def test_writes_off_the_loop_apply_at_once(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        store.insert("executions", "p", "f", {"$id": "e1", "status": "waiting"})
+        assert committed(store, "e1")
+    finally:
+        store.close()
+
+
+async def test_a_failing_write_loses_nothing_else_of_its_step(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        store.insert("executions", "p", "f", {"$id": "dup"})
+        await asyncio.sleep(0)
+        store.insert("executions", "p", "f", {"$id": "before"})
+        store.insert("executions", "p", "f", {"$id": "dup"})  # violates the unique (project, parent, id)
+        store.insert("executions", "p", "f", {"$id": "after"})
+        await asyncio.sleep(0)
+        assert committed(store, "before") and committed(store, "after")
+    finally:
+        store.close()
+
+
+async def test_close_applies_pending_writes(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    store.insert("executions", "p", "f", {"$id": "last"})
+    store.close()
+    reopened = Store(tmp_path / "db.sqlite")
+    try:
+        assert reopened.get("executions", "p", "f", "last") is not None
+    finally:
+        reopened.close()
+
+
+def test_background_queries_over_unfinished_executions_use_the_partial_index(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        for where in (f"{UNFINISHED_EXECUTIONS} AND json_extract(data, '$.status') = 'scheduled'"
+                      " AND json_extract(data, '$._scheduledAt') <= '2030'",
+                      f"{UNFINISHED_EXECUTIONS} AND json_extract(data, '$.status') IN ('waiting', 'processing')"):
+            plan = " ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM executions WHERE {where}"))
+            assert "executions_unfinished" in plan, plan
+    finally:
+        store.close()
