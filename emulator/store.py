@@ -37,8 +37,8 @@ INDEXED = {
     "variables": ("key",),
 }
 
-# Queries over unfinished executions must repeat this term verbatim for SQLite to use the index.
-UNFINISHED_EXECUTIONS = "json_extract(data, '$.status') IN ('scheduled', 'waiting', 'processing')"
+# The scheduler's query must repeat this term verbatim for SQLite to use the partial index on it.
+SCHEDULED_EXECUTIONS = "json_extract(data, '$.status') = 'scheduled'"
 
 
 class Store:
@@ -77,10 +77,11 @@ class Store:
                 self.db.execute(
                     f"CREATE INDEX IF NOT EXISTS {name}_{safe} ON {name}"
                     f"(project, parent, json_extract(data, '$.\"{attr}\"'))")
-        # Background work (the scheduler every second, recovery at start) looks for executions
-        # not finished yet across all projects: a partial index holds just those few rows.
-        self.db.execute(f"CREATE INDEX IF NOT EXISTS executions_unfinished ON executions"
-                        f"(json_extract(data, '$.status')) WHERE {UNFINISHED_EXECUTIONS}")
+        # The scheduler looks for due executions across all projects every second: a partial index
+        # holds just the scheduled ones (sync executions never enter it, so it costs them nothing).
+        self.db.execute("DROP INDEX IF EXISTS executions_unfinished")
+        self.db.execute(f"CREATE INDEX IF NOT EXISTS executions_scheduled ON executions"
+                        f"(json_extract(data, '$._scheduledAt')) WHERE {SCHEDULED_EXECUTIONS}")
         self._checkpointer.start()
 
     def _checkpoint_loop(self, every: float = 1.0) -> None:

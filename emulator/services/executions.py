@@ -23,7 +23,7 @@ from ..ids import now_iso, parse_iso, to_iso, unique_id
 from .functions import check_runtime, due_schedules, function_env, get_function, specification_of
 from .listing import list_documents
 from .state import State, deployment_key
-from ..store import UNFINISHED_EXECUTIONS
+from ..store import SCHEDULED_EXECUTIONS
 
 log = logging.getLogger("emulator.executions")
 
@@ -272,7 +272,7 @@ class ExecutionRunner:
         """After a restart: queued runs are queued again, interrupted ones are failed."""
         store = self.state.store
         for project, function_id, doc in store.all_projects_select(
-                "executions", f"{UNFINISHED_EXECUTIONS} AND json_extract(data, '$.status') IN ('waiting', 'processing')"):
+                "executions", "json_extract(data, '$.status') IN ('waiting', 'processing')"):  # once, at start
             if doc["status"] == "waiting" and "_request" in doc:
                 await self.enqueue(project, function_id, doc["$id"])
             else:
@@ -331,8 +331,7 @@ class ExecutionRunner:
     async def fire_due(self, now: datetime) -> None:
         store = self.state.store
         for project, function_id, doc in store.all_projects_select(
-                "executions", f"{UNFINISHED_EXECUTIONS} AND json_extract(data, '$.status') = 'scheduled'"
-                              " AND json_extract(data, '$._scheduledAt') <= ?",
+                "executions", f"{SCHEDULED_EXECUTIONS} AND json_extract(data, '$._scheduledAt') <= ?",
                 (to_iso(now),)):
             doc["status"] = "waiting"
             store.update("executions", project, function_id, doc)

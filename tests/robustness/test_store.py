@@ -1,6 +1,6 @@
 """The SQLite store's write path: writes on the event loop are applied at the end of the loop
 step in one transaction, reads never miss a write, one bad write loses nothing else, and the
-background queries over unfinished executions use their index."""
+scheduler's query uses its index."""
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from emulator.store import UNFINISHED_EXECUTIONS, Store
+from emulator.store import SCHEDULED_EXECUTIONS, Store
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -75,13 +75,11 @@ async def test_close_applies_pending_writes(tmp_path):
         reopened.close()
 
 
-def test_background_queries_over_unfinished_executions_use_the_partial_index(tmp_path):
+def test_the_scheduler_query_uses_the_partial_index(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     try:
-        for where in (f"{UNFINISHED_EXECUTIONS} AND json_extract(data, '$.status') = 'scheduled'"
-                      " AND json_extract(data, '$._scheduledAt') <= '2030'",
-                      f"{UNFINISHED_EXECUTIONS} AND json_extract(data, '$.status') IN ('waiting', 'processing')"):
-            plan = " ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM executions WHERE {where}"))
-            assert "executions_unfinished" in plan, plan
+        where = f"{SCHEDULED_EXECUTIONS} AND json_extract(data, '$._scheduledAt') <= '2030'"
+        plan = " ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM executions WHERE {where}"))
+        assert "executions_scheduled" in plan, plan
     finally:
         store.close()
