@@ -90,6 +90,17 @@ PUBLIC.add(openapi.openapi_json)
 
 
 @web.middleware
+async def commit_middleware(request: web.Request, handler):
+    """A response leaves only once what it reports is committed. Writes are applied at the end of
+    the loop step (store.py), which may come after the response is on the wire; a crash in between
+    would lose an acknowledged write (an accepted async execution, a created function)."""
+    try:
+        return await handler(request)
+    finally:
+        request.app[STATE_KEY].store.flush()
+
+
+@web.middleware
 async def error_middleware(request: web.Request, handler):
     try:
         return await handler(request)
@@ -142,7 +153,8 @@ async def auth_middleware(request: web.Request, handler):
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware, auth_middleware],
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          middlewares=[commit_middleware, error_middleware, auth_middleware],
                           handler_args=HANDLER_ARGS)
     # Absolute: runtimes start in their build dirs, and paths handed to them must still resolve.
     settings.data_dir = Path(settings.data_dir).absolute()

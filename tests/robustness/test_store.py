@@ -1,13 +1,16 @@
 """The SQLite store's write path: writes on the event loop are applied at the end of the loop
-step in one transaction, reads never miss a write, one bad write loses nothing else, and the
-scheduler's query uses its index."""
+step in one transaction, reads never miss a write, a response leaves only after its writes are
+committed, one bad write loses nothing else, and the scheduler's query uses its index."""
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
 
+from emulator.api.common import STATE_KEY
+from emulator.app import commit_middleware
 from emulator.store import SCHEDULED_EXECUTIONS, Store
 
 pytestmark = pytest.mark.timeout(60)
@@ -46,6 +49,22 @@ def test_writes_off_the_loop_apply_at_once(tmp_path):
     try:
         store.insert("executions", "p", "f", {"$id": "e1", "status": "waiting"})
         assert committed(store, "e1")
+    finally:
+        store.close()
+
+
+async def test_a_response_leaves_only_after_its_writes_are_committed(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    request = SimpleNamespace(app={STATE_KEY: SimpleNamespace(store=store)})
+
+    async def handler(_request):
+        store.insert("executions", "p", "f", {"$id": "acknowledged"})
+        assert not committed(store, "acknowledged")
+        return "the response"
+
+    try:
+        assert await commit_middleware(request, handler) == "the response"
+        assert committed(store, "acknowledged"), "committed before the response is handed back to aiohttp"
     finally:
         store.close()
 
