@@ -6,13 +6,11 @@ Appwrite's newest model shape, scoped by project and, for sub-resources, by the 
 arrive already translated to SQL by queries.py.
 
 Writes made on the event loop are applied at the end of the current loop step, together, in one
-transaction (`flush`, scheduled with `call_soon`), before the loop reads any new request. A sync
-execution's first write and its commit (a commit costs several times the write) so run while the
-runtime works instead of in the execution's latency, and concurrent requests share commits. The
-HTTP layer flushes before any response leaves (app.commit_middleware), so nothing acknowledged is
-ever only in memory. Reads on the loop flush first, so they always see every write; reads on other
-threads see what is committed, which by the next request is everything. Writes off the loop
-apply at once.
+transaction (`flush`, scheduled with `call_soon`), before the loop reads any new request: a
+commit costs several times the write, and concurrent requests share one. The HTTP layer flushes
+before any response leaves (app.commit_middleware), so nothing acknowledged is ever only in
+memory. Reads on the loop flush first, so they always see every write; reads on other threads
+see what is committed, which by the next request is everything. Writes off the loop apply at once.
 """
 from __future__ import annotations
 
