@@ -111,8 +111,9 @@ class _Connection(asyncio.Protocol):
             self._waiter = None
 
     def _timed_out(self) -> None:
+        # _finish closes the socket; if the response completed in this same loop step, the
+        # connection is left as it is, still good for the next request.
         self._finish(Timeout("no complete response within the timeout"))
-        self.close()
 
     def _finish(self, outcome) -> None:
         waiter = self._waiter
