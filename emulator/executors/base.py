@@ -11,6 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import AsyncContextManager
 
 # A response body larger than this never reaches the caller (Appwrite's documented 1 MB limit).
 MAX_RESPONSE_BYTES = 1_000_000
@@ -98,8 +99,18 @@ class Instance:
     busy: int = 0
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What callers may rely on, so none has to ask which executor it holds."""
+    # Instances start from `output_archive`; the build directory is scratch and not kept.
+    runs_from_archive: bool = False
+    # Instances stay warm between executions: `prewarm` starts one, `acquire` holds one.
+    warm_instances: bool = False
+
+
 class Executor(ABC):
     name = ""
+    capabilities = Capabilities()
 
     async def prepare(self) -> None:
         """Called once at server start, e.g. to remove what a crashed run left behind."""
@@ -111,6 +122,16 @@ class Executor(ABC):
     @abstractmethod
     async def execute(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
         """Run one request on a warm instance of `spec` (starting one when needed)."""
+
+    async def prewarm(self, spec: RuntimeSpec) -> None:
+        """Start an instance of `spec` before it takes traffic, so that a runtime that cannot start
+        fails now (raises ExecutorError) rather than on the first execution. Without warm
+        instances there is nothing to start."""
+
+    def acquire(self, spec: RuntimeSpec) -> AsyncContextManager[Instance]:
+        """`async with executor.acquire(spec) as instance:` a started instance of `spec`, counted
+        busy until the block ends. Only with `capabilities.warm_instances`."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no instances to acquire")
 
     @abstractmethod
     async def stop_deployment(self, deployment_key: str) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..languages.base import BuildError
 from ..runtime_client import RuntimeClient
-from .base import BuildJob, ExecutorError, Instance, RuntimeSpec
+from .base import BuildJob, Capabilities, ExecutorError, Instance, RuntimeSpec
 from .pool import InstancePool, PooledExecutor
 
 LABEL = "appwrite-emulator"  # value: the emulator instance id
@@ -57,6 +57,8 @@ class _Container:
 
 class DockerExecutor(PooledExecutor):
     name = "docker"
+    # Containers start from output.tar.gz: the build directory is scratch.
+    capabilities = Capabilities(runs_from_archive=True, warm_instances=True)
     instance_label = "Runtime container"
 
     def __init__(self, run_dir: Path, pool_size: int = 1, startup_timeout: float = 60.0,

@@ -1,27 +1,27 @@
 """Warm instances per deployment, shared by both executors.
 
 An executor supplies `start(spec) -> Instance`, `stop(instance)` and `alive(instance)`; the pool
-decides when to reuse, start, replace or reap. Each deployment keeps up to `size` instances; a
+decides when to reuse, start or replace. Each deployment keeps up to `size` instances; a
 request goes to the least busy live one, and a new one starts only when all are busy and the pool
 is not full (instances themselves serve concurrent requests).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from ..runtime_client import ResponseTooLarge, RuntimeClient, RuntimeTimeout, RuntimeUnreachable
-from .base import ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
+from .base import Capabilities, ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
 
 
 class InstancePool:
     def __init__(self, start: Callable[[RuntimeSpec], Awaitable[Instance]],
                  stop: Callable[[Instance], Awaitable[None]],
-                 alive: Callable[[Instance], bool], size: int = 1, idle_seconds: float = 900):
+                 alive: Callable[[Instance], bool], size: int = 1):
         self._start, self._stop, self._alive = start, stop, alive
         self.size = max(1, size)
-        self.idle_seconds = idle_seconds
         self._instances: dict[str, list[Instance]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -59,14 +59,6 @@ class InstancePool:
         for inst in self._instances.pop(key, []):
             await self._stop(inst)
 
-    async def reap_idle(self) -> None:
-        now = time.monotonic()
-        for key, instances in list(self._instances.items()):
-            for inst in list(instances):
-                if inst.busy == 0 and now - inst.last_used > self.idle_seconds:
-                    instances.remove(inst)
-                    await self._stop(inst)
-
     async def close(self) -> None:
         for key in list(self._instances):
             await self.stop_deployment(key)
@@ -83,6 +75,19 @@ class PooledExecutor(Executor):
     pool: InstancePool
     client: RuntimeClient
     instance_label = "Runtime"  # how errors name an instance
+    capabilities = Capabilities(warm_instances=True)
+
+    @contextlib.asynccontextmanager
+    async def acquire(self, spec: RuntimeSpec) -> AsyncIterator[Instance]:
+        inst = await self.pool.acquire(spec)
+        try:
+            yield inst
+        finally:
+            self.pool.release(inst)
+
+    async def prewarm(self, spec: RuntimeSpec) -> None:
+        async with self.acquire(spec):
+            pass
 
     async def _instance_died(self, inst: Instance) -> bool:
         raise NotImplementedError
