@@ -27,3 +27,16 @@ command -v deno >/dev/null || npm install -g --no-audit --no-fund --loglevel=err
 # Kotlin: JetBrains' compiler as published on npm (runs on the JDK above).
 command -v kotlinc >/dev/null || [ -x "$(npm root -g)/kotlin-compiler/bin/kotlinc" ] || \
   npm install -g --no-audit --no-fund --loglevel=error kotlin-compiler@2.4.20
+
+# Fail here, loudly, when a toolchain did not end up installed: the test suite (CI=true, see
+# tests/support.py require_toolchain) would fail on it anyway, with a less direct message.
+still_missing=()
+for bin in php composer ruby bundle g++ javac node npm deno; do
+  command -v "$bin" >/dev/null || still_missing+=("$bin")
+done
+[ -f /usr/include/jsoncpp/json/json.h ] || still_missing+=(libjsoncpp-dev)
+command -v kotlinc >/dev/null || [ -x "$(npm root -g)/kotlin-compiler/bin/kotlinc" ] || still_missing+=(kotlinc)
+if [ ${#still_missing[@]} -gt 0 ]; then
+  echo "install-toolchains: still missing after install: ${still_missing[*]}" >&2
+  exit 1
+fi

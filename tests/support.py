@@ -14,6 +14,8 @@ import tarfile
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -57,6 +59,36 @@ class Server:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+# Toolchains .ci/install-toolchains.sh cannot install on the CI machine: their tests may skip there too.
+CI_OPTIONAL_TOOLCHAINS = frozenset({"dart", "dotnet", "swift"})
+
+
+def in_ci() -> bool:
+    """True when the suite runs as CI (CI=true, as GitHub Actions and most CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_toolchain(name: str, hint: str) -> None:
+    """Call when toolchain (or engine) `name` is missing: skips with `hint` locally; under CI=true it
+    fails instead, because CI is meant to have installed it and a skip there would hide a broken setup
+    (except the CI_OPTIONAL_TOOLCHAINS, which still skip with their hint)."""
+    if in_ci() and name not in CI_OPTIONAL_TOOLCHAINS:
+        pytest.fail(f"CI=true and {name} is missing (CI is meant to install it): {hint}", pytrace=False)
+    pytest.skip(hint)
+
+
+def wait_for(condition, timeout: float = 30, interval: float = 0.05, message: str = "condition"):
+    """Polls `condition()` until it returns something truthy (returned) or `timeout` seconds pass (fails)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
 
 
 def runtimes_of(data_dir) -> list[int]:

@@ -58,10 +58,17 @@ def test_query_string_array_forms(server):
 
 
 def test_response_format_shapes(server):
-    old = requests.get(server.endpoint + "/functions", headers={**H, "x-appwrite-response-format": "1.8.0"})
-    assert all(f["specification"] == "s-1vcpu-512mb" for f in old.json()["functions"])
-    new = requests.get(server.endpoint + "/functions", headers={**H, "x-appwrite-response-format": "2.5.0"})
-    assert all("specification" not in f for f in new.json()["functions"])
+    headers = {"x-appwrite-project": "http-format", "x-appwrite-key": "k"}
+    for i in range(2):  # a list to check: all() over no functions would prove nothing
+        created = requests.post(server.endpoint + "/functions", headers=headers,
+                                json={"functionId": f"fmt{i}", "name": f"Fmt {i}", "runtime": "python-3.11"})
+        assert created.status_code == 201
+    old = requests.get(server.endpoint + "/functions", headers={**headers, "x-appwrite-response-format": "1.8.0"})
+    assert [f["$id"] for f in old.json()["functions"]] == ["fmt0", "fmt1"]
+    assert [f["specification"] for f in old.json()["functions"]] == ["s-1vcpu-512mb"] * 2
+    new = requests.get(server.endpoint + "/functions", headers={**headers, "x-appwrite-response-format": "2.5.0"})
+    assert [f["$id"] for f in new.json()["functions"]] == ["fmt0", "fmt1"]
+    assert not [f for f in new.json()["functions"] if "specification" in f]
 
 
 def test_legacy_routes_and_params(server, tmp_path):
@@ -80,7 +87,15 @@ def test_legacy_routes_and_params(server, tmp_path):
     run = requests.post(server.endpoint + "/functions/old/executions", headers=H, json={"data": "from 1.3"})
     assert run.status_code == 201 and run.json()["responseBody"] == "from 1.3"
     rebuilt = requests.post(server.endpoint + f"/functions/old/deployments/{dep.id}/builds/{dep.id}", headers=H, json={})
-    assert rebuilt.status_code == 204
+    assert rebuilt.status_code == 204 and rebuilt.content == b""
+    # The rebuild is a new deployment from the same source: it builds, goes live and serves.
+    others = [d.id for d in fx.list_deployments("old").deployments if d.id != dep.id]
+    assert len(others) == 1, others
+    again = wait_build(fx, "old", others[0])
+    assert again.status.value == "ready" and again.sourcesize == dep.sourcesize, again.buildlogs
+    assert fx.get("old").deploymentid == again.id
+    run = requests.post(server.endpoint + "/functions/old/executions", headers=H, json={"data": "rebuilt"})
+    assert run.status_code == 201 and run.json()["responseBody"] == "rebuilt" and run.json()["deploymentId"] == again.id
 
 
 def test_api_key_is_enforced(server_factory):

@@ -248,11 +248,17 @@ def test_legacy_string_queries(server):
 
 
 def test_execution_queries(fx, hello):
-    fx.create_execution("hello", method="GET")
+    get = fx.create_execution("hello", method="GET")
+    post = fx.create_execution("hello", method="POST")
+    crashed = fx.create_execution("hello", path="/crash", method="GET")
+    assert crashed.status.value == "failed", crashed.errors
     gets = fx.list_executions("hello", queries=[Query.equal("requestMethod", ["GET"])])
-    assert gets.total >= 1 and all(e.requestmethod == "GET" for e in gets.executions)
+    ids = [e.id for e in gets.executions]
+    assert get.id in ids and crashed.id in ids and post.id not in ids
+    assert gets.total >= 2 and {e.requestmethod for e in gets.executions} == {"GET"}
     failed = fx.list_executions("hello", queries=[Query.equal("status", ["failed"]), Query.limit(1)])
-    assert all(e.status.value == "failed" for e in failed.executions)
+    assert len(failed.executions) == 1 and failed.executions[0].status.value == "failed"
+    assert failed.total >= 1
 
 
 @pytest.mark.parametrize("call, code, type_", [

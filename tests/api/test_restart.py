@@ -8,7 +8,7 @@ from appwrite.client import Client
 from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 
-from support import make_archive, runtimes_of
+from support import make_archive, runtimes_of, wait_for
 from test_python_sdk import wait_build
 
 
@@ -37,14 +37,14 @@ def test_functions_and_executions_survive_restart(server_factory, tmp_path):
     assert fx.list_executions("keep").total == 2
 
     # A crash (SIGKILL) mid-way through an async execution leaves consistent state.
-    slow = make_archive({"main.py": "import time\ndef main(context):\n    time.sleep(5)\n    return context.res.text('slow')\n"},
+    # The function outlives the test by far, so the kill surely lands while it is processing.
+    slow = make_archive({"main.py": "import time\ndef main(context):\n    time.sleep(120)\n    return context.res.text('slow')\n"},
                         tmp_path / "slow.tar.gz")
-    fx.create("slow", "Slow", "python-3.11", entrypoint="main.py", timeout=10)
+    fx.create("slow", "Slow", "python-3.11", entrypoint="main.py", timeout=300)
     wait_build(fx, "slow", fx.create_deployment("slow", InputFile.from_path(str(slow)), activate=True).id)
     running = fx.create_execution("slow", xasync=True)
-    deadline = time.monotonic() + 10
-    while fx.get_execution("slow", running.id).status.value != "processing" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: fx.get_execution("slow", running.id).status.value == "processing", timeout=60,
+             message="the async execution to be processing")
     second.stop(signal.SIGKILL)
     assert runtimes_of(data), "the killed emulator left its runtime processes behind"
 

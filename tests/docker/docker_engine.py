@@ -231,7 +231,12 @@ def main(argv: list[str]) -> int:
         return 1
     _say(how)
     if "--images" in argv:
-        for tag in docker_images.ensure_test_images(log=_say).values():
+        try:
+            images = docker_images.ensure_test_images(log=_say)
+        except (EngineUnavailable, docker_images.ImageBuildFailed) as exc:
+            _say(f"test images not ready: {exc}")
+            return 1
+        for tag in images.values():
             _say(f"image ready: {tag}")
     return 0
 

@@ -41,6 +41,19 @@ PACKAGES = ("bash", "tar", "gzip", "ca-certificates", "python3", "python3-venv",
 LABEL_INPUTS = "appwrite-emulator.inputs"
 
 
+class AdapterMissing(EngineUnavailable):
+    """runtimes/<lang>/ has no adapter yet: there is nothing to build an image from."""
+
+
+class ImageBuildFailed(RuntimeError):
+    """`docker build` of a test image failed: the image inputs (helpers, adapter) are broken. Not an
+    EngineUnavailable: the engine works, the product does not."""
+
+
+def has_adapter(lang: str) -> bool:
+    return (REPO / "runtimes" / lang).is_dir() and bool(_adapter_files(lang))
+
+
 @dataclass(frozen=True)
 class ImageDef:
     lang: str
@@ -243,8 +256,8 @@ def _context(defn: ImageDef, base: str) -> tuple[bytes, str]:
 def ensure_image(defn: ImageDef, log=None) -> str:
     """Build (or reuse) the test image for one language; returns its first tag."""
     import docker.errors
-    if not (REPO / "runtimes" / defn.lang).is_dir() or not _adapter_files(defn.lang):
-        raise EngineUnavailable(f"runtimes/{defn.lang}/ has no adapter yet")
+    if not has_adapter(defn.lang):
+        raise AdapterMissing(f"runtimes/{defn.lang}/ has no adapter yet")
     base = ensure_base_image(log)
     context, inputs = _context(defn, base)
     tags = [f"{TEST_PREFIX}/{defn.lang}:{t}" for t in defn.tags]
@@ -264,7 +277,7 @@ def ensure_image(defn: ImageDef, log=None) -> str:
                 image, _ = c.images.build(fileobj=io.BytesIO(context), custom_context=True, tag=tags[0],
                                           labels={LABEL_INPUTS: inputs}, rm=True, forcerm=True, pull=False)
             except docker.errors.BuildError as exc:
-                raise EngineUnavailable(f"building {tags[0]} failed: {exc}\n"
+                raise ImageBuildFailed(f"building {tags[0]} failed: {exc}\n"
                                         + "".join(str(x.get("stream", "")) for x in exc.build_log)[-3000:])
             for t in tags[1:]:
                 repo, _, version = t.rpartition(":")
@@ -281,12 +294,13 @@ def ensure_image(defn: ImageDef, log=None) -> str:
 
 def ensure_test_images(keys=None, log=None) -> dict[str, str]:
     """{key: image tag} ("python", "node", "python-v2", ...) for every image whose adapter exists
-    (or the ones asked for)."""
+    (or the ones asked for). Only a missing adapter leaves an image out; a failed build raises
+    ImageBuildFailed, so a broken image never turns into skipped tests."""
     out = {}
     for key in keys or TEST_IMAGES:
         try:
             out[key] = ensure_image(TEST_IMAGES[key], log)
-        except EngineUnavailable as exc:
+        except AdapterMissing as exc:
             if keys:
                 raise
             _say(log, f"{key}: skipped ({exc})")

@@ -1,15 +1,20 @@
 """The docker executor behind the REST API: the server's default, and chosen per function."""
 from __future__ import annotations
 
+import json
 import time
 
+import docker_engine
 import requests
 
 from docker_images import TEST_PREFIX
+from emulator.executors.docker import LABEL
 from support import make_archive
 
 H = {"x-appwrite-project": "docker-api", "x-appwrite-key": "k"}
-MAIN = "import os\ndef main(context):\n    return context.res.json({'where': os.path.exists('/usr/local/server/helpers/start.sh'), 'body': context.req.body_text})\n"
+# 'host': the container's hostname, which the docker executor sets to a random token per container.
+MAIN = ("import os, socket\ndef main(context):\n    return context.res.json({'where': os.path.exists('/usr/local/server/helpers/start.sh'), "
+        "'body': context.req.body_text, 'host': socket.gethostname()})\n")
 
 
 def deploy(endpoint: str, function_id: str, tmp_path, **extra) -> None:
@@ -53,7 +58,17 @@ def test_docker_as_server_default(docker_setup, server_factory, tmp_path):
     deploy(srv.endpoint, "default-docker", tmp_path)
     first = execute(srv.endpoint, "default-docker")
     assert first["status"] == "completed" and '"where":true' in first["responseBody"], first
-    assert execute(srv.endpoint, "default-docker")["duration"] < 2  # warm container reused
+    second = execute(srv.endpoint, "default-docker")
+    assert second["status"] == "completed", second
+    host = json.loads(first["responseBody"])["host"]
+    assert json.loads(second["responseBody"])["host"] == host, "the warm container serves the second call"
+    client = docker_engine.client()
+    try:
+        serving = [c.id for c in client.containers.list(filters={"label": LABEL})
+                   if c.attrs["Config"]["Hostname"] == host]
+    finally:
+        client.close()
+    assert len(serving) == 1, f"one running container has hostname {host}: {serving}"
     queued = requests.post(srv.endpoint + "/functions/default-docker/executions", headers=H,
                            json={"body": "later", "async": True}).json()
     assert queued["status"] == "waiting"

@@ -27,7 +27,7 @@ from emulator.runtime_client import RuntimeTimeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from docker_driver import DockerDriver  # noqa: E402
-from docker_images import TEST_IMAGES, TEST_PREFIX  # noqa: E402
+from docker_images import TEST_IMAGES, TEST_PREFIX, has_adapter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINTS = {("python", "context"): "tests.py", ("python", "legacy"): "main.py",
@@ -41,6 +41,8 @@ pytestmark = pytest.mark.timeout(300)
 def need(setup: dict, lang: str, contract: str = "v5") -> str:
     key = lang if contract == "v5" else f"{lang}-{contract}"
     if key not in setup["images"]:
+        # ensure_test_images leaves an image out only when its adapter is missing; a failed build fails.
+        assert not has_adapter(lang), f"runtimes/{lang}/ has an adapter but no test image {key} was built"
         pytest.skip(f"no test image {key}: runtimes/{lang}/ has no adapter yet")
     return TEST_IMAGES[key].runtime
 

@@ -29,6 +29,7 @@ from emulator.contract import V2_CHECKS, DirectDriver, Result, ToolchainMissing,
 from emulator.hostbuild import build_on_host
 from emulator.languages import language_for_runtime
 from emulator.languages.base import BuildError
+from support import require_toolchain
 
 DEVELOPMENT_ENV = {"OPEN_RUNTIMES_SECRET": "", "OPEN_RUNTIMES_ENV": "development", "OPEN_RUNTIMES_HEADERS": ""}
 
@@ -56,8 +57,10 @@ class RuntimeContract:
         try:
             driver.start()
         except ToolchainMissing as exc:
-            pytest.skip(str(exc))
-        return driver
+            missing = str(exc)
+        else:
+            return driver
+        require_toolchain(self.language.key, missing)
 
     @contextlib.contextmanager
     def running(self, tmp_path: Path, files: dict[str, str], entrypoint: str, **kwargs) -> Iterator[DirectDriver]:
@@ -72,7 +75,7 @@ class RuntimeContract:
     def require_toolchain(self) -> None:
         toolchain = self.language.toolchain()
         if not toolchain.available:
-            pytest.skip(toolchain.hint)
+            require_toolchain(self.language.key, toolchain.hint)
 
     def host_build(self, root: Path, entrypoint: str) -> list[str]:
         """Build `root` in place with build_on_host (no install command); returns the build output.
@@ -85,13 +88,16 @@ class RuntimeContract:
         """Starts a driver on `files` expecting the build to fail; returns the build log."""
         driver = DirectDriver(self.runtime, source_dir=write(tmp_path / "src", files), entrypoint=entrypoint,
                               workdir=tmp_path / "work")
+        missing = ""
         try:
             with pytest.raises(BuildError):
                 driver.start()
         except ToolchainMissing as exc:
-            pytest.skip(str(exc))
+            missing = str(exc)
         finally:
             driver.stop()
+        if missing:
+            require_toolchain(self.language.key, missing)
         return driver.build_log
 
     def assert_runtime_ids(self, key: str, versions: Iterable[str], unsupported: str):

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from support import require_toolchain
+
 from .contract_common import (RuntimeContract, assert_exit_stops_server, assert_isolated_logs, line_end_leaks,
                               native_context_lines, upper_text, write)
 
@@ -33,7 +35,7 @@ def test_no_install_without_composer_json(tmp_path):
 def test_composer_build(tmp_path):
     """`composer install` runs in the build dir and the adapter loads vendor/autoload.php."""
     if shutil.which("composer") is None:
-        pytest.skip("composer not found. Install: apt-get install -y composer")
+        require_toolchain("composer", "composer not found. Install: apt-get install -y composer")
     with contract.running(tmp_path, {
         "composer.json": '{"name": "test/fn", "autoload": {"psr-4": {"App\\\\": "lib/"}}}',
         "lib/Greeter.php": "<?php\nnamespace App;\nclass Greeter { public static function hi(): string { return 'hi'; } }\n",

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from support import require_toolchain
+
 from .contract_common import (RuntimeContract, assert_exit_stops_server, assert_isolated_logs,
                               assert_timeout_drops_late_output, call_concurrently, line_end_leaks, upper_text, write)
 
@@ -27,7 +29,7 @@ def test_bundler_build(tmp_path):
     """Gems install into the build dir (vendor/bundle) and load through bundler/setup.
     A path gem keeps the test offline."""
     if shutil.which("bundle") is None:
-        pytest.skip("bundle not found. Install: apt-get install -y ruby-bundler")
+        require_toolchain("bundle", "bundle not found. Install: apt-get install -y ruby-bundler")
     with contract.running(tmp_path, {
         "Gemfile": "gem 'greeter', path: 'greeter'\n",
         "greeter/greeter.gemspec": """
