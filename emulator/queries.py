@@ -6,10 +6,12 @@ Appwrite 1.5 send strings (`equal("name", ["a"])`). Both parse to the same `Quer
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 
 from .errors import AppwriteError, invalid_param
+from .ids import ID_PATTERN
 
 MAX_QUERIES = 100
 MAX_QUERY_LENGTH = 4096
@@ -17,6 +19,9 @@ MAX_VALUES = 500
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 5000
 COUNT_CAP = 5000
+MAX_DEPTH = 10  # nested `and`/`or` levels
+# SQLite stores integers as signed 64-bit: a larger one is no value any stored document holds.
+INT64 = (-2**63, 2**63 - 1)
 
 COMMON_ATTRIBUTES = ("$id", "$createdAt", "$updatedAt", "$sequence")
 ATTRIBUTES = {
@@ -67,7 +72,9 @@ def _bad(message: str) -> AppwriteError:
     return invalid_param("queries", message)
 
 
-def parse_query(text) -> Query:
+def parse_query(text, depth: int = 0) -> Query:
+    if depth > MAX_DEPTH:
+        raise _bad(f"Invalid query: and/or may nest at most {MAX_DEPTH} levels.")
     if isinstance(text, dict):
         data = text
     else:
@@ -97,8 +104,40 @@ def parse_query(text) -> Query:
     if not isinstance(attribute, str):
         raise _bad("Invalid query: attribute must be a string.")
     if method in ("and", "or"):
-        values = [parse_query(v) for v in values]
+        values = [parse_query(v, depth + 1) for v in values]
+    else:
+        for value in values:
+            _check_value(value)
+    if not _is_text(attribute):
+        raise _bad("Invalid query: attribute must be valid UTF-8.")
     return Query(method, attribute, values)
+
+
+def _is_text(value: str) -> bool:
+    """False for strings with lone surrogates (a JSON `\\ud800`): they can't reach SQLite or a response."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_value(value) -> None:
+    """A query value is a JSON scalar a stored document could hold: text, a finite number within
+    64 bits, a boolean or null. `1e400` parses to infinity, and 10**30 fits no SQLite integer."""
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, str):
+        if not _is_text(value):
+            raise _bad("Invalid query: values must be valid UTF-8.")
+    elif isinstance(value, int):
+        if not INT64[0] <= value <= INT64[1]:
+            raise _bad("Invalid query: integer values must fit in 64 bits.")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _bad("Invalid query: numeric values must be finite.")
+    else:
+        raise _bad("Invalid query: values must be strings, numbers, booleans or null.")
 
 
 _LEGACY = re.compile(r"^([A-Za-z.]+)\((.*)\)$", re.S)
@@ -112,7 +151,8 @@ def _parse_legacy(text: str) -> dict:
     if "." in method:
         raise _bad(f"Invalid query method: {method}")
     params = [_legacy_value(p) for p in _split_params(inner)] if inner.strip() else []
-    if method in ("limit", "offset", "cursorAfter", "cursorBefore"):
+    if method in ("limit", "offset", "cursorAfter", "cursorBefore", "createdBefore", "createdAfter",
+                  "updatedBefore", "updatedAfter"):
         return {"method": method, "values": params[:1]}
     if method in ("orderAsc", "orderDesc", "isNull", "isNotNull"):
         return {"method": method, "attribute": params[0] if params else ""}
@@ -202,7 +242,7 @@ def plan(collection: str, raw_queries, search: str | None = None) -> ListPlan:
         elif q.method == "offset":
             result.offset = _int_value(q, 0, 10**9)
         elif q.method in ("cursorAfter", "cursorBefore"):
-            if not q.values or not isinstance(q.values[0], str):
+            if not q.values or not isinstance(q.values[0], str) or not ID_PATTERN.match(q.values[0]):
                 raise _bad("Invalid query: Cursor must be a valid document ID.")
             result.cursor = q.values[0]
             result.cursor_before = q.method == "cursorBefore"
@@ -218,6 +258,8 @@ def plan(collection: str, raw_queries, search: str | None = None) -> ListPlan:
             sql, args = _filter(q, allowed)
             clauses.append(sql)
             params.extend(args)
+    if search and not _is_text(search):
+        raise invalid_param("search", "Value must be valid UTF-8.")
     if search:
         attrs = SEARCH_ATTRIBUTES[collection]
         terms = [t for t in re.split(r"\s+", search.strip()) if t]
@@ -230,9 +272,10 @@ def plan(collection: str, raw_queries, search: str | None = None) -> ListPlan:
 
 
 def _int_value(q: Query, low: int, high: int) -> int:
-    try:
-        value = int(q.values[0])
-    except (IndexError, TypeError, ValueError):
+    value = q.values[0] if q.values else None
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,19}", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):  # 1.5, "x", true, null: not an integer
         raise _bad(f"Invalid query: {q.method} must be an integer.")
     if not low <= value <= high:
         raise _bad(f"Invalid {q.method} param: Value must be a valid range between {low:,} and {high:,}")
