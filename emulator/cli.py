@@ -27,10 +27,21 @@ def serve_options(fn):
     fn = click.option("--port", default=8080, show_default=True, type=int, help="Port (0 picks a free one).")(fn)
     fn = click.option("--data-dir", default=".emulator", show_default=True, type=click.Path(file_okay=False),
                       help="Where state (SQLite) and deployments are kept.")(fn)
-    fn = click.option("--api-key", default=None, help="Require this X-Appwrite-Key on every request.")(fn)
+    fn = click.option("--api-key", default=None, envvar="APPWRITE_EMULATOR_API_KEY",
+                      help="Require this X-Appwrite-Key on every request (or set APPWRITE_EMULATOR_API_KEY, "
+                           "which keeps it out of `ps`).")(fn)
+    fn = click.option("--cors-origin", "cors_origins", multiple=True, envvar="APPWRITE_EMULATOR_CORS_ORIGINS",
+                      help="A web page origin allowed to call the API, e.g. http://myapp.test:3000 (repeatable; "
+                           "APPWRITE_EMULATOR_CORS_ORIGINS takes a comma-separated list). Loopback pages "
+                           "always are.")(fn)
     fn = click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True,
                       help="Run functions as host processes or in openruntimes containers.")(fn)
     return fn
+
+
+def split_origins(values: tuple[str, ...]) -> tuple[str, ...]:
+    """--cors-origin values, each possibly a comma-separated list (as the environment variable is)."""
+    return tuple(origin.strip() for value in values for origin in value.split(",") if origin.strip())
 
 
 async def start_server(settings: Settings, host: str, port: int) -> web.AppRunner:
@@ -75,14 +86,14 @@ async def run_server(settings: Settings, host: str, port: int) -> None:
               help="Docker executor images are <prefix>/<language>:v5-<version>.")
 @click.option("--appwrite-version", default="1.9.6", show_default=True,
               help="Appwrite version emulated: below 1.4 new functions use the v2 runtime contract.")
-def serve(host, port, data_dir, api_key, executor, min_schedule_delay, pool_size, startup_timeout,
+def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_delay, pool_size, startup_timeout,
           docker_image_prefix, appwrite_version):
     """Serve the Appwrite Functions API under /v1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(data_dir=Path(data_dir), api_key=api_key, executor=executor,
                         min_schedule_delay=min_schedule_delay, pool_size=pool_size,
                         startup_timeout=startup_timeout, docker_image_prefix=docker_image_prefix,
-                        appwrite_version=appwrite_version)
+                        appwrite_version=appwrite_version, host=host, cors_origins=split_origins(cors_origins))
     try:
         asyncio.run(run_server(settings, host, port))
     except KeyboardInterrupt:
@@ -145,7 +156,8 @@ def contract_test(runtimes, api, executor, endpoint):
               help="Milliseconds of quiet after a change before reloading.")
 @click.option("--docker-image-prefix", default="openruntimes", show_default=True,
               help="Docker executor images are <prefix>/<language>:v5-<version>.")
-def dev(host, port, data_dir, api_key, executor, project_dir, project_id, debounce, docker_image_prefix):
+def dev(host, port, data_dir, api_key, executor, cors_origins, project_dir, project_id, debounce,
+        docker_image_prefix):
     """Serve, deploy the project's functions and redeploy them on every change.
 
     PROJECT_DIR holds appwrite.config.json (or appwrite.json), or is a single function folder.
@@ -161,7 +173,8 @@ def dev(host, port, data_dir, api_key, executor, project_dir, project_id, deboun
         raise click.ClickException(str(exc))
     # Absolute: function processes start in their build directories.
     settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
-                        docker_image_prefix=docker_image_prefix)
+                        docker_image_prefix=docker_image_prefix, host=host,
+                        cors_origins=split_origins(cors_origins))
     try:
         asyncio.run(run_dev(project, settings, host, port, debounce_ms=debounce))
     except (KeyboardInterrupt, asyncio.CancelledError):

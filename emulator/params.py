@@ -3,19 +3,33 @@
 Clients encode arrays and objects differently: `queries[0]=..&queries[1]=..` (Python, node, CLI),
 `queries[]=..` and repeated keys (PHP style), `headers[x-a]=..` (Python GET/multipart dicts).
 JSON bodies arrive as they are. Multipart file parts are returned separately.
+
+Parsing is bounded before anything is built, because it runs for public routes too (login): an
+array index or a `[]` append past Appwrite's array limit, more fields than any route takes, a key
+nested too deeply, or a multipart body past the body limit is a 400, never memory.
 """
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .errors import AppwriteError
 
 MAX_DEPTH = 64  # nesting of arrays/objects in parameters; nothing in the API needs more than a few
+# Appwrite's APP_LIMIT_ARRAY_PARAMS_SIZE: no array parameter holds more, so a bracketed index past
+# it can never be valid (and must not pad a list up to it).
+MAX_ARRAY_ITEMS = 100
+# Bracketed keys, repeated keys and form/multipart fields in one request. The largest legitimate
+# request (100 queries plus a function's settings) stays far below it.
+MAX_FIELDS = 1000
+# Multipart bodies are streamed; their parts together may not exceed the app's body limit.
+MAX_MULTIPART_BYTES = 32 * 1024 * 1024
 _BRACKETS = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
+_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 
 
 @dataclass
@@ -24,46 +38,60 @@ class UploadedFile:
     data: bytes
 
 
+def _too_long(name: str) -> AppwriteError:
+    # The same words as the schema's maxItems check, so the client sees one message for one limit.
+    return AppwriteError("general_argument_invalid",
+                         f"Invalid `{name}` param: Value must a valid array no longer than {MAX_ARRAY_ITEMS} items")
+
+
+def _list_slot(node: list, part: str, name: str) -> int:
+    """The index `part` names in `node` ("" appends), after checking it against the array limit."""
+    index = len(node) if part == "" else int(part)
+    if index >= MAX_ARRAY_ITEMS:
+        raise _too_long(name)
+    while len(node) <= index:
+        node.append(None)
+    return index
+
+
 def _set(target: dict, key: str, value) -> None:
     match = _BRACKETS.match(key)
     if not match:
         if key in target:
             existing = target[key]
-            target[key] = existing + [value] if isinstance(existing, list) else [existing, value]
+            merged = existing + [value] if isinstance(existing, list) else [existing, value]
+            if len(merged) > MAX_ARRAY_ITEMS:
+                raise _too_long(key)
+            target[key] = merged
         else:
             target[key] = value
         return
-    name, rest = match.group(1), re.findall(r"\[([^\[\]]*)\]", match.group(2))
-    node = target
+    name = match.group(1)
+    rest = _SEGMENT.findall(match.group(2))
+    if len(rest) >= MAX_DEPTH:
+        raise AppwriteError("general_argument_invalid",
+                            f"The request's parameters are nested too deeply (more than {MAX_DEPTH} levels).")
     path = [name] + rest
+    node = target
     for i, part in enumerate(path[:-1]):
         nxt = path[i + 1]
         want_list = nxt == "" or nxt.isdigit()
-        if part == "" and isinstance(node, list):
-            child = [] if want_list else {}
-            node.append(child)
-            node = child
-            continue
-        key_ = int(part) if isinstance(node, list) and part.isdigit() else part
-        if isinstance(node, list):
-            while len(node) <= key_:
-                node.append(None)
-            if node[key_] is None:
-                node[key_] = [] if want_list else {}
-            node = node[key_]
+        if isinstance(node, list) and (part == "" or part.isdigit()):
+            index = _list_slot(node, part, name)
+            if not isinstance(node[index], (list, dict)):
+                node[index] = [] if want_list else {}
+            node = node[index]
         else:
-            if key_ not in node or not isinstance(node[key_], (list, dict)):
-                node[key_] = [] if want_list else {}
-            node = node[key_]
+            if isinstance(node, list):  # `a[0]=x&a[k]=y`: a named key under an array
+                raise AppwriteError("general_argument_invalid", f"Invalid `{name}` param: mixes array and object keys.")
+            if part not in node or not isinstance(node[part], (list, dict)):
+                node[part] = [] if want_list else {}
+            node = node[part]
     last = path[-1]
     if isinstance(node, list):
-        if last == "":
-            node.append(value)
-        else:
-            idx = int(last)
-            while len(node) <= idx:
-                node.append(None)
-            node[idx] = value
+        if last != "" and not last.isdigit():
+            raise AppwriteError("general_argument_invalid", f"Invalid `{name}` param: mixes array and object keys.")
+        node[_list_slot(node, last, name)] = value
     else:
         node[last] = value
 
@@ -89,24 +117,65 @@ def _compact(value):
     return value
 
 
+class _FieldCounter:
+    def __init__(self):
+        self.count = 0
+
+    def add(self) -> None:
+        self.count += 1
+        if self.count > MAX_FIELDS:
+            raise AppwriteError("general_argument_invalid",
+                                f"The request has too many parameters (more than {MAX_FIELDS}).")
+
+
+async def _read_part(part, budget: list[int]) -> bytes:
+    """A multipart part's bytes, counted against what is left of the body budget."""
+    chunks = []
+    while True:
+        chunk = await part.read_chunk()
+        if not chunk:
+            return b"".join(chunks)
+        budget[0] -= len(chunk)
+        if budget[0] < 0:
+            raise AppwriteError("general_argument_invalid",
+                                f"Request body is too large: the limit is {MAX_MULTIPART_BYTES} bytes.", 413)
+        chunks.append(chunk)
+
+
 async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFile]]:
     params: dict = {}
     files: dict[str, UploadedFile] = {}
+    fields = _FieldCounter()
     for key, value in request.query.items():
+        fields.add()
         _set(params, key, value)
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.can_read_body:
         ctype = request.content_type or ""
         if ctype.startswith("multipart/"):
             reader = await request.multipart()
+            budget = [MAX_MULTIPART_BYTES]
             async for part in reader:
+                fields.add()
+                if not isinstance(part, BodyPartReader):  # a nested multipart/mixed: no API takes one
+                    raise AppwriteError("general_argument_invalid", "Invalid request: nested multipart body.")
                 if part.name is None:
+                    await _read_part(part, budget)  # drained: the next part starts after it
                     continue
+                data = await _read_part(part, budget)
                 if part.filename is not None:
-                    files[part.name] = UploadedFile(part.filename, bytes(await part.read()))
+                    files[part.name] = UploadedFile(part.filename, data)
                 else:
-                    _set(params, part.name, await part.text())
+                    _set(params, part.name, data.decode(part.get_charset(default="utf-8")))
         elif ctype == "application/x-www-form-urlencoded":
-            for key, value in (await request.post()).items():
+            raw = (await request.read()).decode(request.charset or "utf-8")
+            try:
+                # max_num_fields counts the separators before anything is built.
+                pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=max(MAX_FIELDS - fields.count, 1))
+            except ValueError:
+                raise AppwriteError("general_argument_invalid",
+                                    f"The request has too many parameters (more than {MAX_FIELDS}).")
+            for key, value in pairs:
+                fields.add()
                 _set(params, key, value)
         else:
             raw = await request.read()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 import threading
 import urllib.parse
@@ -40,10 +41,23 @@ INDEXED = {
 SCHEDULED_EXECUTIONS = "json_extract(data, '$.status') = 'scheduled'"
 
 
+def _owner_only(db_path: Path) -> None:
+    """The database holds secret variable values: readable by its owner only. SQLite creates the
+    -wal and -shm files with the database file's mode, so creating it 0600 covers them too; files
+    left by an older, laxer version are tightened."""
+    os.close(os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.chmod(f"{db_path}{suffix}", 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class Store:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        _owner_only(path)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         # Reads from other threads (a slow list run off the event loop) use their own read-only
         # connection: WAL lets them run beside the writer instead of queueing on this one.

@@ -11,6 +11,13 @@ account behind it is derived from that email. Sessions are stored (collection `s
 login survives restarts, and each one remembers the API key it was issued under, so restarting
 the server with another `--api-key` logs everybody out. Proxy rules are stored too (collection
 `rules`); the emulator does not serve functions by domain, so a rule's domain is informational.
+
+Who gets a session: only a login (which, under `--api-key`, takes the key as its password) or a
+request that carried the real `--api-key` itself (grant_cli_session). Short-lived keys (a JWT
+from `POST /projects/{id}/jwts`, an execution's x-appwrite-key) never earn one: they are scoped
+to one project and die at their expiry, and a year-long admin session would outlive and outreach
+them. As every session comes from the real key, every session may survive a restart, bound to
+that key. Without `--api-key` the server is open and any key counts as the real one.
 """
 from __future__ import annotations
 
@@ -37,6 +44,7 @@ SESSIONS = ("sessions", "console", "")  # (collection, project, parent) in the s
 DOMAIN_FUNCTIONS = "functions.localhost"
 CLI_SESSION_EMAIL = "cli@localhost"
 JWT_MAX_DURATION = 3600
+CREDENTIAL = "credential"  # request key: what the request authenticated with (app._credential)
 
 
 # -- sessions --------------------------------------------------------------------------------------
@@ -197,12 +205,13 @@ def grant_cli_session(request: web.Request, response: web.StreamResponse) -> Non
     console SDK for `/console/variables`; with no stored cookie the CLI gives up before deploying
     ("Session not found. Please run `appwrite login`"), though the function exists. The CLI stores
     any `a_session_console` cookie it sees, so answering that create with one lets a key-only
-    push finish. The session is as powerful as the key that earned it (and dies with it). From
-    then on the CLI sends the cookie instead of the key for this endpoint.
+    push finish. Only the real `--api-key` earns one (on an open server, any key): the session is
+    as powerful as that key and dies with it. From then on the CLI sends the cookie instead of
+    the key for this endpoint.
     """
     if (request.method != "POST" or request.path.rstrip("/") != "/v1/functions" or response.status != 201
             or request.headers.get("x-sdk-name") != "Command Line" or not request.headers.get("x-appwrite-key")
-            or current_session(request) is not None):
+            or request.get(CREDENTIAL) not in ("key", "open") or current_session(request) is not None):
         return
     doc, secret = _open_session(request, CLI_SESSION_EMAIL, provider="key")
     _set_session_cookie(response, secret, doc)
@@ -226,8 +235,15 @@ async def create_project_jwt(request: web.Request) -> web.Response:
     """`POST /projects/{projectId}/jwts`: a short-lived key, as `appwrite run function` asks for.
 
     The CLI passes it to the function as `x-appwrite-key`; here it is an ephemeral key the auth
-    middleware accepts until `duration` seconds have passed.
+    middleware accepts for that project only, until `duration` seconds have passed. Making one
+    takes the real key or a console session, as in Appwrite: a short-lived key cannot mint another.
     """
+    if request.get(CREDENTIAL) == "ephemeral":
+        raise AppwriteError("general_unauthorized_scope",
+                            'User (role: applications) missing scopes (["projects.write"])')
+    project_id = request.match_info["projectId"]
+    if not ID_PATTERN.match(project_id):
+        raise AppwriteError("project_not_found")
     body, _ = await read_params(request)
     duration = body.get("duration", 900)
     if isinstance(duration, str) and duration.isdigit():
@@ -235,7 +251,7 @@ async def create_project_jwt(request: web.Request) -> web.Response:
     if not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= JWT_MAX_DURATION:
         raise invalid_param("duration", f"Value must be a valid range between 0 and {JWT_MAX_DURATION:,}")
     key = "ephemeral_" + secrets.token_hex(32)
-    state(request).ephemeral_keys[key] = time.time() + duration
+    state(request).ephemeral_keys[(project_id, key)] = time.time() + duration
     return json_response({"jwt": key}, 201)
 
 

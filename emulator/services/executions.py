@@ -203,11 +203,11 @@ def new_execution(state: State, project: str, function: dict, deployment_id: str
     }
 
 
-def _ephemeral_key(state: State, timeout: float) -> str:
+def _ephemeral_key(state: State, project: str, timeout: float) -> str:
     now = time.time()
     state.ephemeral_keys.purge(now)
     key = "ephemeral_" + secrets.token_hex(32)
-    state.ephemeral_keys[key] = now + timeout + 60
+    state.ephemeral_keys[(project, key)] = now + timeout + 60  # valid for this project only
     return key
 
 
@@ -243,7 +243,7 @@ async def run_execution(state: State, project: str, function: dict, deployment: 
         "x-appwrite-user-jwt": "", "x-appwrite-country-code": "", "x-appwrite-continent-code": "",
         "x-appwrite-continent-eu": "false", "x-appwrite-client-ip": client_ip,
         "x-appwrite-execution-id": doc["$id"],
-        "x-appwrite-key": _ephemeral_key(state, function.get("timeout", 15)),
+        "x-appwrite-key": _ephemeral_key(state, project, function.get("timeout", 15)),
     })
     request = ExecutionRequest(method=doc["requestMethod"], path=doc["requestPath"], headers=headers, body=body,
                                timeout=function.get("timeout", 15), logging=function.get("logging", True))

@@ -32,6 +32,10 @@ class Settings:
     pool_size: int = 1  # warm instances per deployment (each serves concurrent requests)
     startup_timeout: float = 30.0  # seconds a runtime may take to start listening
     docker_image_prefix: str = "openruntimes"  # images are <prefix>/<language>:v5-<version>
+    # Browsers and host names (app.origin_guard): the address the server listens on (its name is an
+    # accepted Host), and the page origins allowed beyond loopback ones (`*` allows any).
+    host: str = "127.0.0.1"
+    cors_origins: tuple[str, ...] = ()
 
 
 class ExpiringKeys(dict):
