@@ -15,6 +15,7 @@ from aiohttp import web
 from .app import create_app
 from .devclient import Client, ClientError, client_options, default_project, parse_headers, run_exec, run_trigger
 from .services.state import Settings
+from .version import APPWRITE_VERSION
 
 
 @click.group()
@@ -84,7 +85,7 @@ async def run_server(settings: Settings, host: str, port: int) -> None:
               help="Seconds a runtime may take to start listening before the execution fails.")
 @click.option("--docker-image-prefix", default="openruntimes", show_default=True,
               help="Docker executor images are <prefix>/<language>:v5-<version>.")
-@click.option("--appwrite-version", default="1.9.6", show_default=True,
+@click.option("--appwrite-version", default=APPWRITE_VERSION, show_default=True,
               help="Appwrite version emulated: below 1.4 new functions use the v2 runtime contract.")
 def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_delay, pool_size, startup_timeout,
           docker_image_prefix, appwrite_version):
@@ -120,8 +121,7 @@ def contract_test(runtimes, api, executor, endpoint):
     import tempfile
 
     from .background import BackgroundServer
-    from .contract import format_table
-    from .contract_api import run_contract
+    from .contract import format_table, run_contract
     from .languages import LANGUAGES
 
     selected = list(runtimes) or [f"{lang.key}-{lang.versions[-1]}" for lang in

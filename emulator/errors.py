@@ -1,7 +1,7 @@
 """Appwrite's error envelope `{message, code, type, version}` and the error types we raise."""
 from __future__ import annotations
 
-APPWRITE_VERSION = "1.9.6"
+from .version import APPWRITE_VERSION
 
 # type -> (HTTP code, default message), as in Appwrite's app/config/errors.php.
 ERRORS: dict[str, tuple[int, str]] = {

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..languages.base import BuildError
 from ..runtime_client import RuntimeClient
+from ..runtime_env import build_env, server_env
 from .base import BuildJob, Capabilities, ExecutorError, Instance, RuntimeSpec
 from .pool import InstancePool, PooledExecutor
 
@@ -248,12 +249,8 @@ class DockerExecutor(PooledExecutor):
         await self._call(self._prepare_build_dirs, job, src, code)
         v2 = job.version == "v2"
         code_mount = "/usr/code" if v2 else "/mnt/code"
-        env = {**job.env, "OPEN_RUNTIMES_SECRET": "", "OPEN_RUNTIMES_HOSTNAME": self.hostname,
-               "OPEN_RUNTIMES_CPUS": _num(job.cpus), "OPEN_RUNTIMES_MEMORY": str(job.memory), "CI": "true"}
-        if job.entrypoint:
-            env["OPEN_RUNTIMES_ENTRYPOINT"] = job.entrypoint
-            if v2:
-                env["INTERNAL_RUNTIME_ENTRYPOINT"] = job.entrypoint
+        env = build_env(job.env, version=job.version, entrypoint=job.entrypoint, hostname=self.hostname,
+                        cpus=job.cpus, memory=job.memory)
         if v2:
             script = "tar -zxf /tmp/code.tar.gz -C /usr/code && cd /usr/local/src/ && ./build.sh"
         else:
@@ -345,11 +342,8 @@ class DockerExecutor(PooledExecutor):
         logs_dir, src = inst_dir / "logs", inst_dir / "src"
         await self._call(self._prepare_instance_dirs, archive, logs_dir, src)
         v2 = spec.version == "v2"
-        env = {"OPEN_RUNTIMES_ENV": "production", "OPEN_RUNTIMES_HEADERS": "{}", **spec.env,
-               "OPEN_RUNTIMES_SECRET": secret, "OPEN_RUNTIMES_HOSTNAME": self.hostname,
-               "OPEN_RUNTIMES_CPUS": _num(spec.cpus), "OPEN_RUNTIMES_MEMORY": str(spec.memory), "CI": "true"}
-        if spec.entrypoint:
-            env["OPEN_RUNTIMES_ENTRYPOINT"] = spec.entrypoint
+        env = server_env(spec.env, version=spec.version, entrypoint=spec.entrypoint, secret=secret,
+                         hostname=self.hostname, cpus=spec.cpus, memory=spec.memory)
         kwargs = dict(
             image=image, name=self._name("runtime", spec.deployment_key), hostname=secrets.token_hex(16)[:12],
             labels=self._labels("runtime", spec.deployment_key), environment=env,
@@ -358,9 +352,6 @@ class DockerExecutor(PooledExecutor):
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
             mem_limit=f"{int(spec.memory)}m" if spec.memory else None, detach=True)
         if v2:
-            env.update({"INTERNAL_RUNTIME_KEY": secret, "INERNAL_EXECUTOR_HOSTNAME": self.hostname})
-            if spec.entrypoint:
-                env["INTERNAL_RUNTIME_ENTRYPOINT"] = spec.entrypoint
             kwargs["working_dir"] = "/usr/code"  # no command: the image's start.sh reads /tmp/code.tar.gz
         else:
             kwargs["command"] = ["bash", "-c",
@@ -491,10 +482,6 @@ class DockerExecutor(PooledExecutor):
         if self._docker is not None:
             with contextlib.suppress(Exception):
                 self._docker.close()
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 async def _http_answers(port: int, timeout: float = 1.0) -> bool:

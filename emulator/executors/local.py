@@ -11,7 +11,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ..hostbuild import build_on_host
 from ..languages import language_for_runtime
 from ..languages.base import BuildError
 from ..runtime_client import RuntimeClient
+from ..runtime_env import free_port, server_env
 from .base import BuildJob, ExecutorError, Instance, RuntimeSpec
 from .pool import InstancePool, PooledExecutor
 
@@ -27,12 +27,6 @@ from .pool import InstancePool, PooledExecutor
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "DENO_DIR", "DENO_INSTALL",
                    "PYENV_ROOT", "SYSTEMROOT")
 OUTPUT_TAIL_BYTES = 16 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Process:
@@ -110,25 +104,10 @@ class LocalExecutor(PooledExecutor):
         inst_dir = self.run_dir / f"{spec.deployment_key}-{port}"
         logs_dir = inst_dir / "logs"
         logs_dir.mkdir(parents=True, exist_ok=True)
-        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        env.update(spec.env)
-        env.update(command.env)
-        env.update({
-            "OPEN_RUNTIMES_HOST": "127.0.0.1",
-            "OPEN_RUNTIMES_PORT": str(port),
-            "OPEN_RUNTIMES_CODE_DIR": str(spec.build_dir),
-            "OPEN_RUNTIMES_LOGS_DIR": str(logs_dir),
-            "OPEN_RUNTIMES_ENTRYPOINT": spec.entrypoint,
-            "OPEN_RUNTIMES_SECRET": secret,
-            "OPEN_RUNTIMES_ENV": "production",
-            "OPEN_RUNTIMES_HEADERS": "{}",
-            "OPEN_RUNTIMES_CPUS": str(spec.cpus),
-            "OPEN_RUNTIMES_MEMORY": str(spec.memory),
-            "CI": "true",
-        })
-        if spec.version == "v2":
-            env["INTERNAL_RUNTIME_KEY"] = secret
-            env["INTERNAL_RUNTIME_ENTRYPOINT"] = spec.entrypoint
+        host_env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+        env = server_env({**host_env, **spec.env, **command.env}, version=spec.version, entrypoint=spec.entrypoint,
+                         secret=secret, cpus=spec.cpus, memory=spec.memory, host="127.0.0.1", port=port,
+                         code_dir=spec.build_dir, logs_dir=logs_dir)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command.argv, cwd=command.cwd or str(spec.build_dir), env=env,

@@ -1,4 +1,4 @@
-"""Dart (`dart-2.15` … `dart-3.11`): runtimes/dart/runtime.dart compiled with the user's package.
+"""Dart (`dart-2.15` … `dart-3.11`): runtimes/dart/server.dart compiled with the user's package.
 
 The user's code is a pub package (`pubspec.yaml`, entry `lib/main.dart` with
 `Future<dynamic> main(final context)`, or `Future<void> start(final req, final res)` for
@@ -66,7 +66,7 @@ class Dart(Language):
         gen = build_dir / GENERATED
         shutil.rmtree(gen, ignore_errors=True)
         (gen / "bin").mkdir(parents=True)
-        shutil.copyfile(self.adapter_dir / "runtime.dart", gen / "bin" / "runtime.dart")
+        shutil.copyfile(self.adapter_dir / "server.dart", gen / "bin" / "server.dart")
 
         pubspec = build_dir / "pubspec.yaml"
         package = None
@@ -99,7 +99,7 @@ class Dart(Language):
             else:
                 call = f"opr.serve(loadError: {_dart_string(MISSING_MAIN)})"
         (gen / "bin" / "main.dart").write_text(
-            f"import 'runtime.dart' as opr;\n{imports}\nFuture<void> main() => {call};\n", encoding="utf-8")
+            f"import 'server.dart' as opr;\n{imports}\nFuture<void> main() => {call};\n", encoding="utf-8")
 
         env = self.build_env(build_dir)
         log("Compiling with dart ...\n")

@@ -9,6 +9,7 @@ from ..languages import LANGUAGES, language_for_runtime
 from ..models import parse_version
 from ..schedule import next_run
 from ..schemas import DEFAULT_SPECIFICATION, SPECIFICATIONS
+from ..version import APPWRITE_VERSION
 from .listing import list_documents
 from .state import State, deployment_key
 
@@ -191,7 +192,7 @@ def function_env(state: State, project: str, function: dict, deployment_id: str)
         "APPWRITE_FUNCTION_RUNTIME_VERSION": version,
         "APPWRITE_FUNCTION_CPUS": f"{cpus:g}",
         "APPWRITE_FUNCTION_MEMORY": str(memory),
-        "APPWRITE_VERSION": "1.9.6",
+        "APPWRITE_VERSION": APPWRITE_VERSION,
         "APPWRITE_REGION": "default",
         "APPWRITE_DEPLOYMENT_TYPE": "",
     })

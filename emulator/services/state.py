@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..executors.base import Executor
 from ..store import Store
+from ..version import APPWRITE_VERSION
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Settings:
     async_queue_size: int = 1000
     # The Appwrite version emulated: before 1.4 new functions use the v2 runtime contract
     # (openruntimes v2 images, `req`/`res` only), from 1.4 on the current one.
-    appwrite_version: str = "1.9.6"
+    appwrite_version: str = APPWRITE_VERSION
     pool_size: int = 1  # warm instances per deployment (each serves concurrent requests)
     startup_timeout: float = 30.0  # seconds a runtime may take to start listening
     docker_image_prefix: str = "openruntimes"  # images are <prefix>/<language>:v5-<version>

@@ -1,4 +1,4 @@
-"""The contract suite through the emulator's REST API: `python -m emulator contract-test`.
+"""`ApiDriver`: the contract suite through the emulator's REST API (`python -m emulator contract-test`).
 
 `ApiDriver` deploys a runtime's canonical test function (runtimes/<lang>/tests/<api>/) as an
 Appwrite function and turns every check's request into an execution, so the checks exercise the
@@ -19,8 +19,9 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-from .contract import Result
-from .languages import language_for_runtime
+from ..languages import language_for_runtime
+from .registry import run_suite
+from .results import CheckResult, Result
 
 
 def pack_dir(src: Path) -> bytes:
@@ -182,7 +183,6 @@ def parse_multipart(content_type: str, data: bytes) -> dict[str, bytes]:
 def run_contract(endpoint: str, runtimes: list[str], apis: list[str], executor: str | None = None):
     """Deploy and check each runtime × API; returns {"runtime/api": [CheckResult]}, and the hints
     of runtimes whose toolchain is missing."""
-    from .contract import CheckResult, run_suite
     results, missing = {}, {}
     for runtime in runtimes:
         language = language_for_runtime(runtime)
