@@ -6,7 +6,38 @@ import re
 import time
 from datetime import datetime, timezone
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
+from .errors import invalid_param
+
+# Appwrite's UID/Key rule: at most 36 chars of a-z A-Z 0-9 . _ -, not starting with . _ or -.
+# `\Z`, not `$`: `$` also matches before a trailing newline, and ids name files and rows.
+ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,35}\Z")
+# Appwrite's validator descriptions: `UID` for ids of existing things (path params), `Key` (which
+# `CustomId` extends with `unique()`) for ids a client chooses.
+UID_DESCRIPTION = ("UID must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, and underscore. "
+                   "Can't start with a leading underscore")
+CUSTOM_ID_DESCRIPTION = ("Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, period, hyphen, "
+                         "and underscore. Can't start with a special char")
+
+
+def is_valid_id(value) -> bool:
+    return isinstance(value, str) and ID_PATTERN.match(value) is not None
+
+
+def check_uid(name: str, value) -> str:
+    """`value` if it is a valid id, else Appwrite's 400 for an invalid `name` param."""
+    if not is_valid_id(value):
+        raise invalid_param(name, UID_DESCRIPTION)
+    return value
+
+
+def is_utf8(text: str) -> bool:
+    """False for strings holding lone surrogates (from JSON `\\ud800` escapes or undecodable bytes):
+    they cannot be encoded as UTF-8, so they could never be answered or handed to a runtime."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def unique_id() -> str:

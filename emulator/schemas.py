@@ -10,7 +10,7 @@ from __future__ import annotations
 from jsonschema import Draft202012Validator, FormatChecker
 
 from .errors import invalid_param, missing_param
-from .ids import ID_PATTERN
+from .ids import CUSTOM_ID_DESCRIPTION, UID_DESCRIPTION, is_valid_id
 from .schedule import is_valid_cron
 
 SPECIFICATIONS = [
@@ -27,12 +27,12 @@ formats = FormatChecker()
 
 @formats.checks("custom-id")
 def _custom_id(value) -> bool:
-    return not isinstance(value, str) or value == "unique()" or bool(ID_PATTERN.match(value))
+    return not isinstance(value, str) or value == "unique()" or is_valid_id(value)
 
 
 @formats.checks("uid")
 def _uid(value) -> bool:
-    return not isinstance(value, str) or bool(ID_PATTERN.match(value))
+    return not isinstance(value, str) or is_valid_id(value)
 
 
 @formats.checks("cron")
@@ -40,8 +40,6 @@ def _cron(value) -> bool:
     return not isinstance(value, str) or value == "" or is_valid_cron(value)
 
 
-ID_DESCRIPTION = ("Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, period, hyphen, "
-                  "and underscore. Can't start with a special char")
 
 S = {"type": "string"}
 
@@ -179,8 +177,10 @@ def validate(operation: str, params: dict) -> dict:
 
 
 def _describe(err, schema: dict) -> str:
-    if schema.get("format") in ("custom-id", "uid"):
-        return ID_DESCRIPTION
+    if schema.get("format") == "custom-id":  # Appwrite's CustomId (Key) validator
+        return CUSTOM_ID_DESCRIPTION
+    if schema.get("format") == "uid":  # Appwrite's UID validator: same rule, its own wording
+        return UID_DESCRIPTION
     if schema.get("format") == "cron":
         return "String must be a valid cron expression"
     validator = err.validator

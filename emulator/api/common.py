@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 from aiohttp import web
 
+from ..errors import AppwriteError, invalid_param
+from ..ids import check_uid, is_utf8, is_valid_id
 from ..models import parse_version
 from ..params import read_params
 from ..schemas import validate
@@ -19,7 +22,21 @@ def state(request: web.Request) -> State:
 
 
 def project(request: web.Request) -> str:
-    return request.headers.get("x-appwrite-project") or "console"
+    """The project id from `X-Appwrite-Project` (none: `console`). It names rows and folders, so an
+    id Appwrite could not have is refused: as Appwrite, no such project (404); bytes that are not
+    UTF-8 are a malformed request (400)."""
+    value = request.headers.get("x-appwrite-project") or "console"
+    if not is_valid_id(value):
+        if not is_utf8(value):
+            raise AppwriteError("general_argument_invalid",
+                                "Invalid `X-Appwrite-Project` header: the value is not valid UTF-8.")
+        raise AppwriteError("project_not_found")
+    return value
+
+
+def path_id(request: web.Request, name: str) -> str:
+    """An id from the URL path, checked with Appwrite's `UID` validator (400 if invalid)."""
+    return check_uid(name, request.match_info[name])
 
 
 def fmt(request: web.Request) -> tuple:
@@ -28,8 +45,27 @@ def fmt(request: web.Request) -> tuple:
 
 async def params(request: web.Request, operation: str) -> dict:
     if "params" not in request:
-        request["params"], request["files"] = await read_params(request)
+        raw, request["files"] = await read_params(request)
+        _reject_non_utf8(raw)
+        request["params"] = raw
     return validate(operation, request["params"])
+
+
+def _reject_non_utf8(params: dict) -> None:
+    """400 for a lone surrogate (`"\\ud800"` in JSON) anywhere in a parameter, key or value: it can
+    be neither stored and answered as UTF-8 nor handed to a runtime, so it is refused up front."""
+    for name, value in params.items():
+        stack = [name, value]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                if not is_utf8(node):
+                    raise invalid_param(name if is_utf8(name) else "params", "Value must be a valid UTF-8 string")
+            elif isinstance(node, dict):
+                stack.extend(node.keys())
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
 
 
 def files(request: web.Request) -> dict:
@@ -38,7 +74,19 @@ def files(request: web.Request) -> dict:
 
 def json_response(data, status: int = 200, headers: dict | None = None) -> web.Response:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return web.Response(body=body.encode(), status=status, headers={"Content-Type": JSON_TYPE, **(headers or {})})
+    return web.Response(body=utf8(body), status=status, headers={"Content-Type": JSON_TYPE, **(headers or {})})
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8(text: str) -> bytes:
+    """`text` as UTF-8. A lone surrogate stored before they were refused becomes U+FFFD, so
+    a row holding one never makes a list or get fail."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode()
 
 
 def no_content() -> web.Response:

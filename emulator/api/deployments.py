@@ -5,11 +5,11 @@ from aiohttp import web
 
 from ..models import deployment_model, list_model
 from ..services import deployments as svc
-from .common import files, fmt, json_response, no_content, params, project, state
+from .common import files, fmt, json_response, no_content, params, path_id, project, state
 
 
 def _ids(request):
-    return state(request), project(request), request.match_info["functionId"]
+    return state(request), project(request), path_id(request, "functionId")
 
 
 async def list_deployments(request: web.Request) -> web.Response:
@@ -27,12 +27,12 @@ async def create_deployment(request: web.Request) -> web.Response:
 
 
 async def get_deployment(request: web.Request) -> web.Response:
-    doc = svc.get_deployment(*_ids(request), request.match_info["deploymentId"])
+    doc = svc.get_deployment(*_ids(request), path_id(request, "deploymentId"))
     return json_response(deployment_model(doc, fmt(request)))
 
 
 async def delete_deployment(request: web.Request) -> web.Response:
-    await svc.delete_deployment(*_ids(request), request.match_info["deploymentId"])
+    await svc.delete_deployment(*_ids(request), path_id(request, "deploymentId"))
     return no_content()
 
 
@@ -44,12 +44,12 @@ async def duplicate_deployment(request: web.Request) -> web.Response:
 
 async def retry_build_legacy(request: web.Request) -> web.Response:
     """Appwrite <= 1.6 `POST .../deployments/{id}/builds/{buildId}` and `.../build`: rebuild, 204."""
-    svc.duplicate_deployment(*_ids(request), request.match_info["deploymentId"])
+    svc.duplicate_deployment(*_ids(request), path_id(request, "deploymentId"))
     return no_content()
 
 
 async def cancel_deployment(request: web.Request) -> web.Response:
-    doc = svc.cancel_deployment(*_ids(request), request.match_info["deploymentId"])
+    doc = svc.cancel_deployment(*_ids(request), path_id(request, "deploymentId"))
     return json_response(deployment_model(doc, fmt(request)))
 
 
@@ -58,7 +58,7 @@ async def download_deployment(request: web.Request) -> web.StreamResponse:
     kind = p.get("type", "source")
     if request.path.endswith("/build/download"):
         kind = "output"
-    deployment_id = request.match_info["deploymentId"]
+    deployment_id = path_id(request, "deploymentId")
     path = await svc.download_path(*_ids(request), deployment_id, kind)
     ctype = "application/gzip" if kind == "source" else "application/octet-stream"
     return web.FileResponse(path, headers={

@@ -10,7 +10,7 @@ from ..models import execution_model, list_model
 from ..services import executions as svc
 from aiohttp import MultipartWriter
 
-from .common import files, fmt, json_response, no_content, params, project, state
+from .common import files, fmt, json_response, no_content, params, path_id, project, state, utf8
 
 
 def _caller(request: web.Request) -> svc.Caller:
@@ -23,7 +23,7 @@ async def list_executions(request: web.Request) -> web.Response:
     # Executions pile up without bound and a `search` scans them all: list them on a worker thread
     # (with its own read connection) so a slow list never stalls other requests.
     total, docs = await asyncio.to_thread(svc.list_executions, state(request), project(request),
-                                          request.match_info["functionId"], p)
+                                          path_id(request, "functionId"), p)
     return json_response(list_model("executions", total, [execution_model(d, fmt(request)) for d in docs]))
 
 
@@ -32,7 +32,7 @@ async def create_execution(request: web.Request) -> web.Response:
     body_file = files(request).get("body")
     if body_file is not None:  # a multipart file part carries a binary body byte for byte
         p["body"] = body_file.data
-    doc, response = await svc.create_execution(state(request), project(request), request.match_info["functionId"],
+    doc, response = await svc.create_execution(state(request), project(request), path_id(request, "functionId"),
                                                p, _caller(request))
     model = execution_model(doc, fmt(request))
     if response is None:
@@ -53,7 +53,7 @@ def _multipart(model: dict, body: bytes, status: int) -> web.Response:
         if key == "responseBody":
             part = writer.append(body, {"Content-Type": "application/octet-stream"})
         elif isinstance(value, str):
-            part = writer.append(value, {"Content-Type": "text/plain; charset=utf-8"})
+            part = writer.append(utf8(value), {"Content-Type": "text/plain; charset=utf-8"})
         else:
             part = writer.append(json.dumps(value), {"Content-Type": "application/json"})
         part.set_content_disposition("form-data", name=key)
@@ -64,12 +64,12 @@ def _multipart(model: dict, body: bytes, status: int) -> web.Response:
 
 
 async def get_execution(request: web.Request) -> web.Response:
-    doc = svc.get_execution(state(request), project(request), request.match_info["functionId"],
-                            request.match_info["executionId"])
+    doc = svc.get_execution(state(request), project(request), path_id(request, "functionId"),
+                            path_id(request, "executionId"))
     return json_response(execution_model(doc, fmt(request)))
 
 
 async def delete_execution(request: web.Request) -> web.Response:
-    svc.delete_execution(state(request), project(request), request.match_info["functionId"],
-                         request.match_info["executionId"])
+    svc.delete_execution(state(request), project(request), path_id(request, "functionId"),
+                         path_id(request, "executionId"))
     return no_content()

@@ -6,7 +6,7 @@ from aiohttp import web
 from ..models import function_model, list_model
 from ..schemas import SPECIFICATIONS
 from ..services import functions as svc
-from .common import fmt, json_response, no_content, params, project, state
+from .common import fmt, json_response, no_content, params, path_id, project, state
 
 
 def _model(request, doc: dict) -> dict:
@@ -27,32 +27,32 @@ async def create_function(request: web.Request) -> web.Response:
 
 
 async def get_function(request: web.Request) -> web.Response:
-    doc = svc.get_function(state(request), project(request), request.match_info["functionId"])
+    doc = svc.get_function(state(request), project(request), path_id(request, "functionId"))
     return json_response(_model(request, doc))
 
 
 async def update_function(request: web.Request) -> web.Response:
     p = await params(request, "updateFunction")
-    doc = svc.update_function(state(request), project(request), request.match_info["functionId"], p)
+    doc = svc.update_function(state(request), project(request), path_id(request, "functionId"), p)
     return json_response(_model(request, doc))
 
 
 async def delete_function(request: web.Request) -> web.Response:
-    await svc.delete_function(state(request), project(request), request.match_info["functionId"])
+    await svc.delete_function(state(request), project(request), path_id(request, "functionId"))
     return no_content()
 
 
 async def update_function_deployment(request: web.Request) -> web.Response:
     p = await params(request, "updateFunctionDeployment")
-    doc = await svc.activate_deployment(state(request), project(request), request.match_info["functionId"],
+    doc = await svc.activate_deployment(state(request), project(request), path_id(request, "functionId"),
                                         p["deploymentId"])
     return json_response(_model(request, doc))
 
 
 async def update_deployment_legacy(request: web.Request) -> web.Response:
     """Appwrite 0.15-1.6: `PATCH /functions/{id}/deployments/{deploymentId}` activates it."""
-    doc = await svc.activate_deployment(state(request), project(request), request.match_info["functionId"],
-                                        request.match_info["deploymentId"])
+    doc = await svc.activate_deployment(state(request), project(request), path_id(request, "functionId"),
+                                        path_id(request, "deploymentId"))
     return json_response(_model(request, doc))
 
 

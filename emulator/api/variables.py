@@ -5,11 +5,11 @@ from aiohttp import web
 
 from ..models import list_model, variable_model
 from ..services import variables as svc
-from .common import json_response, no_content, params, project, state
+from .common import json_response, no_content, params, path_id, project, state
 
 
 def _ids(request):
-    return state(request), project(request), request.match_info["functionId"]
+    return state(request), project(request), path_id(request, "functionId")
 
 
 async def list_variables(request: web.Request) -> web.Response:
@@ -24,15 +24,15 @@ async def create_variable(request: web.Request) -> web.Response:
 
 
 async def get_variable(request: web.Request) -> web.Response:
-    return json_response(variable_model(svc.get_variable(*_ids(request), request.match_info["variableId"])))
+    return json_response(variable_model(svc.get_variable(*_ids(request), path_id(request, "variableId"))))
 
 
 async def update_variable(request: web.Request) -> web.Response:
     p = await params(request, "updateVariable")
-    doc = svc.update_variable(*_ids(request), request.match_info["variableId"], p)
+    doc = svc.update_variable(*_ids(request), path_id(request, "variableId"), p)
     return json_response(variable_model(doc))
 
 
 async def delete_variable(request: web.Request) -> web.Response:
-    svc.delete_variable(*_ids(request), request.match_info["variableId"])
+    svc.delete_variable(*_ids(request), path_id(request, "variableId"))
     return no_content()

@@ -8,6 +8,7 @@ Chunks are written to disk as they come; when all are present the archive is ass
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ..archives import ArchiveError, create_archive, inspect_archive
 from ..errors import AppwriteError
-from ..ids import now_iso, unique_id
+from ..ids import check_uid, now_iso, unique_id
 from .functions import get_function, refresh_latest_deployment
 from .listing import list_documents
 from .state import State, deployment_key
@@ -23,7 +24,6 @@ from .state import State, deployment_key
 CHUNK_SIZE = 5 * 1024 * 1024
 MAX_DEPLOYMENT_SIZE = 30_000_000
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
-_upload_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
 
 def get_deployment(state: State, project: str, function_id: str, deployment_id: str) -> dict:
@@ -73,19 +73,19 @@ async def upload_deployment(state: State, project: str, function_id: str, params
             raise AppwriteError("storage_invalid_content_range")
         chunks_total = -(-size // CHUNK_SIZE)
         index = start // CHUNK_SIZE
-        deployment_id = upload_id or unique_id()
     else:
-        size, chunks_total, index, deployment_id = len(data), 1, 0, unique_id()
-        if upload_id:
-            deployment_id = upload_id
+        size, chunks_total, index = len(data), 1, 0
+    # Later chunks name their upload with `X-Appwrite-Id` (the emulator also takes it on a single
+    # request): it becomes a row id and a folder name.
+    deployment_id = check_uid("deploymentId", upload_id) if upload_id else unique_id()
     if size > MAX_DEPLOYMENT_SIZE:
         raise AppwriteError("deployment_invalid_file_size",
                             f"File size should be less than {MAX_DEPLOYMENT_SIZE // 1_000_000} MB (got {size} bytes).")
     if size == 0:
         raise AppwriteError("storage_file_empty", "The uploaded code archive is empty.")
 
-    lock = _upload_locks.setdefault((project, deployment_id), asyncio.Lock())
-    async with lock:
+    ddir = state.deployment_dir(project, function_id, deployment_id)  # checked before anything is written
+    async with upload_lock(state, (project, function_id, deployment_id)):
         doc = state.store.get("deployments", project, function_id, deployment_id)
         if doc is None:
             if state.store.select("deployments", project, None, "id=?", (deployment_id,), limit=1):
@@ -96,7 +96,6 @@ async def upload_deployment(state: State, project: str, function_id: str, params
                                   chunks_total=chunks_total, kind=kind)
         if doc.get("chunksUploaded", 0) >= doc.get("chunksTotal", 1):
             return doc  # already complete: a retried chunk changes nothing
-        ddir = state.deployment_dir(project, function_id, deployment_id)
         chunk_dir = ddir / "chunks"
         chunk_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(_write, chunk_dir / f"{index:06d}", data)
@@ -106,16 +105,34 @@ async def upload_deployment(state: State, project: str, function_id: str, params
             return state.store.update("deployments", project, function_id, doc)
         try:
             await asyncio.to_thread(_assemble, chunk_dir, ddir / "source.tar.gz", size)
-        except ArchiveError as exc:
+        except Exception as exc:  # a refused or failed upload leaves neither its row nor its files
             state.store.delete("deployments", project, function_id, deployment_id)
             state.remove_tree(ddir)
             refresh_latest_deployment(state, project, function_id)
-            raise AppwriteError("storage_invalid_file", f"Invalid deployment archive: {exc}", 400)
+            if isinstance(exc, ArchiveError):
+                raise AppwriteError("storage_invalid_file", f"Invalid deployment archive: {exc}", 400)
+            raise
         state.store.update("deployments", project, function_id, doc)
-    _upload_locks.pop((project, deployment_id), None)
     refresh_latest_deployment(state, project, function_id)
     state.builds.enqueue(project, function_id, deployment_id)
     return doc
+
+
+@contextlib.asynccontextmanager
+async def upload_lock(state: State, key: tuple[str, str, str]):
+    """One upload's chunks take turns. The entry lives on the state (one per app) while anyone
+    holds or waits for it and is dropped by the last, on every path out, errors included."""
+    entry = state.upload_locks.get(key)
+    if entry is None:
+        entry = state.upload_locks[key] = [asyncio.Lock(), 0]
+    entry[1] += 1
+    try:
+        async with entry[0]:
+            yield
+    finally:
+        entry[1] -= 1
+        if entry[1] == 0:
+            del state.upload_locks[key]
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -148,10 +165,10 @@ def duplicate_deployment(state: State, project: str, function_id: str, deploymen
     if not src.exists():
         raise AppwriteError("deployment_not_found", "Deployment source is missing; upload it again.")
     new_id = unique_id()
+    ddir = state.deployment_dir(project, function_id, new_id)
     doc = _new_deployment(state, project, function_id, new_id, entrypoint=old.get("entrypoint", ""),
                           commands=old.get("commands", ""), activate=True, size=old.get("sourceSize", 0),
                           chunks_total=1, kind=old.get("type", "manual"))
-    ddir = state.deployment_dir(project, function_id, new_id)
     ddir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, ddir / "source.tar.gz")
     doc["chunksUploaded"] = 1
@@ -174,6 +191,7 @@ def cancel_deployment(state: State, project: str, function_id: str, deployment_i
 
 async def delete_deployment(state: State, project: str, function_id: str, deployment_id: str) -> None:
     get_deployment(state, project, function_id, deployment_id)
+    folder = state.deployment_dir(project, function_id, deployment_id)  # checked before anything is deleted
     function = get_function(state, project, function_id)
     if function.get("deploymentId") == deployment_id:
         function["deploymentId"] = ""
@@ -181,7 +199,7 @@ async def delete_deployment(state: State, project: str, function_id: str, deploy
         state.store.update("functions", project, "", function)
     await state.executor_for(function).stop_deployment(deployment_key(project, deployment_id))
     state.store.delete("deployments", project, function_id, deployment_id)
-    state.remove_tree(state.deployment_dir(project, function_id, deployment_id))
+    state.remove_tree(folder)
     refresh_latest_deployment(state, project, function_id)
 
 

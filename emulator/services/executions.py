@@ -14,12 +14,13 @@ import logging
 import re
 import secrets
 import time
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ..errors import AppwriteError
 from ..executors.base import ExecutionRequest, ExecutorError, RuntimeSpec
-from ..ids import now_iso, parse_iso, to_iso, unique_id
+from ..ids import is_utf8, now_iso, parse_iso, to_iso, unique_id
 from .functions import check_runtime, due_schedules, function_env, get_function, specification_of
 from .listing import list_documents
 from .state import State, deployment_key
@@ -79,7 +80,8 @@ def parse_headers(raw) -> dict[str, str]:
     for key, value in raw.items():
         value = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
         size += len(key) + len(value)
-        if not HEADER_KEY.match(key) or key.lower().startswith("x-appwrite"):
+        # A string `headers` is JSON decoded here, so a `\ud800` escape in it is only seen now.
+        if not HEADER_KEY.fullmatch(key) or key.lower().startswith("x-appwrite") or not is_utf8(value):
             raise AppwriteError("general_argument_invalid", HEADERS_INVALID)
         headers[key.lower()] = value
     if size >= 16384:
@@ -96,6 +98,11 @@ def truncate_output(text: str, label: str) -> str:
 
 def _parse_scheduled_at(value: str, min_delay: float) -> datetime:
     when = parse_iso(value)
+    try:
+        # In UTC, as it is stored and compared: 9999-12-31T23:59:59-14:00 is past datetime's range.
+        when = when.astimezone(timezone.utc) if when is not None else None
+    except OverflowError:
+        when = None
     if when is None or when < datetime.now(timezone.utc) + timedelta(seconds=min_delay) - timedelta(seconds=1):
         raise AppwriteError("general_bad_request",
                             "Execution schedule must be a valid date, and at least "
@@ -203,6 +210,18 @@ def new_execution(state: State, project: str, function: dict, deployment_id: str
     }
 
 
+# Characters a request-target may hold as they are (RFC 3986 unreserved, sub-delims, `:@/?%`, and `#`,
+# which the adapters drop as curl does). Anything else (a space, a control char, non-ASCII) is
+# percent-encoded as UTF-8, so the runtime always gets a well-formed request line.
+_TARGET_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
+
+
+def request_target(path: str) -> str:
+    """The execution's `path` as the runtime is asked for it: `/a b` becomes `/a%20b`, as the
+    path a browser or curl would send. The stored `requestPath` stays as the client gave it."""
+    return urllib.parse.quote(path or "/", safe=_TARGET_SAFE, errors="replace")
+
+
 def _ephemeral_key(state: State, project: str, timeout: float) -> str:
     now = time.time()
     state.ephemeral_keys.purge(now)
@@ -245,7 +264,7 @@ async def run_execution(state: State, project: str, function: dict, deployment: 
         "x-appwrite-execution-id": doc["$id"],
         "x-appwrite-key": _ephemeral_key(state, project, function.get("timeout", 15)),
     })
-    request = ExecutionRequest(method=doc["requestMethod"], path=doc["requestPath"], headers=headers, body=body,
+    request = ExecutionRequest(method=doc["requestMethod"], path=request_target(doc["requestPath"]), headers=headers, body=body,
                                timeout=function.get("timeout", 15), logging=function.get("logging", True))
     started = time.monotonic()
     response = {"body": b"", "headers": []}

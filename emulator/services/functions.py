@@ -73,6 +73,9 @@ def create_function(state: State, project: str, params: dict) -> dict:
     if params.get("providerRepositoryId") and not (params.get("installationId") and params.get("providerBranch")):
         raise AppwriteError("general_argument_invalid",
                             "When connecting to VCS (Version Control System), you need to provide \"installationId\" and \"providerBranch\".")
+    from .variables import create_variable, legacy_variables  # variables.py imports this module
+    legacy_vars = legacy_variables(params.get("vars"))  # Appwrite 0.15: variables inline as {key: value}
+    state.function_dir(project, function_id)  # an id that could not name a folder fails here, before any write
     now = now_iso()
     doc = {
         "$id": function_id, "$createdAt": now, "$updatedAt": now,
@@ -97,11 +100,9 @@ def create_function(state: State, project: str, params: dict) -> dict:
     _apply_specification(doc, params)
     _schedule_next(doc)
     state.store.insert("functions", project, "", doc)
-    legacy_vars = params.get("vars")
-    if isinstance(legacy_vars, dict):  # Appwrite 0.15: variables inline as {key: value}
-        from .variables import create_variable
-        for key, value in legacy_vars.items():
-            create_variable(state, project, function_id, {"key": str(key), "value": str(value), "secret": False})
+    for variable in legacy_vars:
+        create_variable(state, project, function_id, variable)
+    if legacy_vars:
         doc = get_function(state, project, function_id)
     return doc
 
@@ -126,6 +127,7 @@ def update_function(state: State, project: str, function_id: str, params: dict) 
 
 async def delete_function(state: State, project: str, function_id: str) -> None:
     doc = get_function(state, project, function_id)
+    folder = state.function_dir(project, function_id)  # checked before anything is deleted
     deployments = state.store.select("deployments", project, function_id)
     executor = state.executor_for(doc)
     for dep in deployments:
@@ -133,7 +135,7 @@ async def delete_function(state: State, project: str, function_id: str) -> None:
     for collection in ("deployments", "executions", "variables"):
         state.store.delete_children(collection, project, function_id)
     state.store.delete("functions", project, "", function_id)
-    state.remove_tree(state.function_dir(project, function_id))
+    state.remove_tree(folder)
 
 
 async def activate_deployment(state: State, project: str, function_id: str, deployment_id: str) -> dict:

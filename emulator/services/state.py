@@ -5,12 +5,15 @@ Services take this object; nothing here knows about HTTP.
 from __future__ import annotations
 
 import heapq
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import AppwriteError
 from ..executors.base import Executor
+from ..ids import check_uid
 from ..store import Store
 from ..version import APPWRITE_VERSION
 
@@ -74,16 +77,32 @@ class State:
     ephemeral_keys: ExpiringKeys = field(default_factory=ExpiringKeys)
     # (project, function, deployment) -> (store versions it was made at, RuntimeSpec): see runtime_spec.
     runtime_specs: dict = field(default_factory=dict)
+    # (project, function, deployment) -> [lock, holders]: serialises the chunks of one upload;
+    # the entry goes with its last holder (services/deployments.upload_lock).
+    upload_locks: dict[tuple[str, str, str], list] = field(default_factory=dict)
 
     # -- files ---------------------------------------------------------------------------------
+    # Paths are built only from valid ids (one plain path component each, and distinct ids give
+    # distinct folders), and every one is checked to stay inside the data dir before it is used.
     def function_dir(self, project: str, function_id: str) -> Path:
-        return self.settings.data_dir / "projects" / _safe(project) / "functions" / function_id
+        check_uid("projectId", project)
+        check_uid("functionId", function_id)
+        return self.inside_data_dir(self.settings.data_dir / "projects" / project / "functions" / function_id)
 
     def deployment_dir(self, project: str, function_id: str, deployment_id: str) -> Path:
-        return self.function_dir(project, function_id) / "deployments" / deployment_id
+        check_uid("deploymentId", deployment_id)
+        return self.inside_data_dir(self.function_dir(project, function_id) / "deployments" / deployment_id)
+
+    def inside_data_dir(self, path: Path) -> Path:
+        """`path` if it lies strictly inside the data dir (symlinks followed), else PathOutsideDataDir."""
+        root = os.path.realpath(self.settings.data_dir)
+        real = os.path.realpath(path)
+        if os.path.commonpath([root, real]) != root or real == root:
+            raise PathOutsideDataDir(str(path))
+        return Path(path)
 
     def remove_tree(self, path: Path) -> None:
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(self.inside_data_dir(path), ignore_errors=True)
 
     def executor_for(self, function: dict) -> Executor:
         """The function's own executor choice (an emulator extension), else the server's."""
@@ -103,10 +122,14 @@ def make_executor(name: str, settings: Settings) -> Executor:
                          startup_timeout=settings.startup_timeout)
 
 
-def _safe(project: str) -> str:
-    # Project ids are free text in headers; keep them to one path component.
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in project)[:64] or "_"
+class PathOutsideDataDir(AppwriteError):
+    """A path derived from request data that would leave the data dir: never used."""
+
+    def __init__(self, path: str):
+        super().__init__("general_argument_invalid", "Invalid request: the resource's path is outside the data dir.")
+        self.path = path
 
 
 def deployment_key(project: str, deployment_id: str) -> str:
-    return f"{_safe(project)}-{deployment_id}"
+    # `+` is in neither id alphabet, so distinct (project, deployment) pairs never share a key.
+    return f"{check_uid('projectId', project)}+{check_uid('deploymentId', deployment_id)}"

@@ -32,9 +32,28 @@ def list_variables(state: State, project: str, function_id: str, params: dict) -
     return list_documents(state.store, "variables", project, function_id, params)
 
 
-def _check_key(key: str) -> None:
-    if not KEY_PATTERN.match(key):
-        raise invalid_param("key", "Variable keys may contain only letters, digits and underscores, and must not start with a digit.")
+KEY_DESCRIPTION = "Variable keys may contain only letters, digits and underscores, and must not start with a digit."
+MAX_KEY, MAX_VALUE = 255, 8192  # as the createVariable schema
+
+
+def _check_key(key: str, param: str = "key") -> None:
+    if not KEY_PATTERN.fullmatch(key):
+        raise invalid_param(param, KEY_DESCRIPTION)
+
+
+def legacy_variables(raw) -> list[dict]:
+    """Appwrite 0.15's inline `vars` ({key: value}) as createVariable params, all checked, so a
+    function is created with all of them or, on a 400, not at all."""
+    if not isinstance(raw, dict):
+        return []
+    out = []
+    for key, value in raw.items():
+        key, value = str(key), value if isinstance(value, str) else str(value)
+        _check_key(key, "vars")
+        if len(key) > MAX_KEY or len(value) > MAX_VALUE:
+            raise invalid_param("vars", f"Variable keys may be at most {MAX_KEY} chars and values {MAX_VALUE} chars long.")
+        out.append({"key": key, "value": value, "secret": False})
+    return out
 
 
 def _key_taken(state: State, project: str, function_id: str, key: str, except_id: str = "") -> bool:
