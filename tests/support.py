@@ -91,6 +91,15 @@ def wait_for(condition, timeout: float = 30, interval: float = 0.05, message: st
         time.sleep(interval)
 
 
+def process_running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie (a killed child its parent has not reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def runtimes_of(data_dir) -> list[int]:
     """Pids of runtime processes started for this data dir (their env names its run dir)."""
     marker = f"OPEN_RUNTIMES_LOGS_DIR={data_dir}/run".encode()

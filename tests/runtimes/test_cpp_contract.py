@@ -7,7 +7,7 @@ from emulator.languages.cpp import wrap_v2
 
 from .contract_common import (RuntimeContract, assert_isolated_logs, assert_legacy_in_class,
                               assert_timeout_drops_late_output, call_concurrently, json_token,
-                              native_context_json_leaks, native_context_json_lines)
+                              native_context_json_leaks, native_context_json_lines, slow_function)
 
 RUNTIME = "cpp-20"
 HINT = "apt-get install -y g++ libjsoncpp-dev"
@@ -37,7 +37,7 @@ def test_wrap_v2_keeps_includes_at_file_scope():
     assert '#line 1 "src/index.cc"' in body
 
 
-STARTER = {
+STARTER = slow_function({
     # Appwrite's C++ starter layout: src/index.cc includes the runtime headers from the root.
     "src/index.cc": """
         #include "../RuntimeResponse.h"
@@ -49,6 +49,7 @@ STARTER = {
         #include <csignal>
         #include <cstdio>
         #include <cstdlib>
+        #include <fstream>
         #include <iostream>
         #include <string>
         #include <thread>
@@ -60,9 +61,11 @@ STARTER = {
                 std::string token = context.req.headers.get("x-token", "").asString();
                 if (token == "slow") {
                   context.log("slow start");
-                  std::this_thread::sleep_for(std::chrono::seconds(2));
+                  std::this_thread::sleep_for(std::chrono::seconds(SLOW_SECONDS));
                   std::printf("late native output\\n");
                   context.log("slow end");
+                  // the test's signal: the function reached its end
+                  std::ofstream(context.req.headers.get("x-marker", "").asString()).close();
                   return context.res.text("late");
                 }
                 if (token == "crash") std::raise(SIGSEGV);
@@ -87,7 +90,7 @@ STARTER = {
           };
         }
     """,
-}
+})
 
 
 def test_starter_isolation_timeouts_and_crashes(tmp_path):
@@ -99,7 +102,8 @@ def test_starter_isolation_timeouts_and_crashes(tmp_path):
         assert_isolated_logs(tokens, call_concurrently(driver, tokens, 6), response=json_token,
                              lines=native_context_json_lines, leaks=native_context_json_leaks)
         # the call is killed: nothing it would have written later may appear
-        assert_timeout_drops_late_output(driver, max_seconds=1.9, empty_body=True, late_output_hidden=True)
+        assert_timeout_drops_late_output(driver, tmp_path / "slow.done", function_stopped=True, empty_body=True,
+                                         late_output_hidden=True)
 
         r = driver.request(headers={"x-token": "crash"})
         assert r.status == 500 and r.body == b"" and "signal 11" in r.errors, r.short()
@@ -172,4 +176,4 @@ def test_compile_error_fails_the_build(tmp_path):
 
 
 test_throughput = contract.throughput_test(
-    150, "A warm trivial call stays cheap on a keep-alive connection even with a process per call.")
+    "Warm trivial calls, one after another, share one keep-alive connection (speed: make bench).")

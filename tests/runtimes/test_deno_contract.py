@@ -10,7 +10,7 @@ from emulator.languages.base import BuildError
 
 from .contract_common import (RuntimeContract, assert_entrypoint_guard, assert_isolated_logs,
                               assert_timeout_drops_late_output, call_concurrently, native_context_json_leaks,
-                              native_context_json_lines, upper_text, write)
+                              native_context_json_lines, slow_function, upper_text, write)
 
 RUNTIME = "deno-2.0"
 contract = RuntimeContract(RUNTIME)
@@ -83,7 +83,7 @@ def test_entrypoint_guards(tmp_path, files, entrypoint, replace, message):
         assert_entrypoint_guard(driver.request(headers={}), message)
 
 
-ISOLATION_FUNCTION = {
+ISOLATION_FUNCTION = slow_function({
     "mod.ts": """
         const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -91,9 +91,10 @@ ISOLATION_FUNCTION = {
           const token = context.req.headers["x-token"] || "";
           if (token === "slow") {
             context.log("slow start");
-            await sleep(2000);
+            await sleep(SLOW_SECONDS * 1000);
             console.log("late native output");
             context.log("slow end");
+            Deno.writeTextFileSync(context.req.headers["x-marker"], "");  // the test's signal: the end
             return context.res.text("late");
           }
           console.log("native", token);
@@ -103,7 +104,7 @@ ISOLATION_FUNCTION = {
           return context.res.text(token.toUpperCase());
         };
     """,
-}
+})
 
 
 def test_isolated_native_logs_and_timeout(tmp_path):
@@ -111,9 +112,10 @@ def test_isolated_native_logs_and_timeout(tmp_path):
         tokens = [f"t{i}" for i in range(12)]
         assert_isolated_logs(tokens, call_concurrently(driver, tokens, 6), response=upper_text,
                              lines=native_context_json_lines, leaks=native_context_json_leaks)
-        assert_timeout_drops_late_output(driver, late_output_hidden=True)
+        assert_timeout_drops_late_output(driver, tmp_path / "slow.done", function_stopped=False,
+                                         late_output_hidden=True)
 
 
 test_development_mode_and_empty_secret = contract.development_mode_test(custom_log_id=True)
 test_throughput = contract.throughput_test(
-    400, "A warm trivial call must be cheap: keep-alive, no per-request process work.")
+    "Warm trivial calls, one after another, share one keep-alive connection (speed: make bench).")

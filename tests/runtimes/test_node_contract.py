@@ -7,7 +7,8 @@ import json
 import pytest
 
 from .contract_common import (RuntimeContract, assert_isolated_logs, assert_timeout_drops_late_output,
-                              call_concurrently, native_context_json_leaks, native_context_json_lines, upper_text)
+                              call_concurrently, native_context_json_leaks, native_context_json_lines, slow_function,
+                              upper_text)
 
 RUNTIME = "node-20.0"
 contract = RuntimeContract(RUNTIME)
@@ -74,7 +75,7 @@ test_entrypoint_guards = contract.entrypoint_guards_test([
 ], ids=["missing", "syntax", "no-export", "require-error"])
 
 
-ISOLATION_FUNCTION = {
+ISOLATION_FUNCTION = slow_function({
     "index.js": """
         const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -82,9 +83,10 @@ ISOLATION_FUNCTION = {
           const token = context.req.headers['x-token'] || '';
           if (token === 'slow') {
             context.log('slow start');
-            await sleep(2000);
+            await sleep(SLOW_SECONDS * 1000);
             console.log('late native output');
             context.log('slow end');
+            require('fs').writeFileSync(context.req.headers['x-marker'], '');  // the test's signal: the end
             return context.res.text('late');
           }
           console.log('native', token);
@@ -94,7 +96,7 @@ ISOLATION_FUNCTION = {
           return context.res.text(token.toUpperCase());
         };
     """,
-}
+})
 
 
 def test_isolated_native_logs_and_timeout(tmp_path):
@@ -102,9 +104,10 @@ def test_isolated_native_logs_and_timeout(tmp_path):
         tokens = [f"t{i}" for i in range(12)]
         assert_isolated_logs(tokens, call_concurrently(driver, tokens, 6), response=upper_text,
                              lines=native_context_json_lines, leaks=native_context_json_leaks)
-        assert_timeout_drops_late_output(driver, late_output_hidden=True)
+        assert_timeout_drops_late_output(driver, tmp_path / "slow.done", function_stopped=False,
+                                         late_output_hidden=True)
 
 
 test_development_mode_and_empty_secret = contract.development_mode_test(custom_log_id=True)
 test_throughput = contract.throughput_test(
-    400, "A warm trivial call must be cheap: keep-alive, no per-request process work.")
+    "Warm trivial calls, one after another, share one keep-alive connection (speed: make bench).")

@@ -3,17 +3,13 @@ v2 wire, composer builds, entrypoint loading, the forked worker (hard timeouts, 
 exit), keep-alive throughput."""
 from __future__ import annotations
 
-import concurrent.futures
 import shutil
 import socket
-import time
 
-import pytest
+from support import process_running, require_toolchain, wait_for
 
-from support import require_toolchain
-
-from .contract_common import (RuntimeContract, assert_exit_stops_server, assert_isolated_logs, line_end_leaks,
-                              native_context_lines, upper_text, write)
+from .contract_common import (RuntimeContract, assert_exit_stops_server, assert_isolated_logs, call_through_barrier,
+                              line_end_leaks, native_context_lines, upper_text, write)
 
 RUNTIME = "php-8.2"
 contract = RuntimeContract(RUNTIME)
@@ -71,6 +67,7 @@ WORKER_FUNCTION = {
                 case 'count':
                     return $context->res->text((string) $calls);
                 case 'stubborn':  // swallows everything a signal or exception could throw at it
+                    file_put_contents($context->req->headers['x-marker'], (string) getmypid());
                     $context->log('stubborn start');
                     while (true) {
                         try { usleep(100000); } catch (\\Throwable $e) {}
@@ -82,11 +79,17 @@ WORKER_FUNCTION = {
                 case 'exit':
                     echo 'bye';
                     exit(3);
-                case 'slow':
+                case 'slow':  // waits at the test's barrier (see call_through_barrier)
                     $token = $context->req->headers['x-token'] ?? '';
                     echo "native {$token}\n";
                     $context->log('context', $token);
-                    usleep(500000);
+                    $barrier = $context->req->headers['x-barrier'];
+                    touch("{$barrier}/{$token}");
+                    $deadline = microtime(true) + 30;
+                    while (!file_exists("{$barrier}/release") && microtime(true) < $deadline) {
+                        clearstatcache();
+                        usleep(10000);
+                    }
                     return $context->res->text(strtoupper($token));
             }
         };
@@ -99,11 +102,13 @@ def test_worker_state_hard_timeout_and_fatal_errors(tmp_path):
         counts = [driver.request(headers={"x-action": "count"}).text for _ in range(3)]
         assert counts == ["1", "2", "3"], "the entry file is included once; state survives between calls"
 
-        started = time.monotonic()
-        r = driver.request(headers={"x-action": "stubborn"}, timeout=1)
-        assert time.monotonic() - started < 2.5
+        marker = tmp_path / "stubborn.pid"
+        r = driver.request(headers={"x-action": "stubborn", "x-marker": str(marker)}, timeout=1)
         assert r.status == 500 and r.body == b"" and "Execution timed out." in r.errors, r.short()
         assert "stubborn start" in r.logs
+        worker = int(marker.read_text())
+        assert worker != driver.proc.pid, "the call ran in a forked worker"
+        wait_for(lambda: not process_running(worker), timeout=30, message=f"the timed-out worker {worker} to be killed")
         r = driver.request(headers={"x-action": "count"})
         assert r.status == 200 and r.text == "1", "a fresh worker serves the next call"
 
@@ -119,14 +124,13 @@ def test_worker_state_hard_timeout_and_fatal_errors(tmp_path):
 def test_concurrent_calls_run_in_parallel_workers(tmp_path):
     with contract.running(tmp_path, WORKER_FUNCTION, "index.php") as driver:
         tokens = [f"t{i}" for i in range(6)]
-        started = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(7) as pool:
-            calls = [pool.submit(driver.request, headers={"x-action": "slow", "x-token": t}) for t in tokens]
-            time.sleep(0.2)
+
+        def health_is_answered():  # while all six calls are held in their workers
             health = driver.request("GET", "/__opr/health", secret=None, timeout=None)
-            assert health.status == 200 and time.monotonic() - started < 0.45, "health is answered during calls"
-            results = [c.result() for c in calls]
-        assert time.monotonic() - started < 2.0, "calls on different connections run concurrently"
+            assert health.status == 200 and health.text == "OK", health.short()
+
+        results = call_through_barrier(driver, tokens, tmp_path / "barrier", headers={"x-action": "slow"},
+                                       while_held=health_is_answered)
         assert_isolated_logs(tokens, results, response=upper_text, lines=native_context_lines,
                              leaks=line_end_leaks, native_notice=False)
 
@@ -148,7 +152,7 @@ def test_idle_connection_does_not_block_others(context_driver):
 
 
 test_throughput = contract.throughput_test(
-    400, "A warm trivial call must be cheap: keep-alive, no per-request process or interpreter work.")
+    "Warm trivial calls, one after another, share one keep-alive connection (speed: make bench).")
 
 
 def test_build_without_dependencies_is_instant(tmp_path):

@@ -2,12 +2,10 @@
 v2 wire, requirements.txt builds, entrypoint loading, sync handlers, throughput."""
 from __future__ import annotations
 
-import time
-
 from emulator.languages import language_for_runtime
 
 from .contract_common import (RuntimeContract, assert_isolated_logs, assert_timeout_drops_late_output,
-                              call_concurrently, line_end_leaks, native_context_lines, write)
+                              call_concurrently, line_end_leaks, native_context_lines, slow_function, write)
 
 RUNTIME = "python-3.11"
 contract = RuntimeContract(RUNTIME)
@@ -45,11 +43,12 @@ def test_requirements_build(tmp_path):
 def test_build_without_dependencies_is_fast(tmp_path):
     contract.require_toolchain()
     write(tmp_path, {"main.py": "def main(context):\n    return context.res.text('ok')\n"})
-    started = time.monotonic()
-    contract.host_build(tmp_path, "main.py")
-    elapsed = time.monotonic() - started
-    assert (tmp_path / "runtime-env" / "bin" / "python").exists()
-    assert elapsed < 2.0, f"a build without dependencies took {elapsed:.2f}s"
+    assert contract.host_build(tmp_path, "main.py") == [], "no install command runs without a dependency file"
+    venv = tmp_path / "runtime-env"
+    assert (venv / "bin" / "python").exists()
+    # What makes it fast (the time itself is make bench's business): no ensurepip, no pip in the venv.
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    assert not list(site.glob("pip*")) and not list(site.glob("setuptools*")), sorted(p.name for p in site.iterdir())
 
 
 test_entrypoint_guards = contract.entrypoint_guards_test([
@@ -62,7 +61,7 @@ test_entrypoint_guards = contract.entrypoint_guards_test([
 ], ids=["missing", "syntax", "no-main", "import-error"])
 
 
-SYNC_FUNCTION = {
+SYNC_FUNCTION = slow_function({
     "src/main.py": """
         import time
         import sibling
@@ -73,9 +72,10 @@ SYNC_FUNCTION = {
             token = context.req.headers.get("x-token", "")
             if token == "slow":
                 context.log("slow start")
-                time.sleep(2)
+                time.sleep(SLOW_SECONDS)
                 print("late native output")
                 context.log("slow end")
+                open(context.req.headers["x-marker"], "w").close()  # the test's signal: the function ended
                 return context.res.text("late")
             print("native", token)
             context.log("context", token)
@@ -86,7 +86,7 @@ SYNC_FUNCTION = {
     "src/sibling.py": "NAME = 'sibling'\n",
     "lib/__init__.py": "",
     "lib/util.py": "def shout(text):\n    return text.upper()\n",
-}
+})
 
 
 def test_sync_handler_imports_and_isolated_logs(tmp_path):
@@ -95,9 +95,9 @@ def test_sync_handler_imports_and_isolated_logs(tmp_path):
         assert_isolated_logs(tokens, call_concurrently(driver, tokens, 6),
                              response=lambda r, t: r.text == f"SIBLING-RELATIVE-{t.upper()}",
                              lines=native_context_lines, leaks=line_end_leaks)
-        assert_timeout_drops_late_output(driver)
+        assert_timeout_drops_late_output(driver, tmp_path / "slow.done", function_stopped=False)
 
 
 test_development_mode_and_empty_secret = contract.development_mode_test(custom_log_id=True)
 test_throughput = contract.throughput_test(
-    400, "A warm trivial call must be cheap: keep-alive, no per-request process or interpreter work.")
+    "Warm trivial calls, one after another, share one keep-alive connection (speed: make bench).")

@@ -3,14 +3,12 @@ v2 wire, bundler builds, entrypoint loading, concurrent calls, soft timeouts, ex
 from __future__ import annotations
 
 import shutil
-import time
-
-import pytest
 
 from support import require_toolchain
 
 from .contract_common import (RuntimeContract, assert_exit_stops_server, assert_isolated_logs,
-                              assert_timeout_drops_late_output, call_concurrently, line_end_leaks, upper_text, write)
+                              assert_timeout_drops_late_output, call_through_barrier, line_end_leaks, slow_function,
+                              upper_text, write)
 
 RUNTIME = "ruby-3.3"
 contract = RuntimeContract(RUNTIME)
@@ -76,7 +74,7 @@ test_entrypoint_guards = contract.entrypoint_guards_test([
 ], ids=["missing", "syntax", "no-main", "require-error"])
 
 
-CONCURRENT_FUNCTION = {
+CONCURRENT_FUNCTION = slow_function({
     "index.rb": """
         $calls = 0
 
@@ -86,11 +84,12 @@ CONCURRENT_FUNCTION = {
           when 'stubborn'  # a plain rescue must not swallow the soft timeout
             context.log('stubborn start')
             begin
-              sleep 5
+              sleep SLOW_SECONDS
             rescue => e
               return context.res.text("swallowed #{e.class}")
             end
             context.log('stubborn end')
+            File.write(context.req.headers['x-marker'], '')  # the test's signal: the function ended
             context.res.text('finished')
           when 'exit'
             exit(4)
@@ -99,23 +98,26 @@ CONCURRENT_FUNCTION = {
             puts "native #{token}"
             $stderr.puts "warn #{token}"
             context.log('context', token)
-            sleep 0.5
+            barrier = context.req.headers['x-barrier']  # see call_through_barrier
+            File.write(File.join(barrier, token), '')
+            deadline = Time.now + 30
+            sleep 0.01 until File.exist?(File.join(barrier, 'release')) || Time.now > deadline
             context.res.text(token.upcase)
           end
         end
     """,
-}
+})
 
 
 def test_concurrent_calls_soft_timeout_and_isolated_logs(tmp_path):
     with contract.running(tmp_path, CONCURRENT_FUNCTION, "index.rb") as driver:
         tokens = [f"t{i}" for i in range(6)]
-        started = time.monotonic()
-        results = call_concurrently(driver, tokens, 6)
-        assert time.monotonic() - started < 2.0, "calls on different connections run concurrently"
+        results = call_through_barrier(driver, tokens, tmp_path / "barrier")  # proves they run concurrently
         assert_isolated_logs(tokens, results, response=upper_text, leaks=line_end_leaks,
                              lines=lambda t: [f"native {t}\n", f"warn {t}\n", f"context {t}\n"])
-        assert_timeout_drops_late_output(driver, "stubborn", max_seconds=2.5, empty_body=True, settle=0.5)
+        # the soft timeout raises into the call's thread: it must not go on to its end
+        assert_timeout_drops_late_output(driver, tmp_path / "stubborn.done", "stubborn", function_stopped=True,
+                                         empty_body=True)
 
 
 def test_exit_stops_the_server(tmp_path):
@@ -126,4 +128,4 @@ def test_exit_stops_the_server(tmp_path):
 
 test_development_mode_and_empty_secret = contract.development_mode_test()
 test_throughput = contract.throughput_test(
-    400, "A warm trivial call must be cheap: keep-alive, no per-request process or interpreter work.")
+    "Warm trivial calls, one after another, share one keep-alive connection (speed: make bench).")
