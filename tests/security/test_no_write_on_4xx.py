@@ -203,3 +203,55 @@ def test_a_path_with_a_space_reaches_the_runtime_as_a_valid_request(deployed):
 
     done = wait_for(finished, timeout=60, message="the async execution to finish")
     assert done["status"] == "completed" and done["responseStatusCode"] == 200, done
+
+
+def test_upload_locks_live_on_the_state_and_are_released_on_every_path(tmp_path):
+    """The per-upload locks belong to one app's state (two apps in a process share nothing) and
+    no entry outlives the requests using it: refused, partial and concurrent uploads alike."""
+    import asyncio
+
+    from emulator.errors import AppwriteError
+    from emulator.params import UploadedFile
+    from emulator.services import deployments, functions
+    from emulator.services.state import Settings, State
+
+    def fresh_state(name: str) -> State:
+        data = tmp_path / name
+        data.mkdir()
+        return State(settings=Settings(data_dir=data), store=Store(data / "emulator.db"))
+
+    chunk = deployments.CHUNK_SIZE
+    size = 3 * chunk  # three chunks: two sent below, so the upload never completes (no build needed)
+
+    async def scenario(state: State, other: State) -> None:
+        for fid in ("fn", "other"):
+            functions.create_function(state, "proj", {"functionId": fid, "name": fid, "runtime": "python-3.11",
+                                                      "entrypoint": "main.py"})
+
+        async def send(function_id: str, data: bytes, content_range: str | None, upload_id: str | None):
+            return await deployments.upload_deployment(state, "proj", function_id, {"activate": False},
+                                                       UploadedFile("code.tar.gz", data), content_range, upload_id, "")
+
+        with pytest.raises(AppwriteError) as refused:  # not an archive: 400, nothing kept
+            await send("fn", b"not a gzip archive", None, "broken")
+        assert refused.value.code == 400 and state.upload_locks == {}
+        assert state.store.get("deployments", "proj", "fn", "broken") is None
+        assert not state.deployment_dir("proj", "fn", "broken").exists()
+        # Two chunks of one upload at once: both land, then the entry is gone.
+        await asyncio.gather(send("fn", b"a" * chunk, f"bytes 0-{chunk - 1}/{size}", "up1"),
+                             send("fn", b"b" * chunk, f"bytes {chunk}-{2 * chunk - 1}/{size}", "up1"))
+        assert state.upload_locks == {} and other.upload_locks == {}
+        assert state.store.get("deployments", "proj", "fn", "up1")["chunksUploaded"] == 2
+        with pytest.raises(AppwriteError) as taken:  # the id belongs to another function: 404
+            await send("other", b"c" * chunk, f"bytes 0-{chunk - 1}/{size}", "up1")
+        assert taken.value.code == 404 and state.upload_locks == {}
+        with pytest.raises(AppwriteError):  # an id that would leave the data dir: refused before any lock
+            await send("fn", b"d", None, "../up1")
+        assert state.upload_locks == {}
+
+    state, other = fresh_state("one"), fresh_state("two")
+    try:
+        asyncio.run(scenario(state, other))
+    finally:
+        state.store.close()
+        other.store.close()
