@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ..errors import AppwriteError
-from ..ids import now_iso, parse_iso, to_iso, unique_id
+from ..ids import is_valid_id, now_iso, parse_iso, to_iso, unique_id
 from ..languages import LANGUAGES, language_for_runtime
 from ..models import parse_version
 from ..schedule import next_run
@@ -131,7 +131,8 @@ async def delete_function(state: State, project: str, function_id: str) -> None:
     deployments = state.store.select("deployments", project, function_id)
     executor = state.executor_for(doc)
     for dep in deployments:
-        await executor.stop_deployment(deployment_key(project, dep["$id"]))
+        if is_valid_id(dep["$id"]):  # a row an older version stored under a bad id never ran under this key
+            await executor.stop_deployment(deployment_key(project, dep["$id"]))
     for collection in ("deployments", "executions", "variables"):
         state.store.delete_children(collection, project, function_id)
     state.store.delete("functions", project, "", function_id)

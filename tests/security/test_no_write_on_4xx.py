@@ -99,6 +99,9 @@ def test_rows_stored_before_stay_readable(server_factory, tmp_path):
     """Rows that already hold a lone surrogate (stored by an older version) are answered with
     U+FFFD in its place: lists and gets keep working."""
     data = tmp_path / "data"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
     srv = server_factory(data_dir=data)
     assert requests.post(srv.endpoint + "/functions", headers=H,
                          json={"functionId": "old", "name": "Old", "runtime": "python-3.11"}).status_code == 201
@@ -112,6 +115,8 @@ def test_rows_stored_before_stay_readable(server_factory, tmp_path):
                                                   "resourceType": "function", "resourceId": "old"})
         store.insert("executions", "proj", "old", {"$id": "x1", "resourceId": "old", "status": "completed",
                                                    "requestPath": "/" + LONE, "logs": LONE})
+        # A deployment row stored under an id that names a folder outside the data dir.
+        store.insert("deployments", "proj", "old", {"$id": str(victim), "resourceId": "old", "status": "ready"})
     finally:
         store.close()
 
@@ -126,6 +131,12 @@ def test_rows_stored_before_stay_readable(server_factory, tmp_path):
     assert executions.status_code == 200 and executions.json()["executions"][0]["requestPath"] == "/\ufffd"
     multipart = requests.get(e + "/functions/old/executions/x1", headers={**H, "accept": "multipart/form-data"})
     assert multipart.status_code == 200
+    deployments = requests.get(e + "/functions/old/deployments", headers=H)
+    assert deployments.status_code == 200 and deployments.json()["deployments"][0]["$id"] == str(victim)
+    # The function can still be deleted, and only its own folder goes.
+    assert requests.delete(e + "/functions/old", headers=H).status_code == 204
+    assert requests.get(e + "/functions", headers=H).json()["total"] == 0
+    assert (victim / "keep.txt").read_text() == "precious"
 
 
 def test_function_create_with_bad_vars_creates_nothing(server_factory, tmp_path):
