@@ -1,7 +1,7 @@
 """A developer's project on disk: the Appwrite CLI config, or a lone function folder.
 
 `load_project(path)` reads `appwrite.config.json` (or the legacy `appwrite.json`) the way the
-Appwrite CLI writes it (shared/reference/appwrite-api.md §10). A folder without a config is taken
+Appwrite CLI writes it (docs/appwrite-api.md, "Around the Functions API"). A folder without a config is taken
 as one function, and its runtime and entrypoint are guessed from the files in it; every guess is
 recorded in `Project.notes` so the dev loop can say what it assumed.
 

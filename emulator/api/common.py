@@ -91,5 +91,5 @@ def utf8(text: str) -> bytes:
 
 def no_content() -> web.Response:
     # The Python SDK reads Content-Type on every response and parses JSON ones: a 204 must say
-    # it is not JSON (see shared/reference/appwrite-api.md §1).
+    # it is not JSON (see docs/appwrite-api.md, "Responses").
     return web.Response(status=204, headers={"Content-Type": "text/html; charset=UTF-8"})

@@ -1,6 +1,6 @@
 """DockerExecutor: builds and runs functions in the official `openruntimes/<language>:<tag>` images.
 
-The same lifecycle as Appwrite's executor (reference §2.4, §9): a throw-away build container runs
+The same lifecycle as Appwrite's executor (docs/runtime-contract.md, "Builds and images"): a throw-away build container runs
 `helpers/build.sh` on the extracted source and leaves `code.tar.gz`; each active deployment gets a
 warm container running `helpers/start.sh "bash helpers/server.sh"` with port 3000 published on
 127.0.0.1 only. Requests go through the shared `RuntimeClient` exactly as for host processes, so

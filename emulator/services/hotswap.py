@@ -4,7 +4,7 @@ For interpreted runtimes whose dependencies did not change, reinstalling them (p
 makes a rebuild slow. A hot swap skips it: the new deployment's build is the base deployment's
 build (venv, node_modules and all), with the files of the new source archive written over it and
 the files the new source no longer has removed. This is what `appwrite run function` does with its
-`build.tar.gz` (shared/reference/openruntimes-contract.md §8), done per deployment so the base keeps
+`build.tar.gz` (docs/runtime-contract.md, "appwrite run function"), done per deployment so the base keeps
 serving until the caller activates the new one.
 
 Local executor: the build directory is copied as hard links (no extra space); new files replace

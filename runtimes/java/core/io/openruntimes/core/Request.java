@@ -6,7 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * One request as the function sees it (reference §4.3), shared by the Java and Kotlin facades so
+ * One request as the function sees it (docs/runtime-contract.md), shared by the Java and Kotlin facades so
  * the body/url semantics live in one place. On the v2 wire the body is the payload.
  */
 public final class Request {
