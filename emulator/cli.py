@@ -16,7 +16,6 @@ from .app import create_app
 from .devclient import Client, ClientError, client_options, default_project, parse_headers, run_exec, run_trigger
 from .services.state import Settings
 from .version import APPWRITE_VERSION
-from .version import APPWRITE_VERSION
 
 
 @click.group()

@@ -10,7 +10,6 @@ from ..models import parse_version
 from ..schedule import next_run
 from ..schemas import DEFAULT_SPECIFICATION, SPECIFICATIONS
 from ..version import APPWRITE_VERSION
-from ..version import APPWRITE_VERSION
 from .listing import list_documents
 from .state import State, deployment_key
 

@@ -16,7 +16,6 @@ from ..executors.base import Executor
 from ..ids import check_uid
 from ..store import Store
 from ..version import APPWRITE_VERSION
-from ..version import APPWRITE_VERSION
 
 
 @dataclass
