@@ -16,6 +16,8 @@ command -v bundle >/dev/null || need_apt+=(ruby-bundler)
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v javac >/dev/null || need_apt+=(default-jdk-headless)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# Headless Chromium for the web SDK browser test (tests/security/test_web_sdk_browser.py).
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need_apt[@]}"
@@ -31,7 +33,7 @@ command -v kotlinc >/dev/null || [ -x "$(npm root -g)/kotlin-compiler/bin/kotlin
 # Fail here, loudly, when a toolchain did not end up installed: the test suite (CI=true, see
 # tests/support.py require_toolchain) would fail on it anyway, with a less direct message.
 still_missing=()
-for bin in php composer ruby bundle g++ javac node npm deno; do
+for bin in php composer ruby bundle g++ javac node npm deno chromium; do
   command -v "$bin" >/dev/null || still_missing+=("$bin")
 done
 [ -f /usr/include/jsoncpp/json/json.h ] || still_missing+=(libjsoncpp-dev)

@@ -46,7 +46,8 @@ def _too_long(name: str) -> AppwriteError:
 
 def _list_slot(node: list, part: str, name: str) -> int:
     """The index `part` names in `node` ("" appends), after checking it against the array limit."""
-    index = len(node) if part == "" else int(part)
+    # A long digit string is past the limit whatever it says (and int() of thousands of digits is slow).
+    index = len(node) if part == "" else int(part) if len(part) <= 6 else MAX_ARRAY_ITEMS
     if index >= MAX_ARRAY_ITEMS:
         raise _too_long(name)
     while len(node) <= index:

@@ -1,0 +1,98 @@
+"""Request parsing is bounded before anything is built (emulator/params.py), on public routes too:
+an array index past Appwrite's array limit, thousands of fields or a deep key answer 400 at once,
+and the server's resident memory (VmRSS of its process) does not move."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from security_helpers import call
+
+KEY = "bounds-key"
+LOGIN = "/account/sessions/email"
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory):
+    from support import Server
+    srv = Server(tmp_path_factory.mktemp("bounds") / "data", "--api-key", KEY).start()
+    yield srv
+    srv.stop()
+
+
+def rss(srv) -> int:
+    for line in open(f"/proc/{srv.proc.pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def login(srv, query: str = "", **kwargs) -> requests.Response:
+    return requests.post(srv.endpoint + LOGIN + query, timeout=60, **kwargs)
+
+
+def assert_invalid(r: requests.Response, status: int = 400) -> None:
+    assert r.status_code == status, r.text
+    assert r.json()["type"] == "general_argument_invalid" and r.json()["code"] == status
+
+
+def test_huge_array_index_answers_400_without_memory(keyed):
+    # Warm up the same path (imports, buffers) so the baseline is the steady state.
+    for _ in range(3):
+        assert_invalid(login(keyed, "?x%5B100%5D=1"))
+    before = rss(keyed)
+    for query in ["?x%5B10000000%5D=1", "?x%5B0%5D%5B99999999%5D=1", "?x%5B%5D%5B123456789%5D=1",
+                  "?email=a%40b.c&password=p&queries%5B2147483647%5D=1", "?x%5B" + "9" * 5000 + "%5D=1"]:
+        r = login(keyed, query)
+        assert_invalid(r)
+        assert "no longer than 100 items" in r.json()["message"]
+    # Same limits in a form body and in multipart fields.
+    assert_invalid(login(keyed, data="x%5B10000000%5D=1", headers={"Content-Type": "application/x-www-form-urlencoded"}))
+    assert_invalid(login(keyed, files={"x[10000000]": (None, "1")}))
+    grown = rss(keyed) - before
+    assert grown < 4 * MB, f"server RSS grew by {grown / MB:.1f} MB"
+    # The server still answers, and the login itself works.
+    r = login(keyed, json={"email": "a@b.c", "password": KEY})
+    assert r.status_code == 201
+
+
+def test_field_counts_and_depth_are_bounded(keyed):
+    def refused_requests():
+        # A 2 MB form of a million empty fields: refused from the separator count, nothing built.
+        r = login(keyed, data=b"&" * (2 * MB), headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert_invalid(r)
+        assert "too many parameters" in r.json()["message"]
+        # Repeated plain keys past the array limit, bracket appends past it.
+        assert_invalid(login(keyed, "?" + "k=1&" * 101))
+        assert_invalid(login(keyed, "?" + "k%5B%5D=1&" * 101))
+        # A key nested deeper than anything takes; more query fields than any route takes.
+        assert_invalid(login(keyed, "?a" + "%5Bb%5D" * 200 + "=1"))
+        assert_invalid(login(keyed, "?" + "&".join(f"f{i}=1" for i in range(1001))))
+        # Multipart: more parts than any route takes.
+        assert_invalid(login(keyed, files=[(f"f{i}", (None, "1")) for i in range(1001)]))
+
+    refused_requests()  # warm-up: the 2 MB body itself has to be read once into the allocator's arenas
+    before = rss(keyed)
+    for _ in range(3):
+        refused_requests()
+    grown = rss(keyed) - before
+    assert grown < 4 * MB, f"server RSS grew by {grown / MB:.1f} MB"
+    # Within the limits everything still parses: 100 items, in each encoding.
+    r = call(keyed.endpoint, "GET", "/functions?" + "&".join(f"queries%5B{i}%5D=" + json.dumps(
+        {"method": "limit", "values": [5]}) for i in range(100)), "bounds", KEY)
+    assert r.status_code == 200, r.text
+    r = call(keyed.endpoint, "GET", "/functions?" + "&".join(["queries%5B%5D=limit(5)"] * 101), "bounds", KEY)
+    assert r.status_code == 400 and "no longer than 100 items" in r.json()["message"]
+
+
+def test_multipart_body_is_bounded_while_streaming(keyed):
+    # One part past the body limit, sent to the public login route: 413, the connection survives.
+    boundary = "b0und4ry"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n").encode()
+    body = head + b"a" * (33 * MB) + f"\r\n--{boundary}--\r\n".encode()
+    r = login(keyed, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 413 and r.json()["code"] == 413
+    assert login(keyed, json={"email": "a@b.c", "password": KEY}).status_code == 201

@@ -1,0 +1,95 @@
+"""The real `appwrite` web SDK in headless Chromium (Debian's `chromium`, driven by playwright-core).
+
+A page on another loopback port (an allowed origin) runs a function through the SDK. A page served
+as http://evil.example (mapped to 127.0.0.1 inside the browser, so it only talks to loopback)
+sends what a browser lets any page send without asking: text/plain, urlencoded and multipart
+POSTs, an HTML form post, a request from a sandboxed frame (Origin: null), and then reaches the
+emulator's own port under its name (DNS rebinding). None of it may run the function or create
+one: the marker file the function appends to, the execution count and the function list say so.
+The CORS and preflight details are checked without a browser in test_browser_origins.py.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+
+from security_helpers import call, deploy_marker, marks
+from support import ROOT, require_toolchain
+
+NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
+SDK_BUNDLE = NODE_MODULES / "appwrite" / "dist" / "iife" / "sdk.js"
+DRIVER = ROOT / "tests" / "security" / "web_sdk_browser.mjs"
+PROJECT = "console"  # a simple request cannot send x-appwrite-project: an attack lands in the default project
+PAGE = '<!doctype html><html><head><script src="/sdk.js"></script></head><body><p>{name}</p></body></html>'
+
+
+def chromium_path() -> str:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or ""
+
+
+@pytest.fixture
+def static_site(tmp_path):
+    """A local web server (127.0.0.1, its own port) serving the pages and the SDK bundle."""
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(SDK_BUNDLE, site / "sdk.js")
+    for name in ("ok", "evil"):
+        (site / f"{name}.html").write_text(PAGE.format(name=name))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_web_sdk_from_allowed_and_foreign_pages(server_factory, tmp_path, static_site):
+    if not chromium_path():
+        require_toolchain("chromium", "headless Chromium not found. Install: apt-get install -y chromium")
+    if shutil.which("node") is None:
+        require_toolchain("node", "node not found. Install: apt-get install -y nodejs npm")
+    if not (NODE_MODULES / "playwright-core").is_dir() or not SDK_BUNDLE.exists():
+        require_toolchain("node-packages", "playwright-core / appwrite not installed. Run: cd tests/node && npm install")
+
+    srv = server_factory(data_dir=tmp_path / "browser-data")  # open server: nothing but the origin checks
+    mark_file = tmp_path / "marks.txt"
+    deploy_marker(srv.endpoint, PROJECT, None, "marker", mark_file, tmp_path)
+    emulator_port = urlsplit(srv.endpoint).port
+    args = {
+        "okPage": f"http://127.0.0.1:{static_site}/ok.html",
+        "evilPage": f"http://evil.example:{static_site}/evil.html",
+        "endpoint": srv.endpoint,
+        "reboundUrl": f"http://evil.example:{emulator_port}/v1/health/version",
+        "project": PROJECT, "functionId": "marker", "chromium": chromium_path(),
+    }
+    out = subprocess.run(["node", str(DRIVER), json.dumps(args)], capture_output=True, text=True, timeout=240,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stdout + out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+
+    # The allowed page: preflight passed, the SDK got the execution back, the function ran once.
+    assert seen["allowed"] == {"status": "completed", "body": seen["allowed"].get("body")}, seen
+    assert json.loads(seen["allowed"]["body"])["ran"] is True
+    # The foreign page's requests all left the browser (opaque responses) and were refused.
+    foreign = seen["foreign"]
+    for name in ("text", "urlencoded", "multipart", "create"):
+        assert foreign[name] == "sent:opaque", (name, foreign)
+    assert foreign["nullOrigin"] == "sent:opaque", foreign
+    assert foreign["read"] == "blocked" and foreign["sdk"] == "blocked", foreign
+    assert seen["formPost"] == 403
+    assert seen["rebound"] == 403 and seen["reboundPost"] == 403
+
+    # Effects: only the allowed page's execution ran; no function was created from the foreign page.
+    assert marks(mark_file) == ["from-browser"]
+    executions = call(srv.endpoint, "GET", "/functions/marker/executions", PROJECT).json()
+    assert executions["total"] == 1
+    assert {f["$id"] for f in call(srv.endpoint, "GET", "/functions", PROJECT).json()["functions"]} == {"marker"}
