@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 
-from aiohttp import web
-
-from .app import create_app
+from .server import bound_port, start_server
 from .services.state import Settings
 
 
@@ -44,14 +41,9 @@ class BackgroundServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        self.endpoint = self.settings.endpoint = f"http://{self.host}:{self.port}/v1"
-        runner = web.AppRunner(create_app(self.settings), access_log=None)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
+        runner = await start_server(self.settings, self.host, self.port)
+        self.port = bound_port(runner)
+        self.endpoint = self.settings.endpoint
         self._ready.set()
         try:
             await self._stop.wait()

@@ -5,15 +5,13 @@ import asyncio
 import signal
 import json
 import logging
-import socket
 import sys
 from pathlib import Path
 
 import click
-from aiohttp import web
 
-from .app import create_app
 from .devclient import Client, ClientError, client_options, default_project, parse_headers, run_exec, run_trigger
+from .server import start_server
 from .services.state import Settings
 from .version import APPWRITE_VERSION
 
@@ -43,21 +41,6 @@ def serve_options(fn):
 def split_origins(values: tuple[str, ...]) -> tuple[str, ...]:
     """--cors-origin values, each possibly a comma-separated list (as the environment variable is)."""
     return tuple(origin.strip() for value in values for origin in value.split(",") if origin.strip())
-
-
-async def start_server(settings: Settings, host: str, port: int) -> web.AppRunner:
-    """Create the app and listen; `settings.endpoint` becomes the real URL. Caller cleans up the runner."""
-    app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    actual_port = sock.getsockname()[1]
-    settings.endpoint = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{actual_port}/v1"
-    site = web.SockSite(runner, sock)
-    await site.start()
-    return runner
 
 
 async def run_server(settings: Settings, host: str, port: int) -> None:
@@ -164,7 +147,7 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, project_dir, proj
     Source edits of interpreted functions are hot-swapped onto the last build (no reinstall);
     a dependency file change, a compiled runtime or a config change rebuilds fully. The old
     deployment serves until the new one is ready; a failed build keeps it and prints why."""
-    from .devloop import run_dev
+    from .dev.session import run_dev
     from .project import ProjectError, load_project
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -222,7 +205,6 @@ def trigger(event, data, wait, endpoint, project, key):
 # ---------------------------------------------------------------- init
 
 STARTERS_DIR = Path(__file__).resolve().parent.parent / "starters"
-CONFIG_NAMES = ("appwrite.config.json", "appwrite.json")  # the CLI's current name, then its older one
 
 
 def load_starters() -> dict:
@@ -261,15 +243,8 @@ def starter_files(source: Path, legacy: bool) -> list[Path]:
 def find_config(directory: Path) -> Path:
     """The appwrite.config.json that DIR belongs to: in DIR or, when DIR is inside the working
     directory, in a folder between them (as the CLI searches upwards); else a new one in DIR."""
-    cwd = Path.cwd().resolve()
-    candidates = [directory]
-    if directory.is_relative_to(cwd):
-        candidates += [p for p in directory.parents if p.is_relative_to(cwd)]
-    for folder in candidates:
-        for name in CONFIG_NAMES:
-            if (folder / name).is_file():
-                return folder / name
-    return directory / CONFIG_NAMES[0]
+    from .project import CONFIG_NAMES, find_config as find_existing
+    return find_existing(directory, within=Path.cwd().resolve()) or directory / CONFIG_NAMES[0]
 
 
 @main.command()

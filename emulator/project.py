@@ -17,10 +17,13 @@ import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
+
+from pathspec import GitIgnoreSpec
 
 from .languages import LANGUAGES, language_for_runtime
 
-CONFIG_NAMES = ("appwrite.config.json", "appwrite.json")
+CONFIG_NAMES = ("appwrite.config.json", "appwrite.json")  # the CLI's current name, then its older one
 ALWAYS_IGNORED = (".appwrite", ".git")
 DEFAULT_PROJECT = "default"
 
@@ -30,90 +33,54 @@ class ProjectError(Exception):
 
 
 # -- ignore rules (gitignore syntax) ------------------------------------------------------------
-def _glob_to_regex(glob: str) -> str:
-    out, i = [], 0
-    while i < len(glob):
-        ch = glob[i]
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("/**", i) and i + 3 == len(glob):
-            out.append("/.*")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif ch == "*":
-            out.append("[^/]*")
-            i += 1
-        elif ch == "?":
-            out.append("[^/]")
-            i += 1
-        elif ch == "[":
-            end = glob.find("]", i + 2)
-            if end == -1:
-                out.append(re.escape(ch))
-                i += 1
-            else:
-                body = glob[i + 1:end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end + 1
-        elif ch == "\\" and i + 1 < len(glob):
-            out.append(re.escape(glob[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(ch))
-            i += 1
-    return "".join(out)
-
-
-@dataclass
-class _Rule:
-    regex: re.Pattern
-    negate: bool
-    dir_only: bool
+# pathspec names the part of a pattern's regex that matches a directory's trailing slash.
+_DIR_MARK = "ps_d"
 
 
 class IgnoreRules:
-    """gitignore semantics, enough for real-world files: `!` negation, `/` anchoring, trailing `/`
-    for directories, `*`, `?`, `[...]` and `**`. The last matching rule wins; a file inside an
-    ignored directory stays ignored (the walk never enters it), as in git."""
+    """gitignore patterns, decided the way git decides, over posix paths relative to the folder.
 
-    def __init__(self, patterns: list[str] = ()):
-        self.rules: list[_Rule] = []
-        for raw in patterns:
-            self.add(raw)
+    pathspec's GitIgnoreSpec turns each line into a regex (git's wildmatch syntax). Its own
+    verdict differs from git's where directories are concerned (a directory pattern matches the
+    whole tree below it, so `*/` then `!src/` re-includes everything in src/), so the verdict
+    follows git here: the last pattern that names the path itself wins. A path inside an ignored
+    directory stays ignored even when a later `!` names it: callers ask about each parent first
+    (the folder walk never enters an ignored one). A line git rejects (a lone `!`) is skipped."""
 
-    def add(self, raw: str) -> None:
-        line = raw.rstrip("\n").rstrip()
-        if not line or line.startswith("#"):
-            return
-        negate = line.startswith("!")
-        if negate:
-            line = line[1:]
-        if line.startswith("\\"):
-            line = line[1:]
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        if not line:
-            return
-        anchored = "/" in line
-        line = line.lstrip("/")
-        regex = _glob_to_regex(line)
-        if not anchored:
-            regex = "(?:.*/)?" + regex
-        self.rules.append(_Rule(re.compile(f"^{regex}$"), negate, dir_only))
+    def __init__(self, patterns: Iterable[str] = ()):
+        self._rules: list[tuple[bool, re.Pattern, re.Pattern]] = []
+        for line in patterns:
+            if line.rstrip().endswith("/**/"):
+                # git: the directories below `x`; pathspec reads `x/**/` as `x/` itself.
+                line = line.rstrip() + "*/"
+            try:
+                spec = GitIgnoreSpec.from_lines([line])
+            except ValueError:  # pathspec's pattern error
+                continue
+            for pattern in spec.patterns:
+                if pattern.include is not None and pattern.regex is not None:
+                    regex = pattern.regex
+                    self._rules.append((pattern.include, regex, re.compile(f"(?:{regex.pattern})$")))
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         result = False
-        for rule in self.rules:
-            if rule.dir_only and not is_dir:
-                continue
-            if rule.regex.match(rel):
-                result = not rule.negate
+        for ignore, regex, at_end in self._rules:
+            if _names(regex, at_end, rel, is_dir):
+                result = ignore
         return result
+
+
+def _names(regex: re.Pattern, at_end: re.Pattern, rel: str, is_dir: bool) -> bool:
+    """Whether a pattern matches `rel` itself, not only as something inside a matched directory."""
+    if _DIR_MARK not in regex.groupindex:  # `dir/**`, `**`: everything below a point
+        return regex.search(rel) is not None
+    found = at_end.search(rel)
+    if found is not None and found.group(_DIR_MARK) is None:  # `name`, `*.log`, `a/b`
+        return True
+    if is_dir:  # `name/`, `*/`: the directory with its slash
+        found = at_end.search(rel + "/")
+        return found is not None and found.group(_DIR_MARK) is not None
+    return False
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -261,10 +228,16 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return env
 
 
-def find_config(start: Path, upward: bool = True) -> Path | None:
-    """The CLI's project config in `start` (or, with `upward`, its nearest parent that has one)."""
+def find_config(start: Path, upward: bool = True, within: Path | None = None) -> Path | None:
+    """The CLI's project config in `start` (or, with `upward`, its nearest parent that has one).
+    With `within`, the search upwards stays inside that folder (and stays in `start` when
+    `start` is not inside it)."""
     start = Path(os.path.abspath(start))
-    for folder in [start, *start.parents] if upward else [start]:
+    folders = [start, *start.parents] if upward else [start]
+    if within is not None:
+        within = Path(os.path.abspath(within))
+        folders = [start] + [f for f in folders[1:] if start.is_relative_to(within) and f.is_relative_to(within)]
+    for folder in folders:
         for name in CONFIG_NAMES:
             if (folder / name).is_file():
                 return folder / name

@@ -32,15 +32,11 @@ from ..languages.base import BuildError
 from .builds import MAX_BUILD_LOG_CHARS
 from .deployments import _new_deployment, get_deployment
 from .functions import activate_deployment, get_function, refresh_latest_deployment
-from .state import State
-
-_locks: dict[tuple[str, str], asyncio.Lock] = {}
-# (project, function) -> (base deployment id, staged deployment id): at most one staged swap each.
-_staged: dict[tuple[str, str], tuple[str, str]] = {}
+from .state import StagedSwap, State
 
 
-def _lock(project: str, function_id: str) -> asyncio.Lock:
-    return _locks.setdefault((project, function_id), asyncio.Lock())
+def _lock(state: State, project: str, function_id: str) -> asyncio.Lock:
+    return state.hotswap_locks.setdefault((project, function_id), asyncio.Lock())
 
 
 async def prepare_hotswap(state: State, project: str, function_id: str, base_deployment_id: str) -> str:
@@ -51,31 +47,31 @@ async def prepare_hotswap(state: State, project: str, function_id: str, base_dep
     if not base_build.is_dir() or _runs_from_archive(state, get_function(state, project, function_id)):
         return ""
     key = (project, function_id)
-    async with _lock(project, function_id):
-        current = _staged.get(key)
-        if current and current[0] == base_deployment_id and \
-                (state.deployment_dir(project, function_id, current[1]) / "build").is_dir():
-            return current[1]
+    async with _lock(state, project, function_id):
+        current = state.staged_swaps.get(key)
+        if current and current.base_id == base_deployment_id and \
+                (state.deployment_dir(project, function_id, current.staged_id) / "build").is_dir():
+            return current.staged_id
         await _drop_staged(state, project, function_id)
         staged_id = unique_id()
         await asyncio.to_thread(_link_tree, base_build, state.deployment_dir(project, function_id, staged_id) / "build")
-        _staged[key] = (base_deployment_id, staged_id)
+        state.staged_swaps[key] = StagedSwap(base_deployment_id, staged_id)
         return staged_id
 
 
 async def discard_hotswap(state: State, project: str, function_id: str) -> str:
     """Drop the staged swap of a function (a full build comes instead). Returns its id, or ""."""
-    async with _lock(project, function_id):
+    async with _lock(state, project, function_id):
         return await _drop_staged(state, project, function_id)
 
 
 async def _drop_staged(state: State, project: str, function_id: str) -> str:
-    item = _staged.pop((project, function_id), None)
+    item = state.staged_swaps.pop((project, function_id), None)
     if item is None:
         return ""
-    if state.store.get("deployments", project, function_id, item[1]) is None:
-        await asyncio.to_thread(state.remove_tree, state.deployment_dir(project, function_id, item[1]))
-    return item[1]
+    if state.store.get("deployments", project, function_id, item.staged_id) is None:
+        await asyncio.to_thread(state.remove_tree, state.deployment_dir(project, function_id, item.staged_id))
+    return item.staged_id
 
 
 def _link_tree(src: Path, dest: Path) -> None:
@@ -101,11 +97,11 @@ async def hotswap_deployment(state: State, project: str, function_id: str, base_
         raise AppwriteError("general_argument_invalid",
                             f"Runtime {function['runtime']} is compiled: its source cannot be hot-swapped, build it.")
     base_dir = state.deployment_dir(project, function_id, base_deployment_id)
-    async with _lock(project, function_id):
-        staged = _staged.get((project, function_id))
-        if staged and staged[0] == base_deployment_id:
-            _staged.pop((project, function_id))
-            deployment_id = staged[1]
+    async with _lock(state, project, function_id):
+        staged = state.staged_swaps.get((project, function_id))
+        if staged and staged.base_id == base_deployment_id:
+            state.staged_swaps.pop((project, function_id))
+            deployment_id = staged.staged_id
         else:
             await _drop_staged(state, project, function_id)
             deployment_id = unique_id()
@@ -144,8 +140,8 @@ async def hotswap_deployment(state: State, project: str, function_id: str, base_
 
 
 def _runs_from_archive(state: State, function: dict) -> bool:
-    # The docker executor starts containers from output.tar.gz; the local one runs the build dir.
-    return state.executor_for(function).name == "docker"
+    # Instances started from output.tar.gz (containers) need the archive rewritten, not the build dir.
+    return state.executor_for(function).capabilities.runs_from_archive
 
 
 def _members(archive: Path) -> set[str]:

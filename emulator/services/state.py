@@ -4,18 +4,24 @@ Services take this object; nothing here knows about HTTP.
 """
 from __future__ import annotations
 
+import asyncio
 import heapq
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import AppwriteError
 from ..executors.base import Executor
 from ..ids import check_uid
 from ..store import Store
 from ..version import APPWRITE_VERSION
+
+if TYPE_CHECKING:  # both import this module
+    from .builds import BuildQueue
+    from .executions import ExecutionRunner
 
 
 @dataclass
@@ -66,17 +72,27 @@ class ExpiringKeys(dict):
                 del self[key]
 
 
+class StagedSwap(NamedTuple):
+    """A hot swap prepared ahead: `staged_id`'s build dir is already linked from `base_id`'s build."""
+    base_id: str
+    staged_id: str
+
+
 @dataclass
 class State:
     settings: Settings
     store: Store
     executors: dict[str, Executor] = field(default_factory=dict)
-    builds: object = None  # BuildQueue, set by the app at start-up
-    runner: object = None  # ExecutionRunner, set by the app at start-up
+    builds: BuildQueue | None = None  # set by the app at start-up
+    runner: ExecutionRunner | None = None  # set by the app at start-up
     # Per-execution API keys handed to functions (x-appwrite-key), accepted until they expire.
     ephemeral_keys: ExpiringKeys = field(default_factory=ExpiringKeys)
     # (project, function, deployment) -> (store versions it was made at, RuntimeSpec): see runtime_spec.
     runtime_specs: dict = field(default_factory=dict)
+    # Hot swaps (services/hotswap.py), per (project, function): the lock that serialises them and
+    # the one swap staged ahead of time, if any.
+    hotswap_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    staged_swaps: dict[tuple[str, str], StagedSwap] = field(default_factory=dict)
     # (project, function, deployment) -> [lock, holders]: serialises the chunks of one upload;
     # the entry goes with its last holder (services/deployments.upload_lock).
     upload_locks: dict[tuple[str, str, str], list] = field(default_factory=dict)

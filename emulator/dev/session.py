@@ -1,0 +1,47 @@
+"""The `dev` command's session: start the server in this process, keep the project deployed in it,
+stop everything on Ctrl+C or SIGTERM."""
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+
+from ..api.common import STATE_KEY
+from ..project import Project
+from ..server import start_server
+from ..services.state import Settings
+from .loop import DevLoop
+
+
+async def run_dev(project: Project, settings: Settings, host: str, port: int, debounce_ms: int = 100,
+                  ready: asyncio.Event | None = None) -> None:
+    # SIGTERM ends the session like Ctrl+C, so the function processes it started are stopped too.
+    main_task = asyncio.current_task()
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    except (NotImplementedError, RuntimeError):
+        pass
+    runner = await start_server(settings, host, port)
+    loop = None
+    try:
+        state = runner.app[STATE_KEY]
+        loop = DevLoop(project, state, debounce_ms)
+        where = project.config_file or project.root
+        click.secho(f"Appwrite emulator listening on {settings.endpoint}", bold=True)
+        click.echo(f"Project '{project.project_id}' from {where}: {len(project.functions)} function(s). "
+                   f"Data in {settings.data_dir}.")
+        for fn in project.functions:
+            click.echo(f"  {fn.id:<20} {fn.runtime:<14} {fn.entrypoint:<24} {fn.path}")
+        await loop.start()
+        await loop.initial_deploys()
+        ids = next(iter(loop.watched), "FUNCTION_ID")
+        click.secho(f"Watching for changes (Ctrl+C to stop). Try: python -m emulator exec {ids} "
+                    f"--endpoint {settings.endpoint} --project {project.project_id}", bold=True)
+        if ready is not None:
+            ready.set()
+        await loop.watch_forever()
+    finally:
+        if loop is not None:
+            await loop.stop()
+        await runner.cleanup()
