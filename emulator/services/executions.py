@@ -214,12 +214,14 @@ def new_execution(state: State, project: str, function: dict, deployment_id: str
 # which the adapters drop as curl does). Anything else (a space, a control char, non-ASCII) is
 # percent-encoded as UTF-8, so the runtime always gets a well-formed request line.
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a `%` that starts no escape is a literal one
 
 
 def request_target(path: str) -> str:
     """The execution's `path` as the runtime is asked for it: `/a b` becomes `/a%20b`, as the
     path a browser or curl would send. The stored `requestPath` stays as the client gave it."""
-    return urllib.parse.quote(path or "/", safe=_TARGET_SAFE, errors="replace")
+    target = urllib.parse.quote(path or "/", safe=_TARGET_SAFE, errors="replace")
+    return _STRAY_PERCENT.sub("%25", target) if "%" in target else target
 
 
 def _ephemeral_key(state: State, project: str, timeout: float) -> str:
