@@ -1,0 +1,75 @@
+"""The environment a runtime is started with (emulator/runtime_env.py), seen from inside a real
+function run by the local executor: the function's variables are there and may set the image
+defaults (OPEN_RUNTIMES_HEADERS, as on Appwrite), but no variable changes what the executor decides
+(secret, port, logs directory, limits)."""
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import requests
+
+from support import make_archive
+
+H = {"x-appwrite-project": "runtime-env", "x-appwrite-key": "k"}
+SOURCE = '''import os
+
+NAMES = ("OPEN_RUNTIMES_SECRET", "OPEN_RUNTIMES_PORT", "OPEN_RUNTIMES_LOGS_DIR", "OPEN_RUNTIMES_CPUS",
+         "OPEN_RUNTIMES_MEMORY", "OPEN_RUNTIMES_ENV", "OPEN_RUNTIMES_ENTRYPOINT", "CI", "MY_VAR")
+
+
+def main(context):
+    return context.res.json({"env": {name: os.environ.get(name) for name in NAMES},
+                             "forced": context.req.headers.get("x-forced")})
+'''
+
+
+def wait_ready(endpoint: str, function_id: str, deployment_id: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dep = requests.get(f"{endpoint}/functions/{function_id}/deployments/{deployment_id}", headers=H).json()
+        if dep["status"] in ("ready", "failed", "canceled"):
+            return dep
+        time.sleep(0.1)
+    raise AssertionError(f"deployment {deployment_id} did not finish building in {timeout}s")
+
+
+def test_variables_cannot_change_what_the_executor_sets(server, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    created = requests.post(server.endpoint + "/functions", headers=H, json={
+        "functionId": "envcheck", "name": "envcheck", "runtime": "python-3.11", "entrypoint": "main.py"})
+    assert created.status_code == 201, created.text
+    variables = {"OPEN_RUNTIMES_SECRET": "hijack", "OPEN_RUNTIMES_PORT": "1", "OPEN_RUNTIMES_LOGS_DIR": str(elsewhere),
+                 "OPEN_RUNTIMES_ENTRYPOINT": "other.py", "OPEN_RUNTIMES_HEADERS": '{"X-Forced": "yes"}',
+                 "MY_VAR": "mine"}
+    for key, value in variables.items():
+        made = requests.post(server.endpoint + "/functions/envcheck/variables", headers=H,
+                             json={"variableId": "unique()", "key": key, "value": value})
+        assert made.status_code == 201, made.text
+    archive = make_archive({"main.py": SOURCE}, tmp_path / "code.tar.gz")
+    with open(archive, "rb") as fh:
+        up = requests.post(server.endpoint + "/functions/envcheck/deployments", headers=H,
+                           files={"code": ("code.tar.gz", fh)}, data={"activate": "true", "entrypoint": "main.py"})
+    assert up.status_code == 202, up.text
+    dep = wait_ready(server.endpoint, "envcheck", up.json()["$id"])
+    assert dep["status"] == "ready", dep["buildLogs"]
+
+    run = requests.post(server.endpoint + "/functions/envcheck/executions", headers=H, json={"async": False})
+    assert run.status_code == 201, run.text
+    execution = run.json()
+    # A secret or port taken from the variables would leave the executor unable to reach or
+    # authenticate to the runtime: the execution succeeding is the first proof.
+    assert execution["status"] == "completed" and execution["responseStatusCode"] == 200, execution["errors"]
+    seen = json.loads(execution["responseBody"])
+    env = seen["env"]
+    assert re.fullmatch(r"[0-9a-f]{32}", env["OPEN_RUNTIMES_SECRET"]), env
+    assert env["OPEN_RUNTIMES_PORT"] != "1" and int(env["OPEN_RUNTIMES_PORT"]) > 1024, env
+    assert env["OPEN_RUNTIMES_ENTRYPOINT"] == "main.py", env
+    logs_dir = env["OPEN_RUNTIMES_LOGS_DIR"]
+    assert logs_dir.startswith(str(server.data_dir.resolve())) or logs_dir.startswith(str(server.data_dir)), env
+    assert not elsewhere.exists()
+    assert env["OPEN_RUNTIMES_CPUS"] == "1" and env["OPEN_RUNTIMES_MEMORY"] == "512", env
+    assert env["CI"] == "true" and env["OPEN_RUNTIMES_ENV"] == "production" and env["MY_VAR"] == "mine", env
+    # The image default a variable may replace: headers forced onto every request.
+    assert seen["forced"] == "yes", seen
