@@ -1,4 +1,4 @@
-"""A contract driver (emulator/contract.py) whose runtime is a container of the DockerExecutor.
+"""A contract driver (emulator/contract/) whose runtime is a container of the DockerExecutor.
 
 Same wire-level access as `DirectDriver` (secret, log ids, log files, server output), but the
 canonical function is built by `helpers/build.sh` in the image and served by a warm container

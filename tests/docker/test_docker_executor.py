@@ -1,7 +1,7 @@
 """DockerExecutor against a real Docker engine and openruntimes-layout images built from our adapters.
 
 Called directly (not through the REST API): builds, executions, timeouts, crashes, cleanup after a
-killed emulator, concurrency, and the shared runtime contract (emulator/contract.py) for python
+killed emulator, concurrency, and the shared runtime contract (emulator/contract/) for python
 and node running in containers.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The C++ adapter against the shared contract (emulator/contract.py), plus C++ specifics: the
+"""The C++ adapter against the shared contract (emulator/contract/), plus C++ specifics: the
 compile step (starter layout, v2 wrapping, compile errors), compile-time API detection, entrypoint
 guards, and the process-per-call model (isolation, killed timeouts, crashes)."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Dart adapter against the shared contract (emulator/contract.py), plus Dart specifics: which
+"""The Dart adapter against the shared contract (emulator/contract/), plus Dart specifics: which
 handler the build picks, runtime ids and the install hint. Without a Dart SDK on the machine the
 contract tests skip with the install hint."""
 from __future__ import annotations

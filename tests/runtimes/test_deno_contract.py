@@ -1,4 +1,4 @@
-"""The Deno adapter against the shared contract (emulator/contract.py), plus Deno specifics:
+"""The Deno adapter against the shared contract (emulator/contract/), plus Deno specifics:
 v2 wire, `deno cache` builds into a DENO_DIR inside the build dir, entrypoint loading, isolated
 native logs, throughput. Skipped with the install hint when deno is not installed."""
 from __future__ import annotations

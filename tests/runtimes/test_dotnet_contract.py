@@ -1,4 +1,4 @@
-"""The .NET adapter against the shared contract (emulator/contract.py), plus .NET specifics: wrapping
+"""The .NET adapter against the shared contract (emulator/contract/), plus .NET specifics: wrapping
 of Appwrite 1.0-1.3 snippets, runtime ids and the install hint. Without a .NET SDK on the machine
 the contract tests skip with the install hint."""
 from __future__ import annotations

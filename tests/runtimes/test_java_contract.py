@@ -1,4 +1,4 @@
-"""The Java adapter against the shared contract (emulator/contract.py), plus Java specifics: the
+"""The Java adapter against the shared contract (emulator/contract/), plus Java specifics: the
 compile step (starter layout, v2 snippet wrapping, libs/ jars, compile errors), API detection by
 reflection, entrypoint guards, per-call native output and soft timeouts."""
 from __future__ import annotations

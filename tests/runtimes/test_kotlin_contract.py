@@ -1,4 +1,4 @@
-"""The Kotlin adapter against the shared contract (emulator/contract.py), plus Kotlin specifics: the
+"""The Kotlin adapter against the shared contract (emulator/contract/), plus Kotlin specifics: the
 compile step (starter layout, package-less v2 files, libs/ jars, compile errors, the compile cache),
 API detection by reflection including `suspend` handlers, and entrypoint guards. The HTTP core is
 the Java adapter's (runtimes/java/core), so wire details are covered once, in test_java_contract."""

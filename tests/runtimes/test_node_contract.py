@@ -1,4 +1,4 @@
-"""The Node.js adapter against the shared contract (emulator/contract.py), plus Node specifics:
+"""The Node.js adapter against the shared contract (emulator/contract/), plus Node specifics:
 v2 wire, npm install builds, CommonJS/ESM entrypoint loading, isolated native logs, throughput."""
 from __future__ import annotations
 

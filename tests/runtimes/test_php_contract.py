@@ -1,4 +1,4 @@
-"""The PHP adapter against the shared contract (emulator/contract.py), plus PHP specifics:
+"""The PHP adapter against the shared contract (emulator/contract/), plus PHP specifics:
 v2 wire, composer builds, entrypoint loading, the forked worker (hard timeouts, fatal errors,
 exit), keep-alive throughput."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Python adapter against the shared contract (emulator/contract.py), plus Python specifics:
+"""The Python adapter against the shared contract (emulator/contract/), plus Python specifics:
 v2 wire, requirements.txt builds, entrypoint loading, sync handlers, throughput."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Ruby adapter against the shared contract (emulator/contract.py), plus Ruby specifics:
+"""The Ruby adapter against the shared contract (emulator/contract/), plus Ruby specifics:
 v2 wire, bundler builds, entrypoint loading, concurrent calls, soft timeouts, exit, throughput."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Swift adapter against the shared contract (emulator/contract.py), plus Swift specifics: which
+"""The Swift adapter against the shared contract (emulator/contract/), plus Swift specifics: which
 handler the build picks, runtime ids and the install hint. Without a Swift toolchain on the
 machine the contract tests skip with the install hint."""
 from __future__ import annotations
