@@ -7,7 +7,7 @@ from ..errors import AppwriteError
 from ..ids import is_valid_id, now_iso, parse_iso, to_iso, unique_id
 from ..languages import LANGUAGES, language_for_runtime
 from ..models import parse_version
-from ..schedule import next_run
+from ..schedule import is_valid_cron, next_run
 from ..schemas import DEFAULT_SPECIFICATION, SPECIFICATIONS
 from ..version import APPWRITE_VERSION
 from .listing import list_documents
@@ -224,6 +224,8 @@ def due_schedules(state: State, now: datetime) -> list[tuple[str, dict]]:
         "functions", "json_extract(data, '$.schedule') != '' AND json_extract(data, '$.enabled') = 1")
     due = []
     for project, _, doc in rows:
+        if not is_valid_cron(doc["schedule"]):  # stored under a laxer parser: it can't run, nor stop the others
+            continue
         nxt = parse_iso(doc.get("scheduleNext") or "")
         if nxt is None:
             _schedule_next(doc)

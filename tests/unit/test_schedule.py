@@ -229,3 +229,25 @@ def test_api_stores_the_next_run_of_a_valid_schedule(server):
     query = f'{{"method":"equal","attribute":"scheduleNext","values":["{iso}"]}}'
     found = requests.get(server.endpoint + "/functions", headers=H, params={"queries[]": query}, timeout=30).json()
     assert [f["$id"] for f in found["functions"]] == ["leap"]
+
+
+def test_a_stored_schedule_the_parser_now_refuses_does_not_stop_the_others(tmp_path):
+    # Data dirs written by an older, laxer parser may hold `5/15 * * * *`: that function can't be
+    # scheduled, and the scheduler's pass over all functions must still fire the valid ones.
+    from types import SimpleNamespace
+
+    from emulator.services.functions import due_schedules
+    from emulator.store import Store
+
+    store = Store(tmp_path / "emulator.db")
+    try:
+        for fid, schedule in (("old", "5/15 * * * *"), ("ok", "*/5 * * * *")):
+            store.insert("functions", "p", "", {"$id": fid, "schedule": schedule, "enabled": True,
+                                                "scheduleNext": "2026-11-30T10:05:00.000+00:00"})
+        store.flush()
+        due = due_schedules(SimpleNamespace(store=store), at("2026-11-30 10:05:30"))
+        assert [doc["$id"] for _, doc in due] == ["ok"]
+        assert store.get("functions", "p", "", "ok")["scheduleNext"] == "2026-11-30T10:10:00.000+00:00"
+        assert store.get("functions", "p", "", "old")["scheduleNext"] == "2026-11-30T10:05:00.000+00:00"
+    finally:
+        store.close()
