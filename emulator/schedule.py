@@ -187,9 +187,22 @@ def parse_cron(expr: str) -> Cron:
         weekdays=frozenset(weekdays.values), nth_weekdays=frozenset(weekdays.nth),
         last_weekdays=frozenset(last_weekdays),
         day_restricted=parts[DAY] not in ("*", "?"), weekday_restricted=parts[WEEKDAY] not in ("*", "?"))
-    if _next_day(cron, _REFERENCE.date()) is None:
+    if _never_matches(cron):
         raise CronError("the expression never matches a date")
     return cron
+
+
+# The longest each month gets (February in leap years).
+_MONTH_MAX = {m: calendar.monthrange(2000, m)[1] for m in range(1, 13)}
+
+
+def _never_matches(cron: Cron) -> bool:
+    # The usual case (`0 0 30 2 *`: plain days no chosen month has) is decided at once; the rest
+    # by a search over one calendar cycle.
+    plain_days = cron.day_restricted and not cron.weekday_restricted and not (cron.last_day or cron.nearest_weekdays)
+    if plain_days and min(cron.days) > max(_MONTH_MAX[m] for m in cron.months):
+        return True
+    return _next_day(cron, _REFERENCE.date()) is None
 
 
 def _next_day(cron: Cron, start: date) -> date | None:
