@@ -122,6 +122,7 @@ RESPONSE_MODELS: dict[str, dict] = {
         "renewAt": DATETIME_OR_EMPTY}, {"protocol": {"type": "string", "enum": ["http", "smtp"]}}),
     # Emulator-only: what `POST /v1/emulator/events` did.
     "eventDelivery": {"type": "object"},
+    "openApiDocument": _model({"openapi": STR, "info": {"type": "object"}, "paths": {"type": "object"}}),
     "functionList": _list("functions", "function"),
     "deploymentList": _list("deployments", "deployment"),
     "executionList": _list("executions", "execution"),
@@ -189,7 +190,6 @@ OPERATIONS: dict[str, Operation] = {
     "console.delete_rule": Operation("deleteRule", None, {204: NO_CONTENT}),
     "openapi.openapi_json": Operation("getOpenApi", None, {200: "openApiDocument"}),
 }
-RESPONSE_MODELS["openApiDocument"] = _model({"openapi": STR, "info": {"type": "object"}, "paths": {"type": "object"}})
 
 
 def operation_of(handler) -> Operation:
