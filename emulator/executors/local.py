@@ -2,6 +2,10 @@
 
 No Docker needed. Each warm instance is our own adapter for the language (runtimes/<lang>/),
 listening on a free 127.0.0.1 port, with its own logs directory.
+
+Instances and builds are units of a `ProcessOwner` (emulator/processes.py): stopping an instance,
+deleting its function, stopping the server or starting again after a crash ends the instance's
+process and everything it started, `setsid` children included; the same for a build's steps.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from ..archives import extract_archive
 from ..hostbuild import build_on_host
 from ..languages import language_for_runtime
 from ..languages.base import BuildError
+from ..processes import ProcessOwner, become_subreaper, build_scope
 from ..runtime_client import RuntimeClient
 from ..runtime_env import free_port, server_env
 from .base import BuildJob, ExecutorError, Instance, RuntimeSpec
@@ -32,8 +37,9 @@ OUTPUT_TAIL_BYTES = 16 * 1024
 class _Process:
     """A running adapter process and the tail of what it printed (for crash reports)."""
 
-    def __init__(self, proc: asyncio.subprocess.Process):
+    def __init__(self, proc: asyncio.subprocess.Process, unit: str):
         self.proc = proc
+        self.unit = unit  # its ProcessOwner unit
         self.tail: collections.deque[bytes] = collections.deque()
         self.tail_size = 0
         self.reader = asyncio.ensure_future(self._drain())
@@ -62,9 +68,13 @@ class LocalExecutor(PooledExecutor):
         self.startup_timeout = startup_timeout
         self.client = client or RuntimeClient()
         self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size)
+        # The data dir (run_dir's parent) names the processes; the server adopts their orphans.
+        self.owner = ProcessOwner(self.run_dir.parent)
+        become_subreaper()
 
     async def prepare(self) -> None:
         """Stop runtimes a previous emulator on this data dir left running (it was killed)."""
+        await asyncio.to_thread(self.owner.end_leftovers)
         await asyncio.to_thread(self._kill_stale)
 
     def _kill_stale(self) -> None:
@@ -87,8 +97,14 @@ class LocalExecutor(PooledExecutor):
         if language is None:
             raise BuildError(f'Runtime "{job.runtime}" is not supported by the local executor.')
         await asyncio.to_thread(extract_archive, job.source_archive, job.build_dir)
-        await asyncio.to_thread(build_on_host, language, job.build_dir, job.entrypoint, job.commands,
-                                job.env, log, job.timeout)
+        unit = _build_unit(job.deployment_key)
+        token = build_scope.set((self.owner, unit))  # to_thread carries it into the build's thread
+        try:
+            await asyncio.to_thread(build_on_host, language, job.build_dir, job.entrypoint, job.commands,
+                                    job.env, log, job.timeout)
+        finally:
+            build_scope.reset(token)
+            await asyncio.to_thread(self.owner.end, unit)
 
     # -- instances ------------------------------------------------------------------------------
     async def _start(self, spec: RuntimeSpec) -> Instance:
@@ -108,15 +124,23 @@ class LocalExecutor(PooledExecutor):
         env = server_env({**host_env, **spec.env, **command.env}, version=spec.version, entrypoint=spec.entrypoint,
                          secret=secret, cpus=spec.cpus, memory=spec.memory, host="127.0.0.1", port=port,
                          code_dir=spec.build_dir, logs_dir=logs_dir)
+        unit = f"instance:{inst_dir.name}"
+        env.update(self.owner.env(unit))
+        # Started and registered under the owner's lock (a thread lock: never wait on it here).
+        while not self.owner.lock.acquire(blocking=False):
+            await asyncio.sleep(0.005)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command.argv, cwd=command.cwd or str(spec.build_dir), env=env,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            self.owner.add_root(unit, proc.pid)
         except OSError as exc:
             raise ExecutorError(f"Runtime could not start: {exc}", 500)
+        finally:
+            self.owner.lock.release()
         (inst_dir / "pid").write_text(str(proc.pid))
-        handle = _Process(proc)
+        handle = _Process(proc, unit)
         inst = Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir, handle=handle)
         await self._wait_listening(inst)
         return inst
@@ -149,15 +173,13 @@ class LocalExecutor(PooledExecutor):
     async def _stop(self, inst: Instance) -> None:
         handle: _Process = inst.handle
         self.client.forget(inst)
-        if handle.proc.returncode is None:
-            try:
-                os.killpg(handle.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                await asyncio.wait_for(handle.proc.wait(), 5)
-            except asyncio.TimeoutError:
-                pass
+        # The adapter, whatever it started (setsid or not) and whatever that started.
+        await asyncio.to_thread(self.owner.end, handle.unit)
+        try:
+            await asyncio.wait_for(handle.proc.wait(), 5)
+        except asyncio.TimeoutError:
+            pass
+        self.owner.forget_root(handle.unit, handle.proc.pid)
         handle.reader.cancel()
         shutil.rmtree(inst.logs_dir.parent, ignore_errors=True)
 
@@ -173,6 +195,17 @@ class LocalExecutor(PooledExecutor):
         await asyncio.sleep(0)  # let the drain task collect the last output
         return inst.handle.proc.returncode, inst.handle.output()
 
+    async def stop_deployment(self, deployment_key: str) -> None:
+        """Stop the deployment's instances and its build, if one is running."""
+        await self.pool.stop_deployment(deployment_key)
+        await asyncio.to_thread(self.owner.end, _build_unit(deployment_key))
+
     async def close(self) -> None:
         await self.pool.close()
+        # Builds still running, and anything else started for this data dir by this server.
+        await asyncio.to_thread(self.owner.end_all)
         await self.client.close()
+
+
+def _build_unit(deployment_key: str) -> str:
+    return f"build:{deployment_key}"

@@ -90,19 +90,8 @@ def _probe_toolchain(binaries: tuple[str, ...], version_command: tuple[str, ...]
 
 
 def run_logged(argv: list[str], cwd: Path, env: dict[str, str] | None, log, timeout: float = 900) -> None:
-    """Run a build step, append its output to the build logs, raise BuildError when it fails."""
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    try:
-        proc = subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise BuildError(f"{argv[0]} timed out after {timeout:.0f}s")
-    except OSError as exc:
-        raise BuildError(f"{argv[0]} could not start: {exc}")
-    out = proc.stdout.decode("utf-8", "replace")
-    if out:
-        log(out if out.endswith("\n") else out + "\n")
-    if proc.returncode != 0:
-        raise BuildError(f"{' '.join(argv[:2])} exited with code {proc.returncode}")
+    """Run a build step, append its output to the build logs, raise BuildError when it fails.
+    The output streams to `log` as it is printed, and the step's processes are owned by the build
+    (see emulator/hostbuild.py)."""
+    from ..hostbuild import run_streaming  # hostbuild imports this module
+    run_streaming(argv, cwd, env, log, timeout)

@@ -1,8 +1,10 @@
 """Builds run in the background: `waiting -> processing -> building -> ready | failed`.
 
 A bounded set of workers takes deployments from a queue and asks the function's executor to build
-them. Build output is flushed to the deployment as it arrives, so a polling client sees progress.
-A ready deployment that was uploaded with `activate=true` becomes the function's active one.
+them. Build output goes to `build.log` in the deployment's directory as it is printed (`BuildLog`),
+never accumulated in memory, and cut to its last MAX_BUILD_LOG_CHARS characters like Appwrite's;
+every half second the deployment's `buildLogs` is refreshed from it, so a polling client sees
+progress. A ready deployment that was uploaded with `activate=true` becomes the function's active one.
 """
 from __future__ import annotations
 
@@ -10,16 +12,87 @@ import asyncio
 import logging
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
 from ..executors.base import BuildJob
 from ..languages.base import BuildError
+from ..processes import ProcessOwner
 from .functions import activate_deployment, function_env, refresh_latest_deployment, specification_of
 from .state import State, deployment_key
 
 log = logging.getLogger("emulator.builds")
 MAX_BUILD_LOG_CHARS = 1_000_000
+BUILD_LOG_NAME = "build.log"
+# UTF-8 needs at most 4 bytes a character: this many trailing bytes always hold the kept characters.
+_TAIL_BYTES = 4 * MAX_BUILD_LOG_CHARS
+_COMPACT_AT_BYTES = 4 * _TAIL_BYTES  # the file is cut back to its tail when it grows past this
+
+
+class BuildLog:
+    """A build's output on disk, appended as it is printed (from any thread), kept bounded: the
+    file is cut back to its last characters whenever it grows past _COMPACT_AT_BYTES."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        self._file = open(path, "wb")
+        self._size = 0
+        self.writes = 0  # changes when there is something new to show
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8", "replace")
+        with self._lock:
+            if self._file.closed:
+                return
+            self._file.write(data)
+            self._size += len(data)
+            self.writes += 1
+            if self._size > _COMPACT_AT_BYTES:
+                self._compact()
+
+    def _compact(self) -> None:
+        self._file.close()
+        kept = _tail_of_file(self.path).encode("utf-8")
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_bytes(kept)
+        os.replace(partial, self.path)
+        self._file = open(self.path, "ab")
+        self._size = len(kept)
+
+    def tail(self) -> str:
+        """The last MAX_BUILD_LOG_CHARS characters written so far."""
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
+            return _tail_of_file(self.path)
+
+    def close(self) -> None:
+        """Flush and leave the file holding exactly what `tail` returns."""
+        with self._lock:
+            if self._file.closed:
+                return
+            self._file.close()
+            if self._size > _TAIL_BYTES:
+                kept = _tail_of_file(self.path).encode("utf-8")
+                partial = self.path.with_name(self.path.name + ".partial")
+                partial.write_bytes(kept)
+                os.replace(partial, self.path)
+
+
+def _tail_of_file(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - _TAIL_BYTES))
+            data = fh.read()
+    except OSError:
+        return ""
+    if size > _TAIL_BYTES:
+        data = data.lstrip(bytes(range(0x80, 0xC0)))  # start on a character boundary
+    return data.decode("utf-8", "replace")[-MAX_BUILD_LOG_CHARS:]
 
 
 class BuildQueue:
@@ -33,7 +106,9 @@ class BuildQueue:
         self.queue.put_nowait((project, function_id, deployment_id))
 
     def recover(self) -> None:
-        """After a restart: builds that were running are failed, queued ones are queued again."""
+        """After a restart: builds that were running are failed, queued ones are queued again.
+        A crashed server's build processes (and runtimes) on this data dir are ended first."""
+        ProcessOwner(self.state.settings.data_dir).end_leftovers()
         store = self.state.store
         for project, function_id, doc in store.all_projects_select(
                 "deployments", "json_extract(data, '$.status') IN ('waiting', 'processing', 'building')"):
@@ -43,7 +118,10 @@ class BuildQueue:
                 self.enqueue(project, function_id, doc["$id"])
             else:
                 doc["status"] = "failed"
-                doc["buildLogs"] = (doc.get("buildLogs") or "") + "\nBuild interrupted: the emulator stopped during the build.\n"
+                written = self.state.deployment_dir(project, function_id, doc["$id"]) / BUILD_LOG_NAME
+                logs = _tail_of_file(written) if written.is_file() else (doc.get("buildLogs") or "")
+                note = "\nBuild interrupted: the emulator stopped during the build.\n"
+                doc["buildLogs"] = (logs + note)[-MAX_BUILD_LOG_CHARS:]
                 store.update("deployments", project, function_id, doc)
                 refresh_latest_deployment(self.state, project, function_id)
 
@@ -97,20 +175,26 @@ async def build_deployment(state: State, project: str, function_id: str, deploym
         output_archive=ddir / "output.tar.gz", entrypoint=dep.get("entrypoint", ""),
         commands=dep.get("commands", ""), env=function_env(state, project, function, deployment_id),
         timeout=state.settings.build_timeout, cpus=cpus, memory=max(memory, 1024))
-    output: list[str] = []
-    output.append(f"Building {function['runtime']} deployment {deployment_id} with the {state.executor_for(function).name} executor.\n")
+    ddir.mkdir(parents=True, exist_ok=True)
+    output = BuildLog(ddir / BUILD_LOG_NAME)
+    output.write(f"Building {function['runtime']} deployment {deployment_id} with the {state.executor_for(function).name} executor.\n")
 
     async def flush_periodically():
-        written = 0
+        shown = 0
         while True:
             await asyncio.sleep(0.5)
-            if len(output) != written:
-                written = len(output)
+            current = store.get("deployments", project, function_id, deployment_id)
+            if current is None or current.get("status") == "canceled":
+                # Deleted or canceled: stop the build (and everything it started).
+                await state.executor_for(function).stop_deployment(job.deployment_key)
+                return
+            if output.writes != shown:
+                shown = output.writes
+                text = await asyncio.to_thread(output.tail)
                 current = store.get("deployments", project, function_id, deployment_id)
-                if current is None or current.get("status") == "canceled":
-                    return
-                current["buildLogs"] = "".join(output)[-MAX_BUILD_LOG_CHARS:]
-                store.update("deployments", project, function_id, current)
+                if current is not None and current.get("status") == "building":
+                    current["buildLogs"] = text
+                    store.update("deployments", project, function_id, current)
 
     dep["status"] = "building"
     store.update("deployments", project, function_id, dep)
@@ -118,23 +202,28 @@ async def build_deployment(state: State, project: str, function_id: str, deploym
     started = time.monotonic()
     flusher = asyncio.ensure_future(flush_periodically())
     try:
-        await state.executor_for(function).build(job, output.append)
+        await state.executor_for(function).build(job, output.write)
         ok = True
     except BuildError as exc:
-        output.append(f"\nBuild failed: {exc}\n")
+        output.write(f"\nBuild failed: {exc}\n")
         ok = False
     except Exception as exc:  # noqa: BLE001 - any executor failure is a failed build, with its reason
         log.exception("executor build error")
-        output.append(f"\nBuild failed: {type(exc).__name__}: {exc}\n")
+        output.write(f"\nBuild failed: {type(exc).__name__}: {exc}\n")
         ok = False
+    except BaseException:  # cancelled (the server stops): the output written so far stays on disk
+        output.close()
+        raise
     finally:
         flusher.cancel()
     dep = store.get("deployments", project, function_id, deployment_id)
     if dep is None or dep.get("status") == "canceled":
+        output.close()
         return
     elapsed = time.monotonic() - started
-    output.append(f"Build {'finished' if ok else 'failed'} in {elapsed:.2f}s.\n")
-    dep["buildLogs"] = "".join(output)[-MAX_BUILD_LOG_CHARS:]
+    output.write(f"Build {'finished' if ok else 'failed'} in {elapsed:.2f}s.\n")
+    await asyncio.to_thread(output.close)
+    dep["buildLogs"] = await asyncio.to_thread(output.tail)
     dep["buildDuration"] = max(1, math.ceil(elapsed)) if ok else math.ceil(elapsed)
     dep["status"] = "ready" if ok else "failed"
     if ok:

@@ -1,0 +1,121 @@
+"""Build output goes to disk as it is printed, never whole into the server's memory.
+
+A Python function whose build prints a marker line, waits for the test's go-ahead, then prints
+300 MB. While it waits, the marker is already visible through GET .../deployments/{id}. During the
+flood the server's resident memory (VmRSS, sampled from /proc) stays within 150 MB of what it was
+before; the build ends ready with the last 1,000,000 characters kept, in the deployment document
+and in the deployment's build.log.
+"""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(600)
+
+MAIN = "def main(context):\n    return context.res.text('built')\n"
+BUILD = r'''
+import os, sys, time
+print("EARLY-LINE-MARKER", flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+block = ("y" * 99 + "\n") * 10_000  # 1 MB
+for _ in range(300):
+    sys.stdout.write(block)
+print("LATE-LINE-MARKER", flush=True)
+'''
+MAX_CHARS = 1_000_000
+
+
+def archive(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def call(endpoint: str, method: str, path: str, payload=None, raw: bytes | None = None, ctype="application/json"):
+    data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+    req = urllib.request.Request(endpoint + path, data=data, method=method,
+                                 headers={"X-Appwrite-Project": "output", "Content-Type": ctype})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_huge_build_output_streams_to_disk_with_bounded_memory(server_factory, tmp_path):
+    data_dir = tmp_path / "data"
+    server = server_factory(data_dir=data_dir)
+    go = tmp_path / "go"
+    status, _ = call(server.endpoint, "POST", "/functions", {
+        "functionId": "loud", "name": "loud", "runtime": "python-3.11", "entrypoint": "main.py",
+        "commands": f"python3 build.py {go}"})
+    assert status == 201
+    boundary = "outputboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\ntrue\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
+            "Content-Type: application/gzip\r\n\r\n").encode() + archive({"main.py": MAIN, "build.py": BUILD}) \
+        + f"\r\n--{boundary}--\r\n".encode()
+    status, dep = call(server.endpoint, "POST", "/functions/loud/deployments", raw=body,
+                       ctype=f"multipart/form-data; boundary={boundary}")
+    assert status == 202, dep
+    path = f"/functions/loud/deployments/{dep['$id']}"
+
+    # Early output is visible while the build is still running (it cannot end before `go` exists).
+    deadline = time.monotonic() + 120
+    while True:
+        doc = call(server.endpoint, "GET", path)[1]
+        if "EARLY-LINE-MARKER" in doc.get("buildLogs", ""):
+            break
+        assert doc["status"] in ("waiting", "processing", "building"), doc
+        assert time.monotonic() < deadline, doc
+        time.sleep(0.05)
+    assert doc["status"] == "building"
+
+    baseline = rss_bytes(server.proc.pid)
+    peak = baseline
+    go.write_text("go")
+    deadline = time.monotonic() + 480
+    polls = 0
+    while True:
+        peak = max(peak, rss_bytes(server.proc.pid))
+        polls += 1
+        if polls % 10 == 0:
+            doc = call(server.endpoint, "GET", path)[1]
+            if doc["status"] not in ("waiting", "processing", "building"):
+                break
+        assert time.monotonic() < deadline, "the build did not finish"
+        time.sleep(0.02)
+    peak = max(peak, rss_bytes(server.proc.pid))
+    assert doc["status"] == "ready", doc["buildLogs"][-2000:]
+    assert peak - baseline < 150 * 1024 * 1024, f"server RSS grew by {(peak - baseline) / 2**20:.0f} MB"
+
+    logs = doc["buildLogs"]
+    assert len(logs) == MAX_CHARS  # the last million characters, like Appwrite
+    assert "LATE-LINE-MARKER" in logs and "Build finished" in logs.splitlines()[-1]
+    assert "EARLY-LINE-MARKER" not in logs  # 300 MB later, the start was cut
+    on_disk = Path(data_dir, "projects", "output", "functions", "loud", "deployments", dep["$id"], "build.log")
+    assert on_disk.read_text() == logs
+    # Still fine after the build: the memory was not kept either.
+    assert rss_bytes(server.proc.pid) - baseline < 150 * 1024 * 1024

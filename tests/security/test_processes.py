@@ -1,0 +1,187 @@
+"""No process outlives what owns it: a function's instance, the function, the server, or a server
+that was killed with SIGKILL (then the next start on the same data dir ends the leftovers).
+
+The function starts a child with start_new_session=True (it leaves the instance's process group
+and session), which writes its pid to a file and sleeps. The test only ever signals the server
+it started itself; everything else must be ended by the emulator.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from support import runtimes_of
+
+pytestmark = pytest.mark.timeout(300)
+
+DEADLINE = 60  # generous: the machine may be loaded
+
+SPAWNER = r'''
+import subprocess, sys
+
+SLEEPER = "import os, sys, time; open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid())); os.rename(sys.argv[1] + '.tmp', sys.argv[1]); time.sleep(600)"
+
+def main(context):
+    subprocess.Popen([sys.executable, "-c", SLEEPER, context.req.body_text], start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return context.res.text("started")
+'''
+
+# A build step that starts a detached sleeper, says its pid, and keeps building.
+BUILD_SPAWNER = r'''
+import os, subprocess, sys, time
+child = subprocess.Popen(["sleep", "600"], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(f"SLEEPER {child.pid} BUILD {os.getpid()}", flush=True)
+time.sleep(600)
+'''
+
+
+def archive(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+class Api:
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+
+    def call(self, method: str, path: str, payload=None, raw: bytes | None = None, ctype="application/json"):
+        data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+        req = urllib.request.Request(self.endpoint + path, data=data, method=method,
+                                     headers={"X-Appwrite-Project": "procs", "Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def ok(self, method: str, path: str, payload=None, **kw) -> dict:
+        status, doc = self.call(method, path, payload, **kw)
+        assert status < 400, (status, doc)
+        return doc
+
+    def deploy(self, function_id: str, files: dict[str, str], commands: str = "") -> dict:
+        self.ok("POST", "/functions", {"functionId": function_id, "name": function_id, "runtime": "python-3.11",
+                                       "entrypoint": "main.py", "timeout": 60, "commands": commands})
+        boundary = "procsboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\ntrue\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
+                "Content-Type: application/gzip\r\n\r\n").encode() + archive(files) + f"\r\n--{boundary}--\r\n".encode()
+        return self.ok("POST", f"/functions/{function_id}/deployments", raw=body,
+                       ctype=f"multipart/form-data; boundary={boundary}")
+
+    def deployment(self, function_id: str, deployment_id: str) -> dict:
+        return self.ok("GET", f"/functions/{function_id}/deployments/{deployment_id}")
+
+
+def start_time(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def state_of(pid: int, started: int) -> str:
+    """'alive', 'zombie' (dead, not yet reaped) or 'gone' (also when the pid was reused)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return "gone"
+    if int(fields[19]) != started:
+        return "gone"
+    return "zombie" if fields[0] in ("Z", "X") else "alive"
+
+
+def wait_until(condition, what: str, timeout: float = DEADLINE):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def start_detached_child(api: Api, tmp_path: Path) -> tuple[int, int]:
+    """Deploy the spawner, run it; returns (pid, start time) of the detached child it started."""
+    dep = api.deploy("spawner", {"main.py": SPAWNER})
+    wait_until(lambda: api.deployment("spawner", dep["$id"])["status"] in ("ready", "failed"), "the build")
+    assert api.deployment("spawner", dep["$id"])["status"] == "ready"
+    wait_until(lambda: api.ok("GET", "/functions/spawner")["deploymentId"] == dep["$id"], "activation")
+    pidfile = tmp_path / f"child-{time.monotonic_ns()}.pid"
+    execution = api.ok("POST", "/functions/spawner/executions", {"body": str(pidfile)})
+    assert execution["status"] == "completed" and execution["responseBody"] == "started", execution
+    pid = int(wait_until(lambda: pidfile.is_file() and pidfile.read_text(), "the child's pid file"))
+    started = start_time(pid)
+    assert started is not None and state_of(pid, started) == "alive"
+    # It really did leave the instance's session: a process-group kill would not reach it.
+    assert os.getsid(pid) == pid
+    return pid, started
+
+
+def test_deleting_the_function_ends_its_detached_children(server_factory, tmp_path):
+    server = server_factory(data_dir=tmp_path / "data")
+    api = Api(server.endpoint)
+    pid, started = start_detached_child(api, tmp_path)
+    assert runtimes_of(server.data_dir)
+    assert api.call("DELETE", "/functions/spawner")[0] == 204
+    # Ended and reaped by the server (it adopted the child when its parent, the runtime, died).
+    wait_until(lambda: state_of(pid, started) == "gone", f"child {pid} to be gone")
+    wait_until(lambda: not runtimes_of(server.data_dir), "the runtime to be gone")
+
+
+def test_stopping_the_server_ends_detached_children(server_factory, tmp_path):
+    server = server_factory(data_dir=tmp_path / "data")
+    api = Api(server.endpoint)
+    pid, started = start_detached_child(api, tmp_path)
+    server.stop()  # SIGTERM: a normal stop
+    assert server.proc.returncode is not None
+    wait_until(lambda: state_of(pid, started) != "alive", f"child {pid} to end")
+
+
+def test_a_killed_server_leaves_nothing_running_after_restart(server_factory, tmp_path):
+    data_dir = tmp_path / "data"
+    server = server_factory(data_dir=data_dir)
+    api = Api(server.endpoint)
+    pid, started = start_detached_child(api, tmp_path)
+    dep = api.deploy("builder", {"main.py": SPAWNER, "spawn.py": BUILD_SPAWNER}, commands="python3 spawn.py")
+    # The build's output is visible while it runs: that is where its pids come from.
+    logs = wait_until(lambda: "SLEEPER" in (d := api.deployment("builder", dep["$id"]))["buildLogs"]
+                      and d["status"] == "building" and d["buildLogs"], "the build to print its pids")
+    words = logs[logs.index("SLEEPER"):].split()
+    sleeper, build_step = int(words[1]), int(words[3])
+    sleeper_started, step_started = start_time(sleeper), start_time(build_step)
+    assert os.getsid(sleeper) == sleeper
+
+    os.kill(server.proc.pid, signal.SIGKILL)  # only the server itself
+    server.proc.wait(30)
+    # The crash alone ends none of them: that is what the restart has to do.
+    for p, s in ((pid, started), (sleeper, sleeper_started), (build_step, step_started)):
+        assert state_of(p, s) == "alive", p
+
+    restarted = server_factory(data_dir=data_dir)
+    for p, s in ((pid, started), (sleeper, sleeper_started), (build_step, step_started)):
+        wait_until(lambda: state_of(p, s) != "alive", f"leftover {p} to end after the restart")
+    assert not runtimes_of(data_dir)
+    api = Api(restarted.endpoint)
+    doc = api.deployment("builder", dep["$id"])
+    assert doc["status"] == "failed" and "Build interrupted" in doc["buildLogs"], doc
+    assert "SLEEPER" in doc["buildLogs"]  # what the build printed before the crash is kept
