@@ -135,7 +135,8 @@ class Executor(ABC):
 
     @abstractmethod
     async def stop_deployment(self, deployment_key: str) -> None:
-        """Stop every instance of a deployment (it is no longer active, or was deleted)."""
+        """Stop every instance of a deployment (it is no longer active, or was deleted), and its
+        build if one is running: nothing started for a deployment outlives it."""
 
     @abstractmethod
     async def close(self) -> None:

@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..archives import extract_archive
 from ..languages.base import BuildError
 from ..runtime_client import RuntimeClient
 from ..runtime_env import build_env, server_env
@@ -251,10 +252,12 @@ class DockerExecutor(PooledExecutor):
         code_mount = "/usr/code" if v2 else "/mnt/code"
         env = build_env(job.env, version=job.version, entrypoint=job.entrypoint, hostname=self.hostname,
                         cpus=job.cpus, memory=job.memory)
+        # The source is already unpacked into the code mount, on the host, by the one extractor
+        # that refuses archives escaping their directory (Appwrite runs `tar -zxf` here instead).
         if v2:
-            script = "tar -zxf /tmp/code.tar.gz -C /usr/code && cd /usr/local/src/ && ./build.sh"
+            script = "cd /usr/local/src/ && ./build.sh"
         else:
-            script = f"tar -zxf /tmp/code.tar.gz -C /mnt/code && bash helpers/build.sh {shlex.quote(job.commands)}"
+            script = f"bash helpers/build.sh {shlex.quote(job.commands)}"
         # Files written to the mounts belong to root in the container; hand them back to us.
         uid, gid = os.getuid(), os.getgid()
         wrapped = (f"({script}) 2>&1; status=$?; "
@@ -301,10 +304,10 @@ class DockerExecutor(PooledExecutor):
 
     @staticmethod
     def _prepare_build_dirs(job: BuildJob, src: Path, code: Path) -> None:
-        for d in (src, code):
-            shutil.rmtree(d, ignore_errors=True)
-            d.mkdir(parents=True)
+        shutil.rmtree(src, ignore_errors=True)
+        src.mkdir(parents=True)
         shutil.copyfile(job.source_archive, src / "code.tar.gz")
+        extract_archive(job.source_archive, code)  # replaces whatever `code` held
 
     @staticmethod
     def _finish_build(artifact: Path, output: Path, src: Path, code: Path) -> None:
@@ -460,6 +463,19 @@ class DockerExecutor(PooledExecutor):
                 return False
             await asyncio.sleep(0.1)
 
+    async def stop_deployment(self, deployment_key: str) -> None:
+        """Stop the deployment's instances and remove its build container, if one is running."""
+        await self.pool.stop_deployment(deployment_key)
+        if self._docker is None or not self._ready:
+            return
+
+        def remove_builds():
+            labels = [f"{LABEL_SESSION}={self.session}", f"{LABEL_ROLE}=build", f"{LABEL_DEPLOYMENT}={deployment_key}"]
+            for c in self.docker.containers.list(all=True, filters={"label": labels}, sparse=True):
+                with contextlib.suppress(Exception):
+                    c.remove(force=True, v=True)
+        with contextlib.suppress(Exception):
+            await self._call(remove_builds)
 
     async def close(self) -> None:
         if self._closed:

@@ -185,3 +185,23 @@ def test_a_killed_server_leaves_nothing_running_after_restart(server_factory, tm
     doc = api.deployment("builder", dep["$id"])
     assert doc["status"] == "failed" and "Build interrupted" in doc["buildLogs"], doc
     assert "SLEEPER" in doc["buildLogs"]  # what the build printed before the crash is kept
+
+
+def test_canceling_or_deleting_a_build_ends_its_processes(server_factory, tmp_path):
+    server = server_factory(data_dir=tmp_path / "data")
+    api = Api(server.endpoint)
+    for function_id, end in (("canceled", "cancel"), ("deleted", "delete")):
+        dep = api.deploy(function_id, {"main.py": SPAWNER, "spawn.py": BUILD_SPAWNER}, commands="python3 spawn.py")
+        logs = wait_until(lambda: "SLEEPER" in (d := api.deployment(function_id, dep["$id"]))["buildLogs"]
+                          and d["buildLogs"], "the build to print its pids")
+        words = logs[logs.index("SLEEPER"):].split()
+        pids = [(int(words[1]), start_time(int(words[1]))), (int(words[3]), start_time(int(words[3])))]
+        assert all(state_of(p, s) == "alive" for p, s in pids)
+        if end == "cancel":
+            doc = api.ok("PATCH", f"/functions/{function_id}/deployments/{dep['$id']}/status")
+            assert doc["status"] == "canceled"
+        else:
+            assert api.call("DELETE", f"/functions/{function_id}")[0] == 204
+        for p, s in pids:
+            wait_until(lambda: state_of(p, s) == "gone", f"build process {p} to be gone after {end}")
+    assert server.proc.poll() is None
