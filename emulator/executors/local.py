@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import secrets
 import shutil
@@ -151,7 +152,9 @@ class LocalExecutor(PooledExecutor):
         delay = 0.01
         while time.monotonic() < deadline:
             if handle.proc.returncode is not None:
-                await asyncio.wait_for(handle.reader, 2)
+                with contextlib.suppress(asyncio.TimeoutError):  # children may still hold the pipe
+                    await asyncio.wait_for(asyncio.shield(handle.reader), 2)
+                await self._stop(inst)  # whatever it started before exiting goes too
                 raise ExecutorError(
                     f"Runtime exited with code {handle.proc.returncode} before it started listening. "
                     f"Output:\n{handle.output()}", 500)
