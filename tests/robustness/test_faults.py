@@ -245,10 +245,9 @@ def test_killed_mid_build_and_mid_execution_restarts_consistent(server_factory, 
     caller = threading.Thread(target=lambda: outcome.update(r=_swallow(lambda: api.execute("slow"))), daemon=True)
     caller.start()
     deadline = time.monotonic() + 20
-    while not api.ok("GET", "/functions/slow/executions")["total"]:
-        assert time.monotonic() < deadline
+    while not api.ok("GET", "/functions/slow/executions")["total"] or not runtimes_of(data):
+        assert time.monotonic() < deadline, "the execution never reached its runtime"
         time.sleep(0.05)
-    time.sleep(0.5)
     first.stop(signal.SIGKILL)
     caller.join(30)
 
