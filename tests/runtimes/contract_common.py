@@ -1,7 +1,8 @@
 """What every tests/runtimes/test_<lang>_contract.py shares: starting a DirectDriver (skipping with the
-toolchain's install hint), the contract fixtures and parametrized tests, and the scenarios each
-language runs with its own function source (entrypoint guards, log isolation under concurrency,
-timeouts, development mode, throughput, v2 signatures in a class, compile errors).
+toolchain's install hint; under CI=true failing instead, see support.require_toolchain), the contract
+fixtures and parametrized tests, and the scenarios each language runs with its own function source
+(entrypoint guards, log isolation under concurrency, timeouts and late output, development mode,
+keep-alive, v2 signatures in a class, compile errors).
 
 A language file binds the generated fixtures and tests to module-level names, so pytest collects them
 there under the usual names (test_context[...], test_throughput, ...):
