@@ -33,6 +33,9 @@ from .store import Store
 
 log = logging.getLogger("emulator")
 MAX_BODY_BYTES = 32 * 1024 * 1024  # 5 MiB upload chunks and 10 MB execution bodies must fit
+# What a request without a credential may send (a public route: the console login), so nobody
+# can make the server buffer 32 MB before showing a key. It must declare its length.
+ANONYMOUS_BODY_BYTES = 64 * 1024
 # A request line or one header may be up to 64 KiB (list queries travel in the URL; aiohttp's
 # default is 8 KiB); beyond that aiohttp itself answers 400 before any handler runs.
 HANDLER_ARGS = {"max_line_size": 65536, "max_field_size": 65536}
@@ -290,6 +293,10 @@ async def auth_middleware(request: web.Request, handler):
             "general_unauthorized_scope",
             f'User (role: {role}) missing scopes (["functions.read", "functions.write", "execution.read", "execution.write"])'
             + console.stale_session_hint(request))
+    if request[console.CREDENTIAL] is None and request.body_exists and (
+            request.content_length is None or request.content_length > ANONYMOUS_BODY_BYTES):
+        raise AppwriteError("general_argument_invalid", "Request body is too large: without a key the limit is "
+                            f"{ANONYMOUS_BODY_BYTES} bytes, with a Content-Length.", 413)
     response = await handler(request)
     console.grant_cli_session(request, response)
     return response

@@ -28,6 +28,11 @@ MAX_ARRAY_ITEMS = 100
 MAX_FIELDS = 1000
 # Multipart bodies are streamed; their parts together may not exceed the app's body limit.
 MAX_MULTIPART_BYTES = 32 * 1024 * 1024
+# Values (array items, object members) in a JSON body. A 30 MB body of `[0,0,...]` would become a
+# list of fifteen million items, several hundred MB once walked; long strings (an execution body)
+# are one value each. The largest legitimate body holds a few hundred.
+MAX_JSON_VALUES = 10_000
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')  # possessive: linear, no backtracking
 _BRACKETS = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 
@@ -129,6 +134,24 @@ class _FieldCounter:
                                 f"The request has too many parameters (more than {MAX_FIELDS}).")
 
 
+def _too_many_json_values(raw: bytes) -> bool:
+    """Whether a JSON text has more than MAX_JSON_VALUES values, counted from its separators and
+    openers outside strings before it is parsed (linear: each string is matched once)."""
+    values, pos = 0, 0
+    while True:
+        quote = raw.find(b'"', pos)
+        end = len(raw) if quote < 0 else quote
+        values += raw.count(b",", pos, end) + raw.count(b"[", pos, end) + raw.count(b"{", pos, end)
+        if values > MAX_JSON_VALUES:
+            return True
+        if quote < 0:
+            return False
+        string = _JSON_STRING.match(raw, quote)
+        if string is None:
+            return False  # an unterminated string: json.loads refuses the body
+        pos = string.end()
+
+
 async def _read_part(part, budget: list[int]) -> bytes:
     """A multipart part's bytes, counted against what is left of the body budget."""
     chunks = []
@@ -181,6 +204,10 @@ async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFil
         else:
             raw = await request.read()
             if raw.strip():
+                if _too_many_json_values(raw):
+                    raise AppwriteError("general_argument_invalid",
+                                        f"The request body's JSON has more than {MAX_JSON_VALUES} values (arrays, "
+                                        "objects and their items) or is nested too deeply.")
                 try:
                     body = json.loads(raw)
                 except (ValueError, UnicodeDecodeError):

@@ -71,7 +71,8 @@ async def test_json_body(client):
     _, body = await parsed(client, "POST", query={"a": "q", "b": "q"}, json={"b": "body"})
     assert body["params"] == {"a": "q", "b": "body"}
     for raw, words in [(b"{oops", "not valid JSON"), (b"[1, 2]", "must be a JSON object"),
-                       (b"\xff\xfe{}", "not valid JSON"), (b'{"a":' + b"[" * 100000 + b"]" * 100000 + b"}", "deeply")]:
+                       (b"\xff\xfe{}", "not valid JSON"), (b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", "deeply"),
+                       (b'{"a":' + b"[" * 100000 + b"]" * 100000 + b"}", "values (arrays, objects")]:
         status, body = await parsed(client, "POST", data=raw, headers={"Content-Type": "application/json"})
         assert status == 400 and words in body["message"], body
     status, body = await parsed(client, "POST", data=b"   ", headers={"Content-Type": "application/json"})
@@ -156,3 +157,19 @@ async def test_multipart_total_size_is_bounded(client):
     form.add_field("code", b"x" * (params.MAX_MULTIPART_BYTES + 1), filename="big.bin")
     status, body = await parsed(client, "POST", data=form)
     assert status == 413 and body["code"] == 413
+
+
+async def test_json_value_count_is_bounded(client):
+    from emulator.params import MAX_JSON_VALUES
+    # Values are counted outside strings only: a long string full of separators is one value.
+    text = "a,b[{\\\"" * 100_000
+    status, body = await parsed(client, "POST", json={"body": text, "n": list(range(MAX_JSON_VALUES - 10))})
+    assert status == 200 and body["params"]["body"] == text
+    status, body = await parsed(client, "POST", json={"n": [0] * (MAX_JSON_VALUES + 1)})
+    assert status == 400 and "values (arrays, objects" in body["message"]
+    status, body = await parsed(client, "POST", json={"n": [{"a": {}}] * (MAX_JSON_VALUES // 2 + 1)})
+    assert status == 400 and "values (arrays, objects" in body["message"]
+    # An unterminated string is not counted past: the body is refused as invalid JSON.
+    status, body = await parsed(client, "POST", data=b'{"a": "' + b'\\",' * 50_000,
+                                headers={"Content-Type": "application/json"})
+    assert status == 400 and "not valid JSON" in body["message"]
