@@ -47,18 +47,19 @@ class _Proc:
     ppid: int
     state: str
     start: int
+    session: int
     marker: str | None
 
 
-def _stat(pid: int) -> tuple[int, str, int] | None:
-    """(ppid, state, start time in clock ticks) of a process, or None when it is gone."""
+def _stat(pid: int) -> tuple[int, str, int, int] | None:
+    """(ppid, state, start time in clock ticks, session id) of a process, or None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             data = fh.read()
     except OSError:
         return None
     fields = data[data.rindex(b")") + 2:].split()
-    return int(fields[1]), fields[0].decode(), int(fields[19])
+    return int(fields[1]), fields[0].decode(), int(fields[19]), int(fields[3])
 
 
 def _marker_of(pid: int) -> str | None:
@@ -88,8 +89,8 @@ def _scan() -> dict[int, _Proc]:
         stat = _stat(pid)
         if stat is None:
             continue
-        ppid, state, start = stat
-        procs[pid] = _Proc(pid, ppid, state, start, _marker_of(pid) if state != "Z" else None)
+        ppid, state, start, session = stat
+        procs[pid] = _Proc(pid, ppid, state, start, session, _marker_of(pid) if state != "Z" else None)
     return procs
 
 
@@ -121,6 +122,9 @@ class ProcessOwner:
         # a marked direct child that is not a registered root is then surely an adopted orphan.
         self.lock = threading.Lock()
         self._roots: dict[str, dict[int, int]] = {}  # unit -> {pid: start time}
+        # Roots start sessions of their own: a zombie child of ours in one of them is an orphan
+        # of a unit that exited by itself, ours to reap.
+        self._sessions: set[int] = set()
 
     def marker(self, unit: str) -> str:
         return self.prefix + unit
@@ -132,6 +136,9 @@ class ProcessOwner:
         """Record a process we started (and someone waits for). Call with `lock` held."""
         stat = _stat(pid)
         self._roots.setdefault(unit, {})[pid] = stat[2] if stat else -1
+        if len(self._sessions) > 100_000:  # bounded; losing old ones only leaves a zombie or two
+            self._sessions.clear()
+        self._sessions.add(pid)
 
     def forget_root(self, unit: str, pid: int) -> None:
         with self.lock:
@@ -175,6 +182,9 @@ class ProcessOwner:
         with self.lock:
             for _ in range(200):
                 procs = _scan()
+                if not killed:
+                    killed |= {p.pid for p in procs.values() if p.state == "Z" and p.ppid == me
+                               and p.session in self._sessions}
                 roots = self._live_roots(procs, units)
                 targets = {p.pid for p in procs.values() if _alive(p) and p.marker is not None and match(p.marker)}
                 targets |= roots
@@ -189,14 +199,10 @@ class ProcessOwner:
                         pass
                 killed |= targets
                 time.sleep(0.005)  # SIGKILL is delivered asynchronously: let them die before rescanning
-            # Roots are waited for by whoever started them; anything else that is our child was
-            # adopted (subreaper) and is ours to reap, or it would stay a zombie.
+            # Roots are waited for by whoever started them (and stay registered until then:
+            # `forget_root`); anything else that is our child was adopted (subreaper) and is ours
+            # to reap, or it would stay a zombie.
             all_roots = {pid for unit_roots in self._roots.values() for pid in unit_roots}
-            if units is None:
-                self._roots.clear()
-            else:
-                for unit in units:
-                    self._roots.pop(unit, None)
         _reap(killed - all_roots)
         return len(killed)
 

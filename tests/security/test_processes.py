@@ -33,6 +33,9 @@ SLEEPER = "import os, sys, time; open(sys.argv[1] + '.tmp', 'w').write(str(os.ge
 def main(context):
     subprocess.Popen([sys.executable, "-c", SLEEPER, context.req.body_text], start_new_session=True,
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # And an orphan that exits by itself: its parent (sh) exits at once, it ends a moment later.
+    subprocess.Popen(["sh", "-c", 'sleep 0.2 & echo $! > "$0.orphan"', context.req.body_text],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return context.res.text("started")
 '''
 
@@ -110,6 +113,15 @@ def state_of(pid: int, started: int) -> str:
     return "zombie" if fields[0] in ("Z", "X") else "alive"
 
 
+def parent_and_state(pid: int) -> tuple[int, str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), fields[0]
+
+
 def wait_until(condition, what: str, timeout: float = DEADLINE):
     deadline = time.monotonic() + timeout
     while True:
@@ -120,8 +132,9 @@ def wait_until(condition, what: str, timeout: float = DEADLINE):
         time.sleep(0.05)
 
 
-def start_detached_child(api: Api, tmp_path: Path) -> tuple[int, int]:
-    """Deploy the spawner, run it; returns (pid, start time) of the detached child it started."""
+def start_detached_child(api: Api, tmp_path: Path, orphan: list | None = None) -> tuple[int, int]:
+    """Deploy the spawner, run it; returns (pid, start time) of the detached child it started
+    (and appends the pid of the short-lived orphan to `orphan`)."""
     dep = api.deploy("spawner", {"main.py": SPAWNER})
     wait_until(lambda: api.deployment("spawner", dep["$id"])["status"] in ("ready", "failed"), "the build")
     assert api.deployment("spawner", dep["$id"])["status"] == "ready"
@@ -130,6 +143,10 @@ def start_detached_child(api: Api, tmp_path: Path) -> tuple[int, int]:
     execution = api.ok("POST", "/functions/spawner/executions", {"body": str(pidfile)})
     assert execution["status"] == "completed" and execution["responseBody"] == "started", execution
     pid = int(wait_until(lambda: pidfile.is_file() and pidfile.read_text(), "the child's pid file"))
+    orphan_file = Path(f"{pidfile}.orphan")
+    if orphan is not None:
+        orphan.append(int(wait_until(lambda: orphan_file.is_file() and orphan_file.read_text().strip(),
+                                     "the orphan's pid file")))
     started = start_time(pid)
     assert started is not None and state_of(pid, started) == "alive"
     # It really did leave the instance's session: a process-group kill would not reach it.
@@ -140,12 +157,16 @@ def start_detached_child(api: Api, tmp_path: Path) -> tuple[int, int]:
 def test_deleting_the_function_ends_its_detached_children(server_factory, tmp_path):
     server = server_factory(data_dir=tmp_path / "data")
     api = Api(server.endpoint)
-    pid, started = start_detached_child(api, tmp_path)
+    orphan: list[int] = []
+    pid, started = start_detached_child(api, tmp_path, orphan)
     assert runtimes_of(server.data_dir)
+    # The orphan was adopted by the server (a child subreaper) and has exited: a zombie of the server.
+    wait_until(lambda: parent_and_state(orphan[0]) == (server.proc.pid, "Z"), "the orphan to be the server's zombie")
     assert api.call("DELETE", "/functions/spawner")[0] == 204
     # Ended and reaped by the server (it adopted the child when its parent, the runtime, died).
     wait_until(lambda: state_of(pid, started) == "gone", f"child {pid} to be gone")
     wait_until(lambda: not runtimes_of(server.data_dir), "the runtime to be gone")
+    wait_until(lambda: parent_and_state(orphan[0]) != (server.proc.pid, "Z"), "the orphan to be reaped")
 
 
 def test_stopping_the_server_ends_detached_children(server_factory, tmp_path):
