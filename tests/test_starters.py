@@ -20,6 +20,7 @@ from appwrite.client import Client
 from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 from click.testing import CliRunner
+from support import require_toolchain
 
 from emulator.cli import main as cli
 from emulator.languages import LANGUAGES
@@ -45,7 +46,7 @@ def runnable(lang: str):
         pytest.skip(f"no {lang} adapter yet (runtimes/{lang}/ or emulator/languages/{lang}.py missing)")
     toolchain = language.toolchain()
     if not toolchain.available:
-        pytest.skip(toolchain.hint)
+        require_toolchain(lang, toolchain.hint)
     return language
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, Server
+from support import ROOT, Server, require_toolchain
 
 APPWRITE = ROOT / "tests" / "node" / "node_modules" / ".bin" / "appwrite"
 API_KEY = "cli-test-key"
@@ -39,9 +39,9 @@ def main(context):
 @pytest.fixture(scope="module")
 def cli_server(tmp_path_factory):
     if shutil.which("node") is None:
-        pytest.skip("node not found. Install: apt-get install -y nodejs npm")
+        require_toolchain("node", "node not found. Install: apt-get install -y nodejs npm")
     if not APPWRITE.exists():
-        pytest.skip("appwrite-cli not installed. Run: cd tests/node && npm install")
+        require_toolchain("appwrite-cli", "appwrite-cli not installed. Run: cd tests/node && npm install")
     srv = Server(tmp_path_factory.mktemp("cli-emulator") / "data", "--api-key", API_KEY).start()
     yield srv
     srv.stop()
@@ -231,7 +231,7 @@ def test_open_server_key_only_first_push(server_factory, tmp_path):
     """Without --api-key any key works; a first push still needs a console session, which the
     emulator hands the CLI with the function it creates."""
     if shutil.which("node") is None or not APPWRITE.exists():
-        pytest.skip("appwrite-cli not installed. Run: cd tests/node && npm install")
+        require_toolchain("appwrite-cli", "appwrite-cli not installed. Run: cd tests/node && npm install")
     srv = server_factory(data_dir=tmp_path / "open-data")
     cli = Cli(tmp_path, srv.endpoint, "cli-open", ["hello"])
     assert "Setting client" in cli.run("client", "--endpoint", srv.endpoint, "--key", "anything")

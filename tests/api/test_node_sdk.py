@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, make_archive
+from support import ROOT, make_archive, require_toolchain
 
 NODE_DIR = ROOT / "tests" / "node"
 
@@ -26,9 +26,9 @@ def main(context):
 @pytest.fixture(scope="module")
 def node_sdk():
     if shutil.which("node") is None:
-        pytest.skip("node not found. Install: apt-get install -y nodejs npm")
+        require_toolchain("node", "node not found. Install: apt-get install -y nodejs npm")
     if not (NODE_DIR / "node_modules" / "node-appwrite").exists():
-        pytest.skip("node-appwrite not installed. Run: make install (cd tests/node && npm install)")
+        require_toolchain("node-appwrite", "node-appwrite not installed. Run: make install (cd tests/node && npm install)")
     return NODE_DIR
 
 

@@ -15,6 +15,7 @@ import pytest
 from emulator.languages import LANGUAGES
 from emulator.project import IgnoreRules, load_project
 from emulator.services.events import event_matches
+from support import require_toolchain
 
 from .devproc import NODE_MAIN, PY_MAIN, ROOT, DevProcess, edit, make_wheel, write, write_config, write_function
 
@@ -195,7 +196,7 @@ def test_edit_during_a_build_is_not_lost(dev, project):
 def test_compiled_runtime_rebuilds_and_keeps_old_on_compile_error(dev, project):
     compiled = compiled_language()
     if compiled is None:
-        pytest.skip("no compiled language with a toolchain here: apt-get install -y default-jdk-headless "
+        require_toolchain("java", "no compiled language with a toolchain here: apt-get install -y default-jdk-headless "
                     "(java) or g++ libjsoncpp-dev (cpp)")
     key, (runtime, entry, template, broken) = compiled
     source = project / "functions/compiled" / entry
@@ -293,8 +294,8 @@ async def test_docker_executor_hot_swap_rewrites_the_build_archive(tmp_path):
     try:
         import docker
         docker.from_env(timeout=5).images.get(image)
-    except Exception as exc:  # noqa: BLE001 - no engine, no SDK or no image: skip with why
-        pytest.skip(f"needs Docker and the test image {image} (built by tests/docker: "
+    except Exception as exc:  # noqa: BLE001 - no engine, no SDK or no image: skip locally, fail in CI
+        require_toolchain("docker", f"needs Docker and the test image {image} (built by tests/docker: "
                     f".venv/bin/pytest tests/docker): {exc}")
     from emulator.api.common import STATE_KEY
     from emulator.dev.loop import DevLoop
