@@ -43,7 +43,6 @@ LABEL_DEPLOYMENT = "appwrite-emulator.deployment"
 
 CONTAINER_PORT = "3000/tcp"
 OUTPUT_TAIL_LINES = 200  # container output shown when a runtime dies
-MAX_BUILD_OUTPUT = 1_000_000  # what Appwrite keeps of a build's output
 
 
 class _Container:
@@ -320,16 +319,15 @@ class DockerExecutor(PooledExecutor):
 
     @staticmethod
     def _stream_output(container, log) -> None:
+        # Chunk by chunk: the build queue's log (services/builds.py BuildLog) writes them to disk
+        # and keeps the last 1,000,000 characters, as Appwrite does; nothing piles up here.
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        sent = 0
         for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            if sent < MAX_BUILD_OUTPUT:
-                text = decoder.decode(chunk)
-                if text:
-                    log(text[:MAX_BUILD_OUTPUT - sent])
-                    sent += len(text)
+            text = decoder.decode(chunk)
+            if text:
+                log(text)
         tail = decoder.decode(b"", final=True)
-        if tail and sent < MAX_BUILD_OUTPUT:
+        if tail:
             log(tail)
 
     # -- instances ------------------------------------------------------------------------------

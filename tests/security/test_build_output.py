@@ -119,3 +119,79 @@ def test_huge_build_output_streams_to_disk_with_bounded_memory(server_factory, t
     assert on_disk.read_text() == logs
     # Still fine after the build: the memory was not kept either.
     assert rss_bytes(server.proc.pid) - baseline < 150 * 1024 * 1024
+
+
+DOCKER_BUILD = r'''
+import os, sys, time
+print("EARLY-LINE-MARKER", flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+block = ("z" * 99 + "\n") * 10_000  # 1 MB
+for _ in range(50):
+    sys.stdout.write(block)
+print("LATE-LINE-MARKER", flush=True)
+'''
+
+
+@pytest.fixture(scope="module")
+def docker_image_prefix():
+    """The docker executor's test images (tests/docker builds them); skipped without Docker."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docker"))
+    import docker_engine
+    import docker_images
+    try:
+        docker_engine.ensure_engine(probe=docker_images.port_probe)
+        docker_images.ensure_test_images()
+    except docker_images.ImageBuildFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - no engine on this machine
+        pytest.skip(f"Docker is not available: {exc}")
+    return docker_images.TEST_PREFIX
+
+
+def test_docker_build_output_streams_and_keeps_the_last_million(server_factory, tmp_path, docker_image_prefix):
+    data_dir = tmp_path / "data"
+    server = server_factory("--docker-image-prefix", docker_image_prefix, data_dir=data_dir)
+    status, _ = call(server.endpoint, "POST", "/functions", {
+        "functionId": "loud", "name": "loud", "runtime": "python-3.11", "entrypoint": "main.py",
+        "executor": "docker", "commands": "python3 build.py /mnt/code/go"})
+    assert status == 201
+    boundary = "outputboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\ntrue\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
+            "Content-Type: application/gzip\r\n\r\n").encode() + archive({"main.py": MAIN, "build.py": DOCKER_BUILD}) \
+        + f"\r\n--{boundary}--\r\n".encode()
+    status, dep = call(server.endpoint, "POST", "/functions/loud/deployments", raw=body,
+                       ctype=f"multipart/form-data; boundary={boundary}")
+    assert status == 202, dep
+    path = f"/functions/loud/deployments/{dep['$id']}"
+    deployment_dir = Path(data_dir, "projects", "output", "functions", "loud", "deployments", dep["$id"])
+    deadline = time.monotonic() + 300
+    while True:  # the image may have to be pulled from the local cache first: generous
+        doc = call(server.endpoint, "GET", path)[1]
+        if "EARLY-LINE-MARKER" in doc.get("buildLogs", ""):
+            break
+        assert doc["status"] in ("waiting", "processing", "building"), doc
+        assert time.monotonic() < deadline, doc
+        time.sleep(0.05)
+    assert doc["status"] == "building"
+    baseline = rss_bytes(server.proc.pid)
+    peak = baseline
+    (deployment_dir / "build" / "code" / "go").write_text("go")  # /mnt/code/go in the build container
+    deadline = time.monotonic() + 300
+    polls = 0
+    while True:
+        peak = max(peak, rss_bytes(server.proc.pid))
+        polls += 1
+        if polls % 10 == 0:
+            doc = call(server.endpoint, "GET", path)[1]
+            if doc["status"] not in ("waiting", "processing", "building"):
+                break
+        assert time.monotonic() < deadline, "the build did not finish"
+        time.sleep(0.02)
+    assert doc["status"] == "ready", doc["buildLogs"][-2000:]
+    assert peak - baseline < 150 * 1024 * 1024, f"server RSS grew by {(peak - baseline) / 2**20:.0f} MB"
+    logs = doc["buildLogs"]
+    assert len(logs) == MAX_CHARS and "LATE-LINE-MARKER" in logs and "EARLY-LINE-MARKER" not in logs
+    assert (deployment_dir / "build.log").read_text() == logs
