@@ -63,13 +63,15 @@ def run_streaming(argv: list[str], cwd: Path, env: dict[str, str] | None, log, t
     ended_with_newline = True
     timed_out = False
     fd = proc.stdout.fileno()
+    poller = select.poll()  # not select.select: a busy server's descriptors may be past 1024
+    poller.register(fd, select.POLLIN)
     try:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 timed_out = True
                 break
-            ready, _, _ = select.select([fd], [], [], min(remaining, 0.2))
+            ready = poller.poll(min(remaining, 0.2) * 1000)
             chunk = os.read(fd, CHUNK_BYTES) if ready else b""
             if chunk:
                 text = decoder.decode(chunk)
@@ -81,7 +83,7 @@ def run_streaming(argv: list[str], cwd: Path, env: dict[str, str] | None, log, t
                 break  # end of output: every writer closed the pipe
             if proc.poll() is not None:
                 # Exited; take what is already in the pipe, but do not wait for background children.
-                while select.select([fd], [], [], 0)[0]:
+                while poller.poll(0):
                     chunk = os.read(fd, CHUNK_BYTES)
                     if not chunk:
                         break

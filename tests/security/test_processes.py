@@ -226,3 +226,23 @@ def test_canceling_or_deleting_a_build_ends_its_processes(server_factory, tmp_pa
         for p, s in pids:
             wait_until(lambda: state_of(p, s) == "gone", f"build process {p} to be gone after {end}")
     assert server.proc.poll() is None
+
+
+def test_what_a_build_leaves_running_ends_with_the_build(server_factory, tmp_path):
+    """A build command that backgrounds a process (holding the output pipe open) still finishes,
+    and the process does not outlive the build."""
+    server = server_factory(data_dir=tmp_path / "data")
+    api = Api(server.endpoint)
+    dep = api.deploy("background", {"main.py": SPAWNER}, commands='sleep 600 & echo "BACKGROUND $!"')
+    doc = wait_until(lambda: (d := api.deployment("background", dep["$id"]))["status"] in ("ready", "failed") and d,
+                     "the build to finish")
+    assert doc["status"] == "ready", doc["buildLogs"]
+    pid = int(doc["buildLogs"].rsplit("BACKGROUND ", 1)[1].split()[0])  # not the echoed command
+
+    def ended() -> bool:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                return not fh.read().startswith(b"sleep\0600")  # gone, a zombie, or the pid reused
+        except OSError:
+            return True
+    wait_until(ended, f"background process {pid} to end")
