@@ -17,7 +17,9 @@ which leave the group. Cgroups would hold them, but need root or delegation. Ins
   running (pid and start time together: a reused pid does not count as the old server).
 
 What escapes: a process that both clears its environment and gets re-parented away from its
-unit's tree (its parent died first) before the kill. Linux only (/proc); elsewhere this is inert.
+unit's tree (its parent died first) before the kill. Without /proc (macOS), ending a unit falls
+back to killing the process groups of its own processes (each starts a session of its own), which
+misses children that call setsid.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from pathlib import Path
 OWNER_ENV = "APPWRITE_EMULATOR_OWNER"
 _ENV_PREFIX = f"\0{OWNER_ENV}=".encode()
 PR_SET_CHILD_SUBREAPER = 36
+_HAVE_PROC = os.path.isdir("/proc/self")
 
 # The build a thread is running for: (owner, unit). Set by the executor around a build; build
 # steps started from that context (hostbuild.run_streaming) are marked and registered with it.
@@ -177,6 +180,8 @@ class ProcessOwner:
         return self._end(stale, [])
 
     def _end(self, match, units: list[str] | None) -> int:
+        if not _HAVE_PROC:
+            return self._end_groups(units)
         me = os.getpid()
         killed: set[int] = set()
         with self.lock:
@@ -205,6 +210,17 @@ class ProcessOwner:
             all_roots = {pid for unit_roots in self._roots.values() for pid in unit_roots}
         _reap(killed - all_roots)
         return len(killed)
+
+    def _end_groups(self, units: list[str] | None) -> int:
+        with self.lock:
+            selected = self._roots.values() if units is None else [self._roots.get(u, {}) for u in units]
+            pids = [pid for unit_roots in selected for pid in unit_roots]
+        for pid in pids:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return len(pids)
 
     def _live_roots(self, procs: dict[int, _Proc], units: list[str] | None) -> set[int]:
         selected = self._roots.values() if units is None else [self._roots.get(u, {}) for u in units]
