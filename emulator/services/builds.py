@@ -50,7 +50,10 @@ class BuildLog:
             self._size += len(data)
             self.writes += 1
             if self._size > _COMPACT_AT_BYTES:
-                self._compact()
+                try:
+                    self._compact()
+                except OSError:  # the deployment was deleted under the build: stop writing
+                    self._file.close()
 
     def _compact(self) -> None:
         self._file.close()
