@@ -170,11 +170,7 @@ def _plan(tar: tarfile.TarFile) -> _Plan:
                                f"({member.linkname}).")
         if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
             raise ArchiveError(f"Archive entry '{member.name}' is a device, FIFO or other special file.")
-        try:
-            filtered = tarfile.data_filter(member, _FILTER_ROOT)
-        except tarfile.FilterError as exc:
-            raise ArchiveError(f"Archive entry '{member.name}' is not allowed: {exc}") from None
-        plan.total += _place(plan, member, index, filtered.mode)
+        plan.total += _place(plan, member, index, _filtered_mode(member))
         if plan.total > MAX_EXTRACTED_BYTES:
             raise ArchiveError(f"Archive expands to more than {MAX_EXTRACTED_BYTES // (1024 * 1024)} MB.")
     # Links are judged on the finished tree: a later member may change what a link resolves to.
@@ -182,6 +178,21 @@ def _plan(tar: tarfile.TarFile) -> _Plan:
         if node.kind == "symlink":
             _check_link(plan, path, node.target)
     return plan
+
+
+def _filtered_mode(member: tarfile.TarInfo) -> int | None:
+    """The member's mode as the "data" extraction filter leaves it (no setuid/setgid, no group or
+    other write, owner read-write); the filter's own checks run too, as a second opinion."""
+    data_filter = getattr(tarfile, "data_filter", None)  # Python 3.11.4+
+    if data_filter is None:
+        if member.isdir() or member.issym():
+            return None
+        mode = member.mode & 0o755
+        return (mode if mode & 0o100 else mode & ~0o111) | 0o600
+    try:
+        return data_filter(member, _FILTER_ROOT).mode
+    except tarfile.FilterError as exc:
+        raise ArchiveError(f"Archive entry '{member.name}' is not allowed: {exc}") from None
 
 
 def _open_plan(path: Path) -> _Plan:
