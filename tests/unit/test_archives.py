@@ -71,7 +71,24 @@ def chain(n: int) -> str:
     return "/".join(["s"] * n + [".."] * n + ["X"])
 
 
+def path_max_chain() -> list[tuple]:
+    """The layout behind CVE-2025-4517: links through long directory names make the real path
+    longer than PATH_MAX, where os.path.realpath (and so tarfile's own filter before Python
+    3.11.13) stops resolving; the final link then climbs out. Judged on the virtual tree, the
+    length does not matter."""
+    long_dir, steps, members, path = "d" * 247, "abcdefghijklmnop", [], ""
+    for step in steps:
+        members += [("dir", f"{path}{long_dir}"), ("sym", f"{path}{step}", long_dir)]
+        path += f"{long_dir}/"
+    link = "/".join(steps) + "/" + "l" * 254
+    members.append(("sym", link, "../" * len(steps)))
+    members.append(("sym", "escape", f"{link}/../../../../../../../../../.."))
+    members.append(("file", "escape/X", b"x"))
+    return members
+
+
 HOSTILE = {
+    "PATH_MAX chain": path_max_chain(),
     "parent path": [("file", "main.py", b"ok"), ("file", "../escape.txt", b"x")],
     "parent path deep": [("file", "src/../../../escape.txt", b"x")],
     "parent in the middle": [("file", "a/b/../../../escape.txt", b"x")],
