@@ -39,7 +39,7 @@ PR_SET_CHILD_SUBREAPER = 36
 _HAVE_PROC = os.path.isdir("/proc/self")
 
 # The build a thread is running for: (owner, unit). Set by the executor around a build; build
-# steps started from that context (hostbuild.run_streaming) are marked and registered with it.
+# steps started from that context (build_steps.run_streaming) are marked and registered with it.
 build_scope: contextvars.ContextVar[tuple["ProcessOwner", str] | None] = \
     contextvars.ContextVar("build_scope", default=None)
 

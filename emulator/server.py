@@ -1,4 +1,5 @@
-"""Starting the HTTP server: the one place that binds the socket and sets the real endpoint.
+"""Serving the app: the one place that binds the socket and sets the real endpoint, and the
+runner whose connections answer even unparsable requests in Appwrite's error envelope.
 
 `serve`, `dev` (emulator/dev/session.py) and `BackgroundServer` (background.py) all start here.
 """
@@ -7,9 +8,49 @@ from __future__ import annotations
 import socket
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
-from .app import create_app, make_runner
+from .app import create_app
+from .errors import AppwriteError
+from .middlewares import error_response
 from .services.state import Settings
+
+
+# -- errors aiohttp answers itself, before any middleware runs --------------------------------
+class _EnvelopeProtocol(RequestHandler):
+    """aiohttp answers a request it cannot parse (a header or URL over the limits, a malformed
+    line) from its protocol layer, before any middleware, in plain text: answer in Appwrite's
+    envelope instead."""
+
+    def handle_error(self, request, status: int = 500, exc=None, message=None) -> web.StreamResponse:
+        plain = super().handle_error(request, status, exc, message)  # logs; refuses if a response began
+        if status >= 500:
+            error = AppwriteError("general_unknown", "Server Error", status)
+        else:
+            detail = getattr(exc, "message", None) or message or plain.reason
+            error = AppwriteError("general_bad_request", f"Invalid request: {detail}", status)
+        response = error_response(error)
+        response.force_close()
+        return response
+
+
+class _EnvelopeServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _EnvelopeProtocol(self, loop=self._loop, **self._kwargs)
+
+
+class EmulatorRunner(web.AppRunner):
+    """web.AppRunner whose connections answer protocol-level errors in Appwrite's envelope."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _EnvelopeServer  # same state, only the connection factory differs
+        return server
+
+
+def make_runner(app: web.Application, **kwargs) -> web.AppRunner:
+    """The runner every way of serving the app uses (serve, dev, BackgroundServer)."""
+    return EmulatorRunner(app, access_log=None, **kwargs)
 
 
 async def start_server(settings: Settings, host: str, port: int) -> web.AppRunner:

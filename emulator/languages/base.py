@@ -7,11 +7,13 @@ instance; the runtimes catalog calls `toolchain` to report what this machine can
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Re-exported for the language modules: a compile step is a build step.
+from ..build_steps import BuildError, run_streaming as run_logged  # noqa: F401
 
 RUNTIMES_DIR = Path(__file__).resolve().parent.parent.parent / "runtimes"
 
@@ -28,10 +30,6 @@ class ServerCommand:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
-
-
-class BuildError(Exception):
-    """A build step failed; the message is shown in the deployment's build logs."""
 
 
 class Language:
@@ -87,11 +85,3 @@ def _probe_toolchain(binaries: tuple[str, ...], version_command: tuple[str, ...]
         except (OSError, subprocess.SubprocessError) as exc:
             return Toolchain(False, "", f"{version_command[0]} failed to run ({exc}). Install: {hint}")
     return Toolchain(True, version, "")
-
-
-def run_logged(argv: list[str], cwd: Path, env: dict[str, str] | None, log, timeout: float = 900) -> None:
-    """Run a build step, append its output to the build logs, raise BuildError when it fails.
-    The output streams to `log` as it is printed, and the step's processes are owned by the build
-    (see emulator/hostbuild.py)."""
-    from ..hostbuild import run_streaming  # hostbuild imports this module
-    run_streaming(argv, cwd, env, log, timeout)

@@ -11,7 +11,9 @@ from ..schedule import is_valid_cron, next_run
 from ..schemas import DEFAULT_SPECIFICATION, SPECIFICATIONS
 from ..version import APPWRITE_VERSION
 from .listing import list_documents
+from .lookup import get_function  # noqa: F401 - callers find it here too
 from .state import State, deployment_key
+from .variables import create_variable, legacy_variables
 
 # Fields that PUT resets to their default when omitted (Appwrite's full-replace semantics).
 RESET_ON_UPDATE = {"execute": [], "events": [], "schedule": "", "timeout": 15, "enabled": True, "logging": True,
@@ -28,13 +30,6 @@ def contract_version(appwrite_version: str) -> str:
     """The runtime contract a new function gets: Appwrite 1.0-1.3 ran v2 runtimes; 1.4+ v3 and
     later, which Appwrite's own executor now maps to v5."""
     return "v2" if parse_version(appwrite_version) < (1, 4, 0) else "v5"
-
-
-def get_function(state: State, project: str, function_id: str) -> dict:
-    doc = state.store.get("functions", project, "", function_id)
-    if doc is None:
-        raise AppwriteError("function_not_found")
-    return doc
 
 
 def list_functions(state: State, project: str, params: dict) -> tuple[int, list[dict]]:
@@ -73,7 +68,6 @@ def create_function(state: State, project: str, params: dict) -> dict:
     if params.get("providerRepositoryId") and not (params.get("installationId") and params.get("providerBranch")):
         raise AppwriteError("general_argument_invalid",
                             "When connecting to VCS (Version Control System), you need to provide \"installationId\" and \"providerBranch\".")
-    from .variables import create_variable, legacy_variables  # variables.py imports this module
     legacy_vars = legacy_variables(params.get("vars"))  # Appwrite 0.15: variables inline as {key: value}
     state.function_dir(project, function_id)  # an id that could not name a folder fails here, before any write
     now = now_iso()

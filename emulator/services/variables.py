@@ -6,7 +6,7 @@ import re
 
 from ..errors import AppwriteError, invalid_param
 from ..ids import now_iso, unique_id
-from .functions import get_function
+from .lookup import get_function
 from .listing import list_documents
 from .state import State
 

@@ -3,7 +3,6 @@ and `--pool-size N` warm instances per deployment, never more."""
 from __future__ import annotations
 
 import concurrent.futures
-import time
 
 import requests
 

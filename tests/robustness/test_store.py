@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from emulator.api.common import STATE_KEY
-from emulator.app import commit_middleware
+from emulator.middlewares import commit_middleware
 from emulator.store import SCHEDULED_EXECUTIONS, Store
 
 pytestmark = pytest.mark.timeout(60)
