@@ -19,7 +19,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emulator.executors.base import ExecutionRequest, Instance, RuntimeSpec  # noqa: E402
-from emulator.runtime_client import RuntimeClient  # noqa: E402
+from emulator.executors.runtime_client import RuntimeClient  # noqa: E402
 
 
 async def main(port: int, secret: str, logs_dir: Path) -> None:

@@ -12,14 +12,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from .errors import invalid_param, missing_param
 from .ids import CUSTOM_ID_DESCRIPTION, UID_DESCRIPTION, is_valid_id
 from .schedule import is_valid_cron
+from .specifications import SPEC_SLUGS
 
-SPECIFICATIONS = [
-    ("s-0.5vcpu-512mb", 0.5, 512), ("s-1vcpu-512mb", 1, 512), ("s-1vcpu-1gb", 1, 1024),
-    ("s-2vcpu-2gb", 2, 2048), ("s-2vcpu-4gb", 2, 4096), ("s-4vcpu-4gb", 4, 4096), ("s-4vcpu-8gb", 4, 8192),
-    ("s-8vcpu-4gb", 8, 4096), ("s-8vcpu-8gb", 8, 8192),
-]
-SPEC_SLUGS = [s[0] for s in SPECIFICATIONS]
-DEFAULT_SPECIFICATION = "s-1vcpu-512mb"
 MAX_TIMEOUT = 900
 
 formats = FormatChecker()

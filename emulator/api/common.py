@@ -8,9 +8,9 @@ from aiohttp import web
 
 from ..errors import AppwriteError, invalid_param
 from ..ids import check_uid, is_utf8, is_valid_id
-from ..models import parse_version
 from ..params import read_params
 from ..schemas import validate
+from ..serializers import parse_version
 from ..services.state import State
 
 STATE_KEY = web.AppKey("state", State)

@@ -31,9 +31,9 @@ from aiohttp import web
 
 from ..errors import AppwriteError, invalid_param, missing_param
 from ..ids import ID_PATTERN, now_iso, to_iso, unique_id
-from ..models import list_model
 from ..params import read_params
 from ..queries import DEFAULT_LIMIT, MAX_LIMIT, parse_query
+from ..serializers import list_model
 from ..services.deployments import MAX_DEPLOYMENT_SIZE
 from ..services.functions import get_function
 from .common import json_response, no_content, params, project, state

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..models import deployment_model, list_model
+from ..serializers import deployment_model, list_model
 from ..services import deployments as svc
 from .common import files, fmt, json_response, no_content, params, path_id, project, state
 

@@ -6,7 +6,7 @@ import json
 
 from aiohttp import web
 
-from ..models import execution_model, list_model
+from ..serializers import execution_model, list_model
 from ..services import executions as svc
 from aiohttp import MultipartWriter
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..models import function_model, list_model
-from ..schemas import SPECIFICATIONS
+from ..serializers import function_model, list_model
 from ..services import functions as svc
+from ..specifications import SPECIFICATIONS
 from .common import fmt, json_response, no_content, params, path_id, project, state
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..models import list_model, variable_model
+from ..serializers import list_model, variable_model
 from ..services import variables as svc
 from .common import json_response, no_content, params, path_id, project, state
 

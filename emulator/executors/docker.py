@@ -29,10 +29,10 @@ from pathlib import Path
 
 from ..archives import extract_archive
 from ..languages.base import BuildError
-from ..runtime_client import RuntimeClient
 from ..runtime_env import build_env, server_env
 from .base import BuildJob, Capabilities, ExecutorError, Instance, RuntimeSpec
 from .pool import InstancePool, PooledExecutor
+from .runtime_client import RuntimeClient
 
 LABEL = "appwrite-emulator"  # value: the emulator instance id
 LABEL_PID = "appwrite-emulator.pid"

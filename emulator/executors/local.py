@@ -24,10 +24,10 @@ from ..hostbuild import build_on_host
 from ..languages import language_for_runtime
 from ..languages.base import BuildError
 from ..processes import ProcessOwner, become_subreaper, build_scope
-from ..runtime_client import RuntimeClient
 from ..runtime_env import free_port, server_env
 from .base import BuildJob, ExecutorError, Instance, RuntimeSpec
 from .pool import InstancePool, PooledExecutor
+from .runtime_client import RuntimeClient
 
 # Host environment a function sees besides its own variables: enough for toolchains to work.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "DENO_DIR", "DENO_INSTALL",

@@ -12,8 +12,8 @@ import contextlib
 import time
 from typing import AsyncIterator, Awaitable, Callable
 
-from ..runtime_client import ResponseTooLarge, RuntimeClient, RuntimeTimeout, RuntimeUnreachable
 from .base import Capabilities, ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
+from .runtime_client import ResponseTooLarge, RuntimeClient, RuntimeTimeout, RuntimeUnreachable
 
 
 class InstancePool:

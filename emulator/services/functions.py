@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 from ..errors import AppwriteError
 from ..ids import is_valid_id, now_iso, parse_iso, to_iso, unique_id
 from ..languages import LANGUAGES, language_for_runtime
-from ..models import parse_version
 from ..schedule import is_valid_cron, next_run
-from ..schemas import DEFAULT_SPECIFICATION, SPECIFICATIONS
+from ..serializers import parse_version
+from ..specifications import DEFAULT_SPECIFICATION, SPECIFICATIONS
 from ..version import APPWRITE_VERSION
 from .listing import list_documents
 from .lookup import get_function  # noqa: F401 - callers find it here too

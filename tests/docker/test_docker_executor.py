@@ -23,7 +23,7 @@ from emulator.contract import V2_CHECKS, checks_for_api, run_check
 from emulator.executors.base import BuildJob, ExecutionRequest, ExecutorError, RuntimeSpec
 from emulator.executors.docker import LABEL, LABEL_SESSION, DockerExecutor
 from emulator.languages.base import BuildError
-from emulator.runtime_client import RuntimeTimeout
+from emulator.executors.runtime_client import RuntimeTimeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from docker_driver import DockerDriver  # noqa: E402

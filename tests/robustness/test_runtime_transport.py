@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from emulator.runtime_connections import (BodyTooLarge, ClosedEarly, ConnectionPool, ConnectRefused, Malformed,
+from emulator.executors.runtime_connections import (BodyTooLarge, ClosedEarly, ConnectionPool, ConnectRefused, Malformed,
                                           Timeout)
 
 pytestmark = pytest.mark.timeout(60)

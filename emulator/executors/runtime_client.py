@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from .executors.base import MAX_RESPONSE_BYTES, ExecutionRequest, ExecutionResult, ExecutorError, Instance
+from .base import MAX_RESPONSE_BYTES, ExecutionRequest, ExecutionResult, ExecutorError, Instance
 from .runtime_connections import (BodyTooLarge, ClosedEarly, ConnectionPool, ConnectRefused, Malformed, Timeout,
                                   TransportError)
 
