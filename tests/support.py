@@ -1,10 +1,11 @@
-"""Test helpers shared by every test package: a real emulator server process, code archives.
+"""Test helpers shared by every test package: a real emulator server process, code archives, a JSON API client.
 
 Imported as `from support import ...` (tests/ is on sys.path through tests/conftest.py).
 """
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import signal
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import tarfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -114,13 +117,77 @@ def runtimes_of(data_dir) -> list[int]:
     return pids
 
 
-def make_archive(files: dict[str, str | bytes], path: Path) -> Path:
-    """A tar.gz with the given files (name -> content)."""
-    with tarfile.open(path, "w:gz") as tar:
-        for name, content in files.items():
-            data = content.encode() if isinstance(content, str) else content
+TAR_TYPES = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE,
+             "chr": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE}
+
+
+def tar_members(members: list[tuple]) -> bytes:
+    """A tar.gz, in memory, with exactly these members, in this order: ("file", name, bytes) |
+    ("dir", name) | ("sym", name, target) | ("hard", name, target) | ("chr", name) | ("fifo", name)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for kind, name, *rest in members:
             info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
+            if kind == "file":
+                info.size, info.mode = len(rest[0]), 0o644
+                tar.addfile(info, io.BytesIO(rest[0]))
+                continue
+            info.type = TAR_TYPES[kind]
+            if rest:
+                info.linkname = rest[0]
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def archive_bytes(files: dict[str, str | bytes]) -> bytes:
+    """A tar.gz, in memory, with the given files (name -> content, mode 0644)."""
+    return tar_members([("file", name, content.encode() if isinstance(content, str) else content)
+                        for name, content in files.items()])
+
+
+def make_archive(files: dict[str, str | bytes], path: Path) -> Path:
+    """A tar.gz file at `path` with the given files (name -> content)."""
+    path.write_bytes(archive_bytes(files))
     return path
+
+
+class JsonApi:
+    """The emulator's JSON API over plain urllib, for one project (its X-Appwrite-Project header)."""
+
+    BOUNDARY = "jsonapiboundary"
+
+    def __init__(self, endpoint: str, project: str, timeout: float = 60):
+        self.endpoint, self.project, self.timeout = endpoint, project, timeout
+
+    def call(self, method: str, path: str, payload=None, raw: bytes | None = None, ctype="application/json",
+             timeout: float | None = None) -> tuple[int, dict]:
+        """(status, JSON body) of a request with `payload` as JSON (or `raw` bytes of type `ctype`)."""
+        data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+        req = urllib.request.Request(self.endpoint + path, data=data, method=method,
+                                     headers={"X-Appwrite-Project": self.project, "Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def ok(self, method: str, path: str, payload=None, **kw) -> dict:
+        """The body of a call that must succeed (status below 400)."""
+        status, doc = self.call(method, path, payload, **kw)
+        assert status < 400, (status, doc)
+        return doc
+
+    def upload(self, function_id: str, code: bytes, activate: bool = True) -> tuple[int, dict]:
+        """(status, body) of POST /functions/{id}/deployments with `code` (tar.gz bytes) as multipart."""
+        b = self.BOUNDARY
+        body = (f"--{b}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\n{str(activate).lower()}\r\n"
+                f"--{b}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
+                "Content-Type: application/gzip\r\n\r\n").encode() + code + f"\r\n--{b}--\r\n".encode()
+        return self.call("POST", f"/functions/{function_id}/deployments", raw=body,
+                         ctype=f"multipart/form-data; boundary={b}")
+
+    def upload_ok(self, function_id: str, code: bytes, activate: bool = True) -> dict:
+        """The new deployment of an upload that must be accepted."""
+        status, doc = self.upload(function_id, code, activate)
+        assert status < 400, (status, doc)
+        return doc

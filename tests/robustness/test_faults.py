@@ -8,15 +8,12 @@ failed with a note, the execution is failed, nothing stays `building`, and both 
 """
 from __future__ import annotations
 
-import json
 import signal
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from support import make_archive, runtimes_of
+from support import JsonApi, archive_bytes, runtimes_of
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -61,34 +58,13 @@ def main(context):
 '''
 
 
-class Api:
+class Api(JsonApi):
     def __init__(self, endpoint: str, project: str = "faults"):
-        self.endpoint, self.project = endpoint, project
+        super().__init__(endpoint, project)
 
-    def call(self, method: str, path: str, payload=None, raw: bytes | None = None, ctype="application/json",
-             timeout: float = 60):
-        data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
-        req = urllib.request.Request(self.endpoint + path, data=data, method=method,
-                                     headers={"X-Appwrite-Project": self.project, "Content-Type": ctype})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"{}")
-
-    def ok(self, method: str, path: str, payload=None, **kw) -> dict:
-        status, doc = self.call(method, path, payload, **kw)
-        assert status < 400, (status, doc)
-        return doc
-
-    def upload(self, function_id: str, files: dict, tmp_path) -> str:
-        archive = make_archive(files, tmp_path / f"{function_id}-{time.monotonic_ns()}.tar.gz").read_bytes()
-        boundary = "faultsboundary"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\ntrue\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
-                "Content-Type: application/gzip\r\n\r\n").encode() + archive + f"\r\n--{boundary}--\r\n".encode()
-        return self.ok("POST", f"/functions/{function_id}/deployments", raw=body,
-                       ctype=f"multipart/form-data; boundary={boundary}")["$id"]
+    def new_deployment(self, function_id: str, files: dict) -> str:
+        """Upload `files` as a new active deployment of `function_id`; returns its id."""
+        return self.upload_ok(function_id, archive_bytes(files))["$id"]
 
     def wait_status(self, function_id: str, deployment_id: str, statuses=("ready", "failed"), timeout=120) -> dict:
         deadline = time.monotonic() + timeout
@@ -99,10 +75,10 @@ class Api:
             assert time.monotonic() < deadline, dep
             time.sleep(0.05)
 
-    def deploy(self, function_id: str, files: dict, tmp_path, timeout: int = 3, commands: str = "") -> dict:
+    def deploy(self, function_id: str, files: dict, timeout: int = 3, commands: str = "") -> dict:
         self.ok("POST", "/functions", {"functionId": function_id, "name": function_id, "runtime": "python-3.11",
                                        "entrypoint": "main.py", "timeout": timeout, "commands": commands})
-        dep = self.wait_status(function_id, self.upload(function_id, files, tmp_path))
+        dep = self.wait_status(function_id, self.new_deployment(function_id, files))
         assert dep["status"] == "ready", dep["buildLogs"]
         deadline = time.monotonic() + 10
         while self.ok("GET", f"/functions/{function_id}")["deploymentId"] != dep["$id"]:
@@ -117,9 +93,9 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def faulty(server, tmp_path_factory):
+def faulty(server):
     api = Api(server.endpoint)
-    api.deploy("faulty", {"main.py": FAULTY}, tmp_path_factory.mktemp("faulty"))
+    api.deploy("faulty", {"main.py": FAULTY})
     assert api.execute("faulty")["responseBody"].startswith("ok ")
     return api
 
@@ -159,10 +135,10 @@ def _ok_pid(api: Api, function_id: str) -> int:
     return int(doc["responseBody"].split()[1])
 
 
-def test_frozen_runtime_is_replaced(faulty, tmp_path):
+def test_frozen_runtime_is_replaced(faulty):
     # Its own function, with a timeout a loaded machine does not reach on a plain request: the
     # only execution that may time out here is the frozen one.
-    faulty.deploy("frozen", {"main.py": FAULTY}, tmp_path, timeout=10)
+    faulty.deploy("frozen", {"main.py": FAULTY}, timeout=10)
     before = _ok_pid(faulty, "frozen")
     doc = faulty.execute("frozen", "/freeze")  # the whole process stops: not even the adapter answers
     assert doc["status"] == "failed" and "did not respond within its timeout of 10s" in doc["errors"], doc["errors"]
@@ -174,10 +150,10 @@ def test_frozen_runtime_is_replaced(faulty, tmp_path):
     assert _ok_pid(faulty, "frozen") != before
 
 
-def test_stdout_flood_is_truncated_not_fatal(faulty, tmp_path):
+def test_stdout_flood_is_truncated_not_fatal(faulty):
     # Its own function with a timeout a loaded machine cannot reach, run asynchronously so the
     # 30 s cap on synchronous executions does not apply either: what is tested is the flood.
-    faulty.deploy("flood", {"main.py": FAULTY}, tmp_path, timeout=600)
+    faulty.deploy("flood", {"main.py": FAULTY}, timeout=600)
     before = _ok_pid(faulty, "flood")
     queued = faulty.execute("flood", "/flood", **{"async": True})  # 30 MB of print()
     deadline = time.monotonic() + 200
@@ -210,15 +186,14 @@ def test_runtime_that_never_binds_fails_within_the_startup_timeout(server_factor
     # A dependency whose .pth file blocks interpreter start-up: the adapter never gets to listen.
     block = ('python -c "import site; open(site.getsitepackages()[0] + \'/zz_block.pth\', \'w\')'
              '.write(\'import time; time.sleep(3600)\\n\')"')
-    api.deploy("nobind", {"main.py": "def main(context):\n    return context.res.text('never')\n"}, tmp_path,
-               commands=block)
+    api.deploy("nobind", {"main.py": "def main(context):\n    return context.res.text('never')\n"}, commands=block)
     doc = api.execute("nobind")  # the runtime would block for an hour: the start-up timeout ends it
     assert doc["status"] == "failed" and "did not start listening on its port within 2s" in doc["errors"], doc["errors"]
     assert not runtimes_of(tmp_path / "nobind"), "the stuck runtime must be stopped"
     # Without the blocking dependency the same function deploys and runs.
     api.ok("PUT", "/functions/nobind", {"name": "nobind", "commands": "", "timeout": 3})
     fixed = {"main.py": "def main(context):\n    return context.res.text('fixed')\n"}
-    dep = api.wait_status("nobind", api.upload("nobind", fixed, tmp_path))
+    dep = api.wait_status("nobind", api.new_deployment("nobind", fixed))
     assert dep["status"] == "ready", dep["buildLogs"]
     deadline = time.monotonic() + 10
     while api.ok("GET", "/functions/nobind")["deploymentId"] != dep["$id"]:
@@ -232,12 +207,12 @@ def test_killed_mid_build_and_mid_execution_restarts_consistent(server_factory, 
     first = server_factory(data_dir=data)
     api = Api(first.endpoint)
     slow = "import time\ndef main(context):\n    time.sleep(20)\n    return context.res.text('slow')\n"
-    api.deploy("slow", {"main.py": slow}, tmp_path, timeout=30)
+    api.deploy("slow", {"main.py": slow}, timeout=30)
     # A build that is still running when the emulator dies.
     api.ok("POST", "/functions", {"functionId": "building", "name": "building", "runtime": "python-3.11",
                                   "entrypoint": "main.py", "commands": "sleep 60"})
     built = {"main.py": "def main(context):\n    return context.res.text('built')\n"}
-    building = api.upload("building", built, tmp_path)
+    building = api.new_deployment("building", built)
     api.wait_status("building", building, ("building",))
     # A synchronous execution that is running when the emulator dies.
     import threading
@@ -265,7 +240,7 @@ def test_killed_mid_build_and_mid_execution_restarts_consistent(server_factory, 
     # Both can be retried: the function still runs, a new build of the interrupted one works.
     api.ok("PUT", "/functions/slow", {"name": "slow", "timeout": 30})
     api.ok("PUT", "/functions/building", {"name": "building", "commands": "", "entrypoint": "main.py"})
-    rebuilt = api.wait_status("building", api.upload("building", built, tmp_path))
+    rebuilt = api.wait_status("building", api.new_deployment("building", built))
     assert rebuilt["status"] == "ready", rebuilt["buildLogs"]
     deadline = time.monotonic() + 10
     while api.ok("GET", "/functions/building")["deploymentId"] != rebuilt["$id"]:
@@ -294,7 +269,7 @@ def test_one_function_starting_slowly_does_not_hold_up_another(server, faulty, t
             f"and not os.path.exists({str(go)!r}), False)]\n")
     install_gate = "python -c \"import shutil, site; shutil.copy('zz_slow.pth', site.getsitepackages()[0])\""
     api.deploy("slowstart", {"main.py": "def main(context):\n    return context.res.text('late')\n",
-                             "zz_slow.pth": gate}, tmp_path, timeout=15, commands=install_gate)
+                             "zz_slow.pth": gate}, timeout=15, commands=install_gate)
     armed.touch()  # from now on, a start of the slow function waits for `go`
     import threading
     outcome = {}

@@ -8,60 +8,17 @@ holds no link that points out of the deployment.
 """
 from __future__ import annotations
 
-import io
-import json
 import os
-import tarfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from support import JsonApi, tar_members
+
 pytestmark = pytest.mark.timeout(240)
 
 MAIN = b"def main(context):\n    return context.res.text(open('alias').read())\n"
-
-
-def archive(members: list[tuple]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for kind, name, *rest in members:
-            info = tarfile.TarInfo(name)
-            if kind == "file":
-                info.size, info.mode = len(rest[0]), 0o644
-                tar.addfile(info, io.BytesIO(rest[0]))
-                continue
-            info.type = {"sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE,
-                         "dir": tarfile.DIRTYPE}[kind]
-            if rest:
-                info.linkname = rest[0]
-            tar.addfile(info)
-    return buf.getvalue()
-
-
-class Api:
-    def __init__(self, endpoint: str):
-        self.endpoint = endpoint
-
-    def call(self, method: str, path: str, payload=None, raw: bytes | None = None, ctype="application/json"):
-        data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
-        req = urllib.request.Request(self.endpoint + path, data=data, method=method,
-                                     headers={"X-Appwrite-Project": "escape", "Content-Type": ctype})
-        try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"{}")
-
-    def upload(self, function_id: str, code: bytes):
-        boundary = "escapeboundary"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\ntrue\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
-                "Content-Type: application/gzip\r\n\r\n").encode() + code + f"\r\n--{boundary}--\r\n".encode()
-        return self.call("POST", f"/functions/{function_id}/deployments", raw=body,
-                         ctype=f"multipart/form-data; boundary={boundary}")
 
 
 def chain(levels: int) -> str:
@@ -72,25 +29,25 @@ def hostile(data_dir: Path) -> dict[str, bytes]:
     # build dir -> deployment -> deployments -> function -> functions -> project -> projects -> data dir:
     # eight levels up from the build dir is data_dir's parent, i.e. this test's tmp_path.
     return {
-        "report chain": archive([("sym", "s", "."), ("sym", "evil", chain(8)), ("file", "evil", b"X")]),
-        "longer chain": archive([("sym", "s", "."), ("sym", "evil", chain(12)), ("file", "evil", b"X")]),
-        "dot link then parent link": archive([("sym", "d", "."), ("sym", "d/e", "..")]),
-        "link retargeted later": archive([("sym", "e", "s/.."), ("sym", "s", ".")]),
-        "write through an outside link": archive([("sym", "link", str(data_dir.parent)),
-                                                  ("file", "link/X", b"X")]),
-        "same name as an outside link": archive([("sym", "X", "../../../../../../../../X"), ("file", "X", b"X")]),
-        "hard link out": archive([("hard", "passwd", "/etc/passwd")]),
-        "hard link through a chain": archive([("sym", "s", "."), ("hard", "h", chain(8))]),
-        "parent path": archive([("file", "../../../../../../../../X", b"X")]),
-        "absolute path": archive([("file", str(data_dir.parent / "X"), b"X")]),
-        "device": archive([("chr", "dev")]),
+        "report chain": tar_members([("sym", "s", "."), ("sym", "evil", chain(8)), ("file", "evil", b"X")]),
+        "longer chain": tar_members([("sym", "s", "."), ("sym", "evil", chain(12)), ("file", "evil", b"X")]),
+        "dot link then parent link": tar_members([("sym", "d", "."), ("sym", "d/e", "..")]),
+        "link retargeted later": tar_members([("sym", "e", "s/.."), ("sym", "s", ".")]),
+        "write through an outside link": tar_members([("sym", "link", str(data_dir.parent)),
+                                                      ("file", "link/X", b"X")]),
+        "same name as an outside link": tar_members([("sym", "X", "../../../../../../../../X"), ("file", "X", b"X")]),
+        "hard link out": tar_members([("hard", "passwd", "/etc/passwd")]),
+        "hard link through a chain": tar_members([("sym", "s", "."), ("hard", "h", chain(8))]),
+        "parent path": tar_members([("file", "../../../../../../../../X", b"X")]),
+        "absolute path": tar_members([("file", str(data_dir.parent / "X"), b"X")]),
+        "device": tar_members([("chr", "dev")]),
     }
 
 
 def test_hostile_archives_are_refused_at_upload_and_write_nothing(server_factory, tmp_path):
     data_dir = tmp_path / "data"
     server = server_factory(data_dir=data_dir)
-    api = Api(server.endpoint)
+    api = JsonApi(server.endpoint, "escape")
     status, _ = api.call("POST", "/functions", {"functionId": "target", "name": "target", "runtime": "python-3.11",
                                                 "entrypoint": "main.py"})
     assert status == 201
@@ -114,10 +71,10 @@ def test_hostile_archives_are_refused_at_upload_and_write_nothing(server_factory
 def test_a_later_member_never_writes_through_a_link(server_factory, tmp_path):
     data_dir = tmp_path / "data"
     server = server_factory(data_dir=data_dir)
-    api = Api(server.endpoint)
+    api = JsonApi(server.endpoint, "escape")
     api.call("POST", "/functions", {"functionId": "dup", "name": "dup", "runtime": "python-3.11",
                                     "entrypoint": "main.py"})
-    status, dep = api.upload("dup", archive([
+    status, dep = api.upload("dup", tar_members([
         ("file", "main.py", MAIN),
         ("file", "data.txt", b"original"),
         ("sym", "alias", "data.txt"),

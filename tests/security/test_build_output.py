@@ -8,52 +8,35 @@ and in the deployment's build.log.
 """
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from support import JsonApi, archive_bytes
+
 pytestmark = pytest.mark.timeout(600)
 
 MAIN = "def main(context):\n    return context.res.text('built')\n"
-BUILD = r'''
+
+
+def build_script(fill: str, megabytes: int) -> str:
+    """A build step that prints a marker, waits until the file argv[1] exists, then prints
+    `megabytes` MB of `fill` lines and a last marker."""
+    return f'''
 import os, sys, time
 print("EARLY-LINE-MARKER", flush=True)
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.05)
-block = ("y" * 99 + "\n") * 10_000  # 1 MB
-for _ in range(300):
+block = ("{fill}" * 99 + "\\n") * 10_000  # 1 MB
+for _ in range({megabytes}):
     sys.stdout.write(block)
 print("LATE-LINE-MARKER", flush=True)
 '''
+
+
+BUILD = build_script("y", 300)
 MAX_CHARS = 1_000_000
-
-
-def archive(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def call(endpoint: str, method: str, path: str, payload=None, raw: bytes | None = None, ctype="application/json"):
-    data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
-    req = urllib.request.Request(endpoint + path, data=data, method=method,
-                                 headers={"X-Appwrite-Project": "output", "Content-Type": ctype})
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def rss_bytes(pid: int) -> int:
@@ -64,28 +47,21 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def test_huge_build_output_streams_to_disk_with_bounded_memory(server_factory, tmp_path):
-    data_dir = tmp_path / "data"
-    server = server_factory(data_dir=data_dir)
-    go = tmp_path / "go"
-    status, _ = call(server.endpoint, "POST", "/functions", {
-        "functionId": "loud", "name": "loud", "runtime": "python-3.11", "entrypoint": "main.py",
-        "commands": f"python3 build.py {go}"})
+def build_sampling_memory(server, api: JsonApi, function: dict, files: dict[str, str], release,
+                          early_timeout: float, finish_timeout: float) -> tuple[dict, dict, int, int]:
+    """Create function "loud" and deploy `files`; once its build has printed EARLY-LINE-MARKER (and is
+    still building), take the server's RSS as baseline, call `release(deployment)` to let the build
+    go on, and sample the RSS until the build ends. Returns (deployment, final doc, baseline, peak)."""
+    status, _ = api.call("POST", "/functions", function)
     assert status == 201
-    boundary = "outputboundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\ntrue\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
-            "Content-Type: application/gzip\r\n\r\n").encode() + archive({"main.py": MAIN, "build.py": BUILD}) \
-        + f"\r\n--{boundary}--\r\n".encode()
-    status, dep = call(server.endpoint, "POST", "/functions/loud/deployments", raw=body,
-                       ctype=f"multipart/form-data; boundary={boundary}")
+    status, dep = api.upload("loud", archive_bytes(files))
     assert status == 202, dep
     path = f"/functions/loud/deployments/{dep['$id']}"
 
-    # Early output is visible while the build is still running (it cannot end before `go` exists).
-    deadline = time.monotonic() + 120
+    # Early output is visible while the build is still running (it cannot end before it is released).
+    deadline = time.monotonic() + early_timeout
     while True:
-        doc = call(server.endpoint, "GET", path)[1]
+        doc = api.call("GET", path)[1]
         if "EARLY-LINE-MARKER" in doc.get("buildLogs", ""):
             break
         assert doc["status"] in ("waiting", "processing", "building"), doc
@@ -95,18 +71,30 @@ def test_huge_build_output_streams_to_disk_with_bounded_memory(server_factory, t
 
     baseline = rss_bytes(server.proc.pid)
     peak = baseline
-    go.write_text("go")
-    deadline = time.monotonic() + 480
+    release(dep)
+    deadline = time.monotonic() + finish_timeout
     polls = 0
     while True:
         peak = max(peak, rss_bytes(server.proc.pid))
         polls += 1
         if polls % 10 == 0:
-            doc = call(server.endpoint, "GET", path)[1]
+            doc = api.call("GET", path)[1]
             if doc["status"] not in ("waiting", "processing", "building"):
                 break
         assert time.monotonic() < deadline, "the build did not finish"
         time.sleep(0.02)
+    return dep, doc, baseline, peak
+
+
+def test_huge_build_output_streams_to_disk_with_bounded_memory(server_factory, tmp_path):
+    data_dir = tmp_path / "data"
+    server = server_factory(data_dir=data_dir)
+    go = tmp_path / "go"
+    dep, doc, baseline, peak = build_sampling_memory(
+        server, JsonApi(server.endpoint, "output", timeout=120),
+        {"functionId": "loud", "name": "loud", "runtime": "python-3.11", "entrypoint": "main.py",
+         "commands": f"python3 build.py {go}"},
+        {"main.py": MAIN, "build.py": BUILD}, lambda _dep: go.write_text("go"), early_timeout=120, finish_timeout=480)
     peak = max(peak, rss_bytes(server.proc.pid))
     assert doc["status"] == "ready", doc["buildLogs"][-2000:]
     assert peak - baseline < 150 * 1024 * 1024, f"server RSS grew by {(peak - baseline) / 2**20:.0f} MB"
@@ -121,16 +109,7 @@ def test_huge_build_output_streams_to_disk_with_bounded_memory(server_factory, t
     assert rss_bytes(server.proc.pid) - baseline < 150 * 1024 * 1024
 
 
-DOCKER_BUILD = r'''
-import os, sys, time
-print("EARLY-LINE-MARKER", flush=True)
-while not os.path.exists(sys.argv[1]):
-    time.sleep(0.05)
-block = ("z" * 99 + "\n") * 10_000  # 1 MB
-for _ in range(50):
-    sys.stdout.write(block)
-print("LATE-LINE-MARKER", flush=True)
-'''
+DOCKER_BUILD = build_script("z", 50)
 
 
 @pytest.fixture(scope="module")
@@ -153,45 +132,20 @@ def docker_image_prefix():
 def test_docker_build_output_streams_and_keeps_the_last_million(server_factory, tmp_path, docker_image_prefix):
     data_dir = tmp_path / "data"
     server = server_factory("--docker-image-prefix", docker_image_prefix, data_dir=data_dir)
-    status, _ = call(server.endpoint, "POST", "/functions", {
-        "functionId": "loud", "name": "loud", "runtime": "python-3.11", "entrypoint": "main.py",
-        "executor": "docker", "commands": "python3 build.py /mnt/code/go"})
-    assert status == 201
-    boundary = "outputboundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\ntrue\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
-            "Content-Type: application/gzip\r\n\r\n").encode() + archive({"main.py": MAIN, "build.py": DOCKER_BUILD}) \
-        + f"\r\n--{boundary}--\r\n".encode()
-    status, dep = call(server.endpoint, "POST", "/functions/loud/deployments", raw=body,
-                       ctype=f"multipart/form-data; boundary={boundary}")
-    assert status == 202, dep
-    path = f"/functions/loud/deployments/{dep['$id']}"
-    deployment_dir = Path(data_dir, "projects", "output", "functions", "loud", "deployments", dep["$id"])
-    deadline = time.monotonic() + 300
-    while True:  # the image may have to be pulled from the local cache first: generous
-        doc = call(server.endpoint, "GET", path)[1]
-        if "EARLY-LINE-MARKER" in doc.get("buildLogs", ""):
-            break
-        assert doc["status"] in ("waiting", "processing", "building"), doc
-        assert time.monotonic() < deadline, doc
-        time.sleep(0.05)
-    assert doc["status"] == "building"
-    baseline = rss_bytes(server.proc.pid)
-    peak = baseline
-    (deployment_dir / "build" / "code" / "go").write_text("go")  # /mnt/code/go in the build container
-    deadline = time.monotonic() + 300
-    polls = 0
-    while True:
-        peak = max(peak, rss_bytes(server.proc.pid))
-        polls += 1
-        if polls % 10 == 0:
-            doc = call(server.endpoint, "GET", path)[1]
-            if doc["status"] not in ("waiting", "processing", "building"):
-                break
-        assert time.monotonic() < deadline, "the build did not finish"
-        time.sleep(0.02)
+
+    def deployment_dir(dep: dict) -> Path:
+        return Path(data_dir, "projects", "output", "functions", "loud", "deployments", dep["$id"])
+
+    # The image may have to be pulled from the local cache first: generous.
+    dep, doc, baseline, peak = build_sampling_memory(
+        server, JsonApi(server.endpoint, "output", timeout=120),
+        {"functionId": "loud", "name": "loud", "runtime": "python-3.11", "entrypoint": "main.py",
+         "executor": "docker", "commands": "python3 build.py /mnt/code/go"},
+        {"main.py": MAIN, "build.py": DOCKER_BUILD},
+        lambda dep: (deployment_dir(dep) / "build" / "code" / "go").write_text("go"),  # /mnt/code/go in the build container
+        early_timeout=300, finish_timeout=300)
     assert doc["status"] == "ready", doc["buildLogs"][-2000:]
     assert peak - baseline < 150 * 1024 * 1024, f"server RSS grew by {(peak - baseline) / 2**20:.0f} MB"
     logs = doc["buildLogs"]
     assert len(logs) == MAX_CHARS and "LATE-LINE-MARKER" in logs and "EARLY-LINE-MARKER" not in logs
-    assert (deployment_dir / "build.log").read_text() == logs
+    assert (deployment_dir(dep) / "build.log").read_text() == logs

@@ -7,19 +7,14 @@ it started itself; everything else must be ended by the emulator.
 """
 from __future__ import annotations
 
-import io
-import json
 import os
 import signal
-import tarfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from support import runtimes_of
+from support import JsonApi, archive_bytes, runtimes_of
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -49,45 +44,14 @@ time.sleep(600)
 '''
 
 
-def archive(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-class Api:
+class Api(JsonApi):
     def __init__(self, endpoint: str):
-        self.endpoint = endpoint
-
-    def call(self, method: str, path: str, payload=None, raw: bytes | None = None, ctype="application/json"):
-        data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
-        req = urllib.request.Request(self.endpoint + path, data=data, method=method,
-                                     headers={"X-Appwrite-Project": "procs", "Content-Type": ctype})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"{}")
-
-    def ok(self, method: str, path: str, payload=None, **kw) -> dict:
-        status, doc = self.call(method, path, payload, **kw)
-        assert status < 400, (status, doc)
-        return doc
+        super().__init__(endpoint, "procs", timeout=120)
 
     def deploy(self, function_id: str, files: dict[str, str], commands: str = "") -> dict:
         self.ok("POST", "/functions", {"functionId": function_id, "name": function_id, "runtime": "python-3.11",
                                        "entrypoint": "main.py", "timeout": 60, "commands": commands})
-        boundary = "procsboundary"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"activate\"\r\n\r\ntrue\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"code\"; filename=\"code.tar.gz\"\r\n"
-                "Content-Type: application/gzip\r\n\r\n").encode() + archive(files) + f"\r\n--{boundary}--\r\n".encode()
-        return self.ok("POST", f"/functions/{function_id}/deployments", raw=body,
-                       ctype=f"multipart/form-data; boundary={boundary}")
+        return self.upload_ok(function_id, archive_bytes(files))
 
     def deployment(self, function_id: str, deployment_id: str) -> dict:
         return self.ok("GET", f"/functions/{function_id}/deployments/{deployment_id}")

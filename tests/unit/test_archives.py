@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from emulator.archives import ArchiveError, extract_archive, inspect_archive
+from support import tar_members
 
 DEPTH = 8
 
@@ -21,18 +22,7 @@ DEPTH = 8
 def build(path: Path, members: list[tuple]) -> Path:
     """members: ("file", name, bytes) | ("dir", name) | ("sym", name, target) | ("hard", name, target)
     | ("chr", name) | ("fifo", name)."""
-    with tarfile.open(path, "w:gz") as tar:
-        for kind, name, *rest in members:
-            info = tarfile.TarInfo(name)
-            if kind == "file":
-                info.size, info.mode = len(rest[0]), 0o644
-                tar.addfile(info, io.BytesIO(rest[0]))
-                continue
-            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE,
-                         "chr": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE}[kind]
-            if rest:
-                info.linkname = rest[0]
-            tar.addfile(info)
+    path.write_bytes(tar_members(members))
     return path
 
 
