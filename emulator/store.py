@@ -226,6 +226,36 @@ class Store:
         rows = self.reader().execute(f"SELECT project, parent, seq, data FROM {collection} WHERE {where}", params)
         return [(p, par, _doc((seq, data))) for p, par, seq, data in rows]
 
+    def column_value(self, collection: str, column: str, seq: int):
+        """The value of `column` (a translated sort column) in the row at `seq`: a list cursor's key."""
+        row = self.reader().execute(f"SELECT {column} FROM {collection} WHERE seq=?", (seq,)).fetchone()
+        return None if row is None else row[0]
+
+    # -- named queries (background work across projects, and lookups by attribute) ------------------
+    def scheduled_functions(self) -> list[tuple[str, str, dict]]:
+        """Enabled functions with a cron schedule, across projects."""
+        return self.all_projects_select(
+            "functions", "json_extract(data, '$.schedule') != '' AND json_extract(data, '$.enabled') = 1")
+
+    def unfinished_deployments(self) -> list[tuple[str, str, dict]]:
+        """Deployments queued or building, across projects: what a restart has to settle."""
+        return self.all_projects_select(
+            "deployments", "json_extract(data, '$.status') IN ('waiting', 'processing', 'building')")
+
+    def unfinished_executions(self) -> list[tuple[str, str, dict]]:
+        """Executions queued or running, across projects: what a restart has to settle."""
+        return self.all_projects_select("executions", "json_extract(data, '$.status') IN ('waiting', 'processing')")
+
+    def due_executions(self, until_iso: str) -> list[tuple[str, str, dict]]:
+        """Scheduled executions due at or before `until_iso`, across projects (uses the partial index)."""
+        return self.all_projects_select(
+            "executions", f"{SCHEDULED_EXECUTIONS} AND json_extract(data, '$._scheduledAt') <= ?", (until_iso,))
+
+    def variable_key_taken(self, project: str, function_id: str, key: str, except_id: str = "") -> bool:
+        """Whether a variable of this function other than `except_id` already has `key`."""
+        return bool(self.select("variables", project, function_id, "json_extract(data, '$.key') = ? AND id != ?",
+                                (key, except_id), limit=1))
+
     @staticmethod
     def _base(collection, project, parent, where, params):
         sql = f"FROM {collection} WHERE project=?"

@@ -21,29 +21,20 @@ that key. Without `--api-key` the server is open and any key counts as the real 
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from aiohttp import web
 
 from ..errors import AppwriteError, invalid_param, missing_param
-from ..ids import ID_PATTERN, now_iso, to_iso, unique_id
+from ..ids import ID_PATTERN, now_iso
 from ..params import read_params
-from ..queries import DEFAULT_LIMIT, MAX_LIMIT, parse_query
 from ..serializers import list_model
 from ..services.deployments import MAX_DEPLOYMENT_SIZE
-from ..services.functions import get_function
+from ..services import console as service
 from .common import json_response, no_content, params, project, state
 
 SESSION_COOKIE = "a_session_console"
-SESSION_TTL = timedelta(days=365)  # Appwrite's default session length
-SESSIONS = ("sessions", "console", "")  # (collection, project, parent) in the store
 DOMAIN_FUNCTIONS = "functions.localhost"
-CLI_SESSION_EMAIL = "cli@localhost"
-JWT_MAX_DURATION = 3600
 CREDENTIAL = "credential"  # request key: what the request authenticated with (app._credential)
 
 
@@ -57,57 +48,21 @@ def session_secret(request: web.Request) -> str:
     for header in request.headers.getall("cookie", []):
         for part in header.split(";"):
             name, _, value = part.strip().partition("=")
-            if name == SESSION_COOKIE and value:
+            if name == SESSION_COOKIE and value and value.isascii():  # secrets are ASCII; other bytes: none
                 return value.strip().strip('"')
     return ""
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _key_digest(request: web.Request) -> str:
-    key = state(request).settings.api_key
-    return _digest(key) if key else ""
-
-
 def current_session(request: web.Request) -> dict | None:
     """The stored session the request's cookie names, if it is still valid on this server."""
-    if "console_session" in request:
-        return request["console_session"]
-    found = None
-    secret = session_secret(request)
-    if secret:
-        collection, proj, parent = SESSIONS
-        doc = state(request).store.get(collection, proj, parent, _digest(secret))
-        if doc and doc.get("expireTs", 0) > time.time() \
-                and hmac.compare_digest(doc.get("keyDigest", ""), _key_digest(request)):
-            found = doc
-    request["console_session"] = found
-    return found
-
-
-def _open_session(request: web.Request, email: str, provider: str = "email") -> tuple[dict, str]:
-    secret = secrets.token_hex(32)
-    now = datetime.now(timezone.utc)
-    expire = now + SESSION_TTL
-    doc = {
-        "$id": _digest(secret), "sessionId": unique_id(), "$createdAt": to_iso(now), "$updatedAt": to_iso(now),
-        "email": email, "userId": _user_id(email), "provider": provider, "expire": to_iso(expire),
-        "expireTs": expire.timestamp(), "keyDigest": _key_digest(request), "ip": request.remote or "",
-    }
-    collection, proj, parent = SESSIONS
-    state(request).store.insert(collection, proj, parent, doc)
-    return doc, secret
+    if "console_session" not in request:  # asked several times per request: look it up once
+        request["console_session"] = service.find_session(state(request), session_secret(request))
+    return request["console_session"]
 
 
 def _set_session_cookie(response: web.StreamResponse, secret: str, doc: dict) -> None:
     expires = datetime.fromtimestamp(doc["expireTs"], timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
     response.set_cookie(SESSION_COOKIE, secret, expires=expires, path="/", httponly=True, samesite="Lax")
-
-
-def _user_id(email: str) -> str:
-    return _digest(email.strip().lower())[:20]
 
 
 def _session_model(doc: dict, current: bool = True, secret: str = "") -> dict:
@@ -156,12 +111,7 @@ async def create_email_session(request: web.Request) -> web.Response:
     local, _, domain = email.partition("@")
     if not local or not domain:
         raise invalid_param("email", "Value must be a valid email address")
-    api_key = state(request).settings.api_key
-    if api_key and not hmac.compare_digest(p["password"].encode(), api_key.encode()):
-        raise AppwriteError("user_invalid_credentials",
-                            "Invalid credentials. Please check the email and password. (The emulator runs "
-                            "with --api-key: log in with the API key as the password.)", 401)
-    doc, secret = _open_session(request, email)
+    doc, secret = service.log_in(state(request), email, p["password"], ip=request.remote or "")
     response = json_response(_session_model(doc), 201)
     _set_session_cookie(response, secret, doc)
     return response
@@ -191,8 +141,7 @@ async def delete_session(request: web.Request) -> web.Response:
     session = _require_session(request)
     if request.match_info["sessionId"] not in ("current", session["sessionId"]):
         raise AppwriteError("user_session_not_found", "The current user session could not be found.", 404)
-    collection, proj, parent = SESSIONS
-    state(request).store.delete(collection, proj, parent, session["$id"])
+    service.close_session(state(request), session)
     response = no_content()
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -213,7 +162,8 @@ def grant_cli_session(request: web.Request, response: web.StreamResponse) -> Non
             or request.headers.get("x-sdk-name") != "Command Line" or not request.headers.get("x-appwrite-key")
             or request.get(CREDENTIAL) not in ("key", "open") or current_session(request) is not None):
         return
-    doc, secret = _open_session(request, CLI_SESSION_EMAIL, provider="key")
+    doc, secret = service.open_session(state(request), service.CLI_SESSION_EMAIL, provider="key",
+                                       ip=request.remote or "")
     _set_session_cookie(response, secret, doc)
 
 
@@ -246,46 +196,23 @@ async def create_project_jwt(request: web.Request) -> web.Response:
         raise AppwriteError("project_not_found")
     body, _ = await read_params(request)
     duration = body.get("duration", 900)
-    if isinstance(duration, str) and duration.isdigit():
+    if isinstance(duration, str) and duration.isascii() and duration.isdigit() and len(duration) <= 9:
         duration = int(duration)
-    if not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= JWT_MAX_DURATION:
-        raise invalid_param("duration", f"Value must be a valid range between 0 and {JWT_MAX_DURATION:,}")
-    key = "ephemeral_" + secrets.token_hex(32)
-    state(request).ephemeral_keys[(project_id, key)] = time.time() + duration
-    return json_response({"jwt": key}, 201)
+    if not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= service.JWT_MAX_DURATION:
+        raise invalid_param("duration", f"Value must be a valid range between 0 and {service.JWT_MAX_DURATION:,}")
+    return json_response({"jwt": service.create_jwt(state(request), project_id, duration)}, 201)
 
 
 # -- proxy rules -----------------------------------------------------------------------------------
-RULE_FIELDS = ("$id", "domain", "type", "trigger", "deploymentResourceType", "deploymentResourceId",
-               "deploymentVcsProviderBranch", "status")
-
-
 def _rule_model(request: web.Request, doc: dict) -> dict:
-    try:
-        deployment_id = get_function(state(request), project(request), doc["deploymentResourceId"]).get(
-            "deploymentId", "")
-    except AppwriteError:
-        deployment_id = ""
     return {
         "$id": doc["$id"], "$createdAt": doc["$createdAt"], "$updatedAt": doc["$updatedAt"],
         "domain": doc["domain"], "type": "deployment", "trigger": doc.get("trigger", "manual"), "redirectUrl": "",
-        "redirectStatusCode": 301, "deploymentId": deployment_id, "deploymentResourceType": "function",
-        "deploymentResourceId": doc["deploymentResourceId"],
+        "redirectStatusCode": 301, "deploymentId": service.rule_deployment_id(state(request), project(request), doc),
+        "deploymentResourceType": "function", "deploymentResourceId": doc["deploymentResourceId"],
         "deploymentVcsProviderBranch": doc.get("deploymentVcsProviderBranch", ""), "status": "verified",
         "logs": "", "renewAt": "",
     }
-
-
-def _live_rules(request: web.Request) -> list[dict]:
-    """This project's rules, dropping those whose function was deleted (Appwrite deletes them too)."""
-    store, proj = state(request).store, project(request)
-    rules = []
-    for doc in store.select("rules", proj, ""):
-        if store.get("functions", proj, "", doc["deploymentResourceId"]) is None:
-            store.delete("rules", proj, "", doc["$id"])
-        else:
-            rules.append(doc)
-    return rules
 
 
 async def create_function_rule(request: web.Request) -> web.Response:
@@ -299,15 +226,7 @@ async def create_function_rule(request: web.Request) -> web.Response:
     if not ID_PATTERN.match(function_id):
         raise invalid_param("functionId", "Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, "
                                           "0-9, period, hyphen, and underscore. Can't start with a special char")
-    get_function(state(request), project(request), function_id)  # 404 function_not_found
-    if any(rule["domain"] == domain for rule in _live_rules(request)):
-        raise AppwriteError("rule_already_exists", "Domain is already used. Please try again with a different domain.",
-                            409)
-    now = now_iso()
-    doc = {"$id": unique_id(), "$createdAt": now, "$updatedAt": now, "domain": domain, "trigger": "manual",
-           "deploymentResourceType": "function", "deploymentResourceId": function_id,
-           "deploymentVcsProviderBranch": str(body.get("branch") or "")}
-    state(request).store.insert("rules", project(request), "", doc)
+    doc = service.create_rule(state(request), project(request), domain, function_id, str(body.get("branch") or ""))
     return json_response(_rule_model(request, doc), 201)
 
 
@@ -319,36 +238,17 @@ async def list_rules(request: web.Request) -> web.Response:
     raw, _ = await read_params(request)
     queries = raw.get("queries") or []
     queries = queries if isinstance(queries, list) else [queries]
-    rules = [_rule_model(request, d) for d in _live_rules(request)]
-    limit, offset = DEFAULT_LIMIT, 0
-    for q in map(parse_query, queries):
-        if q.method in ("equal", "notEqual"):
-            if q.attribute not in RULE_FIELDS:
-                raise invalid_param("queries", f"Invalid query: Attribute not found in schema: {q.attribute}")
-            wanted = {str(v) for v in q.values}
-            rules = [r for r in rules if (str(r.get(q.attribute)) in wanted) == (q.method == "equal")]
-        elif q.method == "limit" and q.values:
-            limit = max(0, min(int(q.values[0]), MAX_LIMIT))
-        elif q.method == "offset" and q.values:
-            offset = max(0, int(q.values[0]))
-    search = str(raw.get("search") or "").strip().lower()
-    if search:
-        rules = [r for r in rules if search in r["domain"]]
-    return json_response(list_model("rules", len(rules), rules[offset:offset + limit]))
+    total, rules = service.list_rules(state(request), project(request), queries, str(raw.get("search") or ""))
+    return json_response(list_model("rules", total, [_rule_model(request, doc) for doc in rules]))
 
 
 async def get_rule(request: web.Request) -> web.Response:
-    doc = state(request).store.get("rules", project(request), "", request.match_info["ruleId"])
-    if doc is None:
-        raise AppwriteError("rule_not_found", "Rule with the requested ID could not be found.", 404)
+    doc = service.get_rule(state(request), project(request), request.match_info["ruleId"])
     return json_response(_rule_model(request, doc))
 
 
 async def delete_rule(request: web.Request) -> web.Response:
-    store, proj, rule_id = state(request).store, project(request), request.match_info["ruleId"]
-    if store.get("rules", proj, "", rule_id) is None:
-        raise AppwriteError("rule_not_found", "Rule with the requested ID could not be found.", 404)
-    store.delete("rules", proj, "", rule_id)
+    service.delete_rule(state(request), project(request), request.match_info["ruleId"])
     return no_content()
 
 

@@ -113,8 +113,7 @@ class BuildQueue:
         A crashed server's build processes (and runtimes) on this data dir are ended first."""
         ProcessOwner(self.state.settings.data_dir).end_leftovers()
         store = self.state.store
-        for project, function_id, doc in store.all_projects_select(
-                "deployments", "json_extract(data, '$.status') IN ('waiting', 'processing', 'building')"):
+        for project, function_id, doc in store.unfinished_deployments():
             if doc.get("chunksUploaded", 1) < doc.get("chunksTotal", 1):
                 continue  # an upload still in progress; the client may resume it
             if doc["status"] == "waiting":

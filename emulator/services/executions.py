@@ -12,7 +12,6 @@ import base64
 import json
 import logging
 import re
-import secrets
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -21,10 +20,10 @@ from datetime import datetime, timedelta, timezone
 from ..errors import AppwriteError
 from ..executors.base import ExecutionRequest, ExecutorError, RuntimeSpec
 from ..ids import is_utf8, now_iso, parse_iso, to_iso, unique_id
+from .console import issue_ephemeral_key
 from .functions import check_runtime, due_schedules, function_env, get_function, specification_of
 from .listing import list_documents
 from .state import State, deployment_key
-from ..store import SCHEDULED_EXECUTIONS
 
 log = logging.getLogger("emulator.executions")
 
@@ -224,14 +223,6 @@ def request_target(path: str) -> str:
     return _STRAY_PERCENT.sub("%25", target) if "%" in target else target
 
 
-def _ephemeral_key(state: State, project: str, timeout: float) -> str:
-    now = time.time()
-    state.ephemeral_keys.purge(now)
-    key = "ephemeral_" + secrets.token_hex(32)
-    state.ephemeral_keys[(project, key)] = now + timeout + 60  # valid for this project only
-    return key
-
-
 def runtime_spec(state: State, project: str, function: dict, deployment: dict) -> RuntimeSpec:
     """What an instance of this deployment is started with. Asked on every execution, so it is
     kept until a function, deployment or variable is written (the store's write counters)."""
@@ -264,7 +255,8 @@ async def run_execution(state: State, project: str, function: dict, deployment: 
         "x-appwrite-user-jwt": "", "x-appwrite-country-code": "", "x-appwrite-continent-code": "",
         "x-appwrite-continent-eu": "false", "x-appwrite-client-ip": client_ip,
         "x-appwrite-execution-id": doc["$id"],
-        "x-appwrite-key": _ephemeral_key(state, project, function.get("timeout", 15)),
+        # Valid for this project only, a minute beyond the function's timeout.
+        "x-appwrite-key": issue_ephemeral_key(state, project, function.get("timeout", 15) + 60),
     })
     request = ExecutionRequest(method=doc["requestMethod"], path=request_target(doc["requestPath"]), headers=headers, body=body,
                                timeout=function.get("timeout", 15), logging=function.get("logging", True))
@@ -324,8 +316,7 @@ class ExecutionRunner:
     async def recover(self) -> None:
         """After a restart: queued runs are queued again, interrupted ones are failed."""
         store = self.state.store
-        for project, function_id, doc in store.all_projects_select(
-                "executions", "json_extract(data, '$.status') IN ('waiting', 'processing')"):  # once, at start
+        for project, function_id, doc in store.unfinished_executions():  # once, at start
             if doc["status"] == "waiting" and "_request" in doc:
                 await self.enqueue(project, function_id, doc["$id"])
             else:
@@ -383,9 +374,7 @@ class ExecutionRunner:
 
     async def fire_due(self, now: datetime) -> None:
         store = self.state.store
-        for project, function_id, doc in store.all_projects_select(
-                "executions", f"{SCHEDULED_EXECUTIONS} AND json_extract(data, '$._scheduledAt') <= ?",
-                (to_iso(now),)):
+        for project, function_id, doc in store.due_executions(to_iso(now)):
             doc["status"] = "waiting"
             store.update("executions", project, function_id, doc)
             await self.enqueue(project, function_id, doc["$id"])

@@ -214,8 +214,7 @@ def runtimes_catalog() -> list[dict]:
 
 def due_schedules(state: State, now: datetime) -> list[tuple[str, dict]]:
     """(project, function) pairs whose cron schedule is due."""
-    rows = state.store.all_projects_select(
-        "functions", "json_extract(data, '$.schedule') != '' AND json_extract(data, '$.enabled') = 1")
+    rows = state.store.scheduled_functions()
     due = []
     for project, _, doc in rows:
         if not is_valid_cron(doc["schedule"]):  # stored under a laxer parser: it can't run, nor stop the others

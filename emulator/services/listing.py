@@ -50,7 +50,7 @@ def list_documents(store: Store, collection: str, project: str, parent: str | No
         if col == "seq":
             cursor_where, cursor_params = f"seq {op} ?", (seq,)
         else:
-            value = store.reader().execute(f"SELECT {col} FROM {collection} WHERE seq=?", (seq,)).fetchone()[0]
+            value = store.column_value(collection, col, seq)
             seq_op = ">" if (forward if asc else not forward) else "<"
             cursor_where = f"({col} {op} ? OR ({col} = ? AND seq {seq_op} ?))"
             cursor_params = (value, value, seq)

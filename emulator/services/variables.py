@@ -57,9 +57,7 @@ def legacy_variables(raw) -> list[dict]:
 
 
 def _key_taken(state: State, project: str, function_id: str, key: str, except_id: str = "") -> bool:
-    rows = state.store.select("variables", project, function_id, "json_extract(data, '$.key') = ? AND id != ?",
-                              (key, except_id), limit=1)
-    return bool(rows)
+    return state.store.variable_key_taken(project, function_id, key, except_id)
 
 
 def create_variable(state: State, project: str, function_id: str, params: dict) -> dict:
