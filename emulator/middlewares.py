@@ -4,7 +4,9 @@
   `Origin: null` or a DNS-rebinding Host is refused before anything else runs);
 - cors_middleware: preflights and CORS headers for the origins let through;
 - commit_middleware: a response leaves only after the writes it reports are committed;
-- error_middleware: every error in Appwrite's envelope `{message, code, type, version}`;
+- error_middleware: every error in Appwrite's envelope `{message, code, type, version}`. Bad input
+  is turned into an AppwriteError where it is parsed (params.py, schemas.py, queries.py), so any
+  other exception, a ValueError included, is a bug: logged, and a 500;
 - auth_middleware: the configured API key, short-lived keys, console sessions.
 
 The app (app.py) lists them in that order and tells auth_middleware which routes are public
@@ -67,7 +69,10 @@ def _is_loopback(hostname: str) -> bool:
 
 
 def _origin_host(origin: str) -> str | None:
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # "http://[::1": an unclosed IPv6 bracket
+        return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return _hostname(parts.netloc)
@@ -202,9 +207,7 @@ async def error_middleware(request: web.Request, handler):
         return error_response(AppwriteError("general_argument_invalid", f"Invalid request: {exc.message}"))
     except RecursionError:  # a structure nested deeper than anything here expects
         return error_response(AppwriteError("general_argument_invalid", "Invalid request: nested too deeply."))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return error_response(AppwriteError("general_argument_invalid", f"Invalid request: {exc}"))
-    except Exception:  # the server keeps serving whatever a request does
+    except Exception:  # a bug (bad input is refused where it is parsed); the server keeps serving
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(AppwriteError("general_unknown", "Server Error", 500))
 
@@ -241,7 +244,8 @@ def _credential(request: web.Request) -> str | None:
     if not state.settings.api_key:
         return "open"
     key = request.headers.get("x-appwrite-key", "")
-    if key and hmac.compare_digest(key.encode(), state.settings.api_key.encode()):
+    # surrogateescape: a header's non-UTF-8 bytes come back as they were sent, and match no key.
+    if key and hmac.compare_digest(key.encode("utf-8", "surrogateescape"), state.settings.api_key.encode()):
         return "key"
     if key and (project(request), key) in state.ephemeral_keys:
         return "ephemeral"

@@ -6,18 +6,22 @@ JSON bodies arrive as they are. Multipart file parts are returned separately.
 
 Parsing is bounded before anything is built, because it runs for public routes too (login): an
 array index or a `[]` append past Appwrite's array limit, more fields than any route takes, a key
-nested too deeply, or a multipart body past the body limit is a 400, never memory.
+nested too deeply, or a multipart body past the body limit is a 400, never memory. Input that
+cannot be read (bytes not in their charset, a malformed multipart body, a lone surrogate in any
+parameter) is a 400 here too, for every route, so nothing after parsing meets it.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 
-from .errors import AppwriteError
+from .errors import AppwriteError, invalid_param
+from .ids import is_utf8
 
 MAX_DEPTH = 64  # nesting of arrays/objects in parameters; nothing in the API needs more than a few
 # Appwrite's APP_LIMIT_ARRAY_PARAMS_SIZE: no array parameter holds more, so a bracketed index past
@@ -47,6 +51,11 @@ def _too_long(name: str) -> AppwriteError:
     # The same words as the schema's maxItems check, so the client sees one message for one limit.
     return AppwriteError("general_argument_invalid",
                          f"Invalid `{name}` param: Value must a valid array no longer than {MAX_ARRAY_ITEMS} items")
+
+
+def _is_index(part: str) -> bool:
+    """`[]` or `[3]`: an array slot. ASCII digits only: "²" is a digit to str.isdigit() but not to int()."""
+    return part == "" or (part.isascii() and part.isdigit())
 
 
 def _list_slot(node: list, part: str, name: str) -> int:
@@ -81,8 +90,8 @@ def _set(target: dict, key: str, value) -> None:
     node = target
     for i, part in enumerate(path[:-1]):
         nxt = path[i + 1]
-        want_list = nxt == "" or nxt.isdigit()
-        if isinstance(node, list) and (part == "" or part.isdigit()):
+        want_list = _is_index(nxt)
+        if isinstance(node, list) and _is_index(part):
             index = _list_slot(node, part, name)
             if not isinstance(node[index], (list, dict)):
                 node[index] = [] if want_list else {}
@@ -95,7 +104,7 @@ def _set(target: dict, key: str, value) -> None:
             node = node[part]
     last = path[-1]
     if isinstance(node, list):
-        if last != "" and not last.isdigit():
+        if not _is_index(last):
             raise AppwriteError("general_argument_invalid", f"Invalid `{name}` param: mixes array and object keys.")
         node[_list_slot(node, last, name)] = value
     else:
@@ -156,7 +165,7 @@ async def _read_part(part, budget: list[int]) -> bytes:
     """A multipart part's bytes, counted against what is left of the body budget."""
     chunks = []
     while True:
-        chunk = await part.read_chunk()
+        chunk = await _multipart_step(part.read_chunk())
         if not chunk:
             return b"".join(chunks)
         budget[0] -= len(chunk)
@@ -164,6 +173,70 @@ async def _read_part(part, budget: list[int]) -> bytes:
             raise AppwriteError("general_argument_invalid",
                                 f"Request body is too large: the limit is {MAX_MULTIPART_BYTES} bytes.", 413)
         chunks.append(chunk)
+
+
+def _finite_number(text: str) -> float:
+    # 1e400 parses to infinity: no parameter can hold it, and it would not serialise back as JSON.
+    value = float(text)
+    if not math.isfinite(value):
+        raise AppwriteError("general_argument_invalid", f"The request body's JSON has a number out of range: {text[:40]}")
+    return value
+
+
+def _no_constant(name: str):
+    raise AppwriteError("general_argument_invalid", f"The request body is not valid JSON ({name} is not a JSON value).")
+
+
+async def _multipart_step(step):
+    """A step of aiohttp's multipart parser, which raises ValueError for a malformed body (no or a
+    bad boundary, a part cut short)."""
+    try:
+        return await step
+    except ValueError as exc:
+        raise AppwriteError("general_argument_invalid", f"Invalid request: {exc}")
+
+
+def _text(data: bytes, charset: str, what: str) -> str:
+    try:
+        return data.decode(charset)
+    except UnicodeDecodeError:
+        raise AppwriteError("general_argument_invalid", f"Invalid request: {what} is not valid {charset} text.")
+    except (LookupError, ValueError):  # no such codec, not a text codec, a NUL in the name
+        raise AppwriteError("general_argument_invalid", f"Invalid request: {what} names an unknown charset.")
+
+
+async def _read_multipart(request: web.Request, params: dict, files: dict, fields: _FieldCounter) -> None:
+    reader = await _multipart_step(request.multipart())
+    budget = [MAX_MULTIPART_BYTES]
+    while (part := await _multipart_step(reader.next())) is not None:
+        fields.add()
+        if not isinstance(part, BodyPartReader):  # a nested multipart/mixed: no API takes one
+            raise AppwriteError("general_argument_invalid", "Invalid request: nested multipart body.")
+        if part.name is None:
+            await _read_part(part, budget)  # drained: the next part starts after it
+            continue
+        data = await _read_part(part, budget)
+        if part.filename is not None:
+            files[part.name] = UploadedFile(part.filename, data)
+        else:
+            _set(params, part.name, _text(data, part.get_charset(default="utf-8"), f"field `{part.name}`"))
+
+
+def _reject_non_utf8(params: dict) -> None:
+    """400 for a lone surrogate (`"\\ud800"` in JSON) anywhere in a parameter, key or value: it can
+    be neither stored and answered as UTF-8 nor handed to a runtime, so it is refused up front."""
+    for name, value in params.items():
+        stack = [name, value]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                if not is_utf8(node):
+                    raise invalid_param(name if is_utf8(name) else "params", "Value must be a valid UTF-8 string")
+            elif isinstance(node, dict):
+                stack.extend(node.keys())
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
 
 
 async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFile]]:
@@ -176,22 +249,9 @@ async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFil
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.can_read_body:
         ctype = request.content_type or ""
         if ctype.startswith("multipart/"):
-            reader = await request.multipart()
-            budget = [MAX_MULTIPART_BYTES]
-            async for part in reader:
-                fields.add()
-                if not isinstance(part, BodyPartReader):  # a nested multipart/mixed: no API takes one
-                    raise AppwriteError("general_argument_invalid", "Invalid request: nested multipart body.")
-                if part.name is None:
-                    await _read_part(part, budget)  # drained: the next part starts after it
-                    continue
-                data = await _read_part(part, budget)
-                if part.filename is not None:
-                    files[part.name] = UploadedFile(part.filename, data)
-                else:
-                    _set(params, part.name, data.decode(part.get_charset(default="utf-8")))
+            await _read_multipart(request, params, files, fields)
         elif ctype == "application/x-www-form-urlencoded":
-            raw = (await request.read()).decode(request.charset or "utf-8")
+            raw = _text(await request.read(), request.charset or "utf-8", "the form body")
             try:
                 # max_num_fields counts the separators before anything is built.
                 pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=max(MAX_FIELDS - fields.count, 1))
@@ -209,7 +269,7 @@ async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFil
                                         f"The request body's JSON has more than {MAX_JSON_VALUES} values (arrays, "
                                         "objects and their items) or is nested too deeply.")
                 try:
-                    body = json.loads(raw)
+                    body = json.loads(raw, parse_float=_finite_number, parse_constant=_no_constant)
                 except (ValueError, UnicodeDecodeError):
                     raise AppwriteError("general_argument_invalid", "The request body is not valid JSON.")
                 except RecursionError:
@@ -220,4 +280,6 @@ async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFil
     if _too_deep(params, MAX_DEPTH):
         raise AppwriteError("general_argument_invalid",
                             f"The request's parameters are nested too deeply (more than {MAX_DEPTH} levels).")
-    return _compact(params), files
+    params = _compact(params)
+    _reject_non_utf8(params)
+    return params, files

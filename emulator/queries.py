@@ -48,6 +48,7 @@ FILTERS = {"equal", "notEqual", "lessThan", "lessThanEqual", "greaterThan", "gre
            "createdBefore", "createdAfter", "updatedBefore", "updatedAfter", "notContains", "notSearch",
            "notBetween", "notStartsWith", "notEndsWith"}
 OTHERS = {"limit", "offset", "cursorAfter", "cursorBefore", "orderAsc", "orderDesc", "orderRandom", "select"}
+INT_BOUNDS = {"limit": (1, MAX_LIMIT), "offset": (0, 10**9)}  # the integer queries and their ranges
 
 
 @dataclass
@@ -110,7 +111,10 @@ def parse_query(text, depth: int = 0) -> Query:
             _check_value(value)
     if not _is_text(attribute):
         raise _bad("Invalid query: attribute must be valid UTF-8.")
-    return Query(method, attribute, values)
+    query = Query(method, attribute, values)
+    if method in INT_BOUNDS:  # checked here, so every caller gets an int in range
+        query.values = [_int_value(query, *INT_BOUNDS[method])]
+    return query
 
 
 def _is_text(value: str) -> bool:
@@ -238,9 +242,9 @@ def plan(collection: str, raw_queries, search: str | None = None) -> ListPlan:
     for raw in raw_queries:
         q = parse_query(raw)
         if q.method == "limit":
-            result.limit = _int_value(q, 1, MAX_LIMIT)
+            result.limit = q.values[0]
         elif q.method == "offset":
-            result.offset = _int_value(q, 0, 10**9)
+            result.offset = q.values[0]
         elif q.method in ("cursorAfter", "cursorBefore"):
             if not q.values or not isinstance(q.values[0], str) or not ID_PATTERN.match(q.values[0]):
                 raise _bad("Invalid query: Cursor must be a valid document ID.")

@@ -44,7 +44,9 @@ def parse_version(text: str | None) -> tuple[int, ...]:
         return tuple(int(p) for p in APPWRITE_VERSION.split("."))
     parts = []
     for piece in text.strip().split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
+        # ASCII digits only ("²" is a digit to isdigit(), not to int()), and few: int() refuses
+        # thousands of them, and no version part is longer.
+        digits = "".join(ch for ch in piece if "0" <= ch <= "9")[:9]
         parts.append(int(digits) if digits else 0)
     while len(parts) < 3:
         parts.append(0)

@@ -6,7 +6,7 @@ import re
 
 from aiohttp import web
 
-from ..errors import AppwriteError, invalid_param
+from ..errors import AppwriteError
 from ..ids import check_uid, is_utf8, is_valid_id
 from ..params import read_params
 from ..schemas import validate
@@ -46,26 +46,8 @@ def fmt(request: web.Request) -> tuple:
 async def params(request: web.Request, operation: str) -> dict:
     if "params" not in request:
         raw, request["files"] = await read_params(request)
-        _reject_non_utf8(raw)
         request["params"] = raw
     return validate(operation, request["params"])
-
-
-def _reject_non_utf8(params: dict) -> None:
-    """400 for a lone surrogate (`"\\ud800"` in JSON) anywhere in a parameter, key or value: it can
-    be neither stored and answered as UTF-8 nor handed to a runtime, so it is refused up front."""
-    for name, value in params.items():
-        stack = [name, value]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, str):
-                if not is_utf8(node):
-                    raise invalid_param(name if is_utf8(name) else "params", "Value must be a valid UTF-8 string")
-            elif isinstance(node, dict):
-                stack.extend(node.keys())
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
 
 
 def files(request: web.Request) -> dict:

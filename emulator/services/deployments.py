@@ -23,7 +23,7 @@ from .state import State, deployment_key
 
 CHUNK_SIZE = 5 * 1024 * 1024
 MAX_DEPLOYMENT_SIZE = 30_000_000
-_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+_RANGE = re.compile(r"^bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})$")  # int() refuses 4300+ digits
 
 
 def get_deployment(state: State, project: str, function_id: str, deployment_id: str) -> dict:
