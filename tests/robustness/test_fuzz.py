@@ -15,6 +15,7 @@ import json
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -264,3 +265,76 @@ def test_documented_security_is_what_the_server_enforces(fuzz_server, document):
                 assert status != 401, (method, path, raw)
             else:
                 assert status == 401, (method, path, status, raw)
+
+
+# Hand-written hostile variants, sent to every operation on top of the generated cases: the
+# bad input the security model names (unbounded indexes, non-finite numbers, lone surrogates,
+# deep nesting, too many fields, ids that try to name a path). Each must be a 4xx in the envelope.
+DEEP = "[" * 5000 + "]" * 5000
+HOSTILE_QUERY = [
+    "x%5B10000000%5D=1",
+    "queries%5B0%5D=" + urllib.parse.quote('{"method":"equal","attribute":"timeout","values":[1e400]}'),
+    "queries%5B0%5D=" + urllib.parse.quote('{"method":"limit","values":[1e400]}'),
+    "&".join(f"f{i}=1" for i in range(2000)),
+    "queries%5B%5D=" + urllib.parse.quote('{"method":"and","values":' + DEEP + "}"),
+]
+HOSTILE_BODIES = [
+    b'{"functionId":"f\\ud800","name":"\\ud800","body":"\\ud800","path":"/\\ud800","key":"k","value":"\\ud800"}',
+    b'{"a":' + DEEP.encode() + b"}",
+    b'{"timeout":1e400,"limit":1e400,"scheduledAt":"9999-12-31T23:59:59-14:00"}',
+    b"[" + b"0," * 20000 + b"0]",
+]
+# Bad for the routes that read these fields; others ignore unknown parameters and may succeed.
+LOOSE_BODIES = [b'{"vars":{"bad key":"v"},"functionId":"unique()","name":"n","runtime":"no-such-runtime"}']
+HOSTILE_IDS = ["..", "%2Fabs%2Fvictim", "..%2F..%2Fvictim", "a" * 40, "_lead", "bad%20id!"]
+
+
+def _raw(endpoint: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    req = urllib.request.Request(endpoint + path, data=body, method=method,
+                                 headers={**HEADERS, "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _assert_client_error(status: int, raw: bytes, what: str) -> None:
+    assert 400 <= status < 500, f"{what}: {status} {raw[:300]!r}"
+    body = json.loads(raw)
+    assert body["code"] == status and {"message", "type", "version"} <= set(body), f"{what}: {body}"
+
+
+@pytest.mark.parametrize("path,method", OPERATIONS, ids=[f"{m} {p}" for p, m in OPERATIONS])
+def test_hostile_variants_get_a_client_error(fuzz_server, path, method):
+    # Not the shared function itself for DELETE/PUT: a variant a route may ignore must not take it away.
+    own = path.endswith("{functionId}") and method in ("DELETE", "PUT")
+    concrete = re.sub(r"\{functionId\}", "missing" if own else FUNCTION, path)
+    concrete = re.sub(r"\{[A-Za-z]+\}", "missing", concrete)
+    base = concrete[len("/v1"):]
+    functions_before = _request(fuzz_server.endpoint, "GET", "/functions")["total"]
+    for query in HOSTILE_QUERY:
+        status, raw = _raw(fuzz_server.endpoint, method, f"{base}?{query}")
+        # A route that ignores unknown parameters may succeed; it must never fail on the server side.
+        if status >= 400:
+            _assert_client_error(status, raw, f"{method} {base}?{query[:60]}")
+    if method in ("POST", "PUT", "PATCH"):
+        for body in HOSTILE_BODIES:
+            status, raw = _raw(fuzz_server.endpoint, method, base, body)
+            _assert_client_error(status, raw, f"{method} {base} {body[:60]!r}")
+        for body in LOOSE_BODIES:
+            status, raw = _raw(fuzz_server.endpoint, method, base, body)
+            if status >= 400:
+                _assert_client_error(status, raw, f"{method} {base} {body[:60]!r}")
+    for bad in HOSTILE_IDS:
+        for name in re.findall(r"\{([A-Za-z]+)\}", path):
+            target = path.replace("{" + name + "}", bad)
+            target = re.sub(r"\{functionId\}", FUNCTION, target)
+            target = re.sub(r"\{[A-Za-z]+\}", "missing", target)[len("/v1"):]
+            status, raw = _raw(fuzz_server.endpoint, method, target, b"{}" if method != "GET" else None)
+            _assert_client_error(status, raw, f"{method} {target}")
+    # A simple cross-site request from a foreign page: refused before anything runs.
+    status, raw = _raw(fuzz_server.endpoint, method, base, b"{}" if method != "GET" else None,
+                       {"Origin": "http://evil.example", "Content-Type": "text/plain"})
+    assert status == 403, (status, raw[:200])
+    assert _request(fuzz_server.endpoint, "GET", "/functions")["total"] == functions_before

@@ -95,10 +95,17 @@ async def test_close_applies_pending_writes(tmp_path):
 
 
 def test_the_scheduler_query_uses_the_partial_index(tmp_path):
+    """The query the scheduler runs every second (Store.due_executions), as SQLite plans it."""
     store = Store(tmp_path / "db.sqlite")
     try:
-        where = f"{SCHEDULED_EXECUTIONS} AND json_extract(data, '$._scheduledAt') <= '2030'"
-        plan = " ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM executions WHERE {where}"))
+        statements = []
+        store.db.set_trace_callback(statements.append)
+        store.due_executions("2030-01-01T00:00:00.000+00:00")
+        store.db.set_trace_callback(None)
+        due = [sql for sql in statements if "FROM executions" in sql]
+        assert len(due) == 1, statements
+        assert SCHEDULED_EXECUTIONS in due[0], due[0]
+        plan = " ".join(row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + due[0]))
         assert "executions_scheduled" in plan, plan
     finally:
         store.close()
