@@ -1,4 +1,4 @@
-"""The keep-alive HTTP/1.1 transport to runtimes (emulator/runtime_connections.py) against real
+"""The keep-alive HTTP/1.1 transport to runtimes (emulator/executors/runtime_connections.py) against real
 sockets: a small asyncio TCP server answers each request with exactly the bytes a test scripts,
 so every framing a runtime may use (content-length, chunked, end of connection, HEAD, 1xx), every
 way a runtime may misbehave, and connection reuse are exercised byte for byte.
