@@ -15,6 +15,11 @@ from .errors import AppwriteError
 from .middlewares import error_response
 from .services.state import Settings
 
+# Connections the kernel may hold before the server accepts them. aiohttp's 128 overflows when a
+# burst (a load test, a script firing hundreds of executions) meets a busy loop: the kernel then
+# drops the handshakes, and a client can wait minutes on a connection the server never sees.
+LISTEN_BACKLOG = 2048
+
 
 # -- errors aiohttp answers itself, before any middleware runs --------------------------------
 class _EnvelopeProtocol(RequestHandler):
@@ -69,7 +74,7 @@ async def start_server(settings: Settings, host: str, port: int) -> web.AppRunne
     actual_port = sock.getsockname()[1]
     # A wildcard address is not something a function can call back on.
     settings.endpoint = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{actual_port}/v1"
-    await web.SockSite(runner, sock).start()
+    await web.SockSite(runner, sock, backlog=LISTEN_BACKLOG).start()
     return runner
 
 

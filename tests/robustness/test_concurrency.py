@@ -65,8 +65,8 @@ async def crowd(base: str, tmp_path) -> None:
         kinds = ["variable"] * 300 + ["async"] * 250 + ["sync"] * 50 + ["list"] * 200 + ["get"] * 200
         results = await asyncio.gather(*(send(kind, i) for i, kind in enumerate(kinds)), return_exceptions=True)
 
-        errors = [r for r in results if isinstance(r, BaseException)]
-        assert not errors, f"{len(errors)} requests were not answered: {errors[:3]!r}"
+        errors = [(kinds[i], r) for i, r in enumerate(results) if isinstance(r, BaseException)]
+        assert not errors, f"{len(errors)} requests were not answered: {errors[:5]!r}"
         expected = {"variable": 201, "async": 202, "sync": 201, "list": 200, "get": 200}
         wrong = [(k, i, st, doc) for k, i, st, doc in results if st != expected[k]]
         assert not wrong, wrong[:5]
