@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .api import console, deployments, executions, functions, misc, variables
 from .api import events as emulator_events
+from .api import templates, usage
 from .api.common import STATE_KEY
 from . import openapi
 from .middlewares import (MAX_BODY_BYTES, PUBLIC_HANDLERS, auth_middleware, commit_middleware, cors_middleware,
@@ -36,6 +37,11 @@ ROUTES = [
     ("GET", "/v1/ping", misc.ping),
     ("GET", F + "/runtimes", functions.list_runtimes),
     ("GET", F + "/specifications", functions.list_specifications),
+    # Static segments, listed before `{functionId}` routes (aiohttp also prefers a plain path).
+    ("GET", F + "/usage", usage.list_functions_usage),
+    ("GET", F + "/templates", templates.list_templates),
+    ("GET", F + "/templates/{templateId}", templates.get_template),
+    ("GET", FN + "/usage", usage.get_function_usage),
     ("GET", F, functions.list_functions),
     ("POST", F, functions.create_function),
     ("GET", FN, functions.get_function),

@@ -40,6 +40,9 @@ DATETIME_OR_EMPTY = {"anyOf": [DATETIME, {"const": ""}]}
 STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 STRINGS = {"type": "array", "items": STR}
 DEPLOYMENT_STATUSES = ["waiting", "processing", "building", "ready", "canceled", "failed"]
+# The figures of Appwrite's usageFunction: each a `<name>Total` integer and a `<name>` metric series.
+USAGE_FIGURES = ("deployments", "deploymentsStorage", "builds", "buildsSuccess", "buildsFailed", "buildsStorage",
+                 "buildsTime", "buildsMbSeconds", "executions", "executionsTime", "executionsMbSeconds")
 
 
 def _ref(name: str) -> dict:
@@ -130,6 +133,25 @@ RESPONSE_MODELS: dict[str, dict] = {
     "runtimeList": _list("runtimes", "runtime"),
     "specificationList": _list("specifications", "specification"),
     "proxyRuleList": _list("rules", "proxyRule"),
+    # Usage (Appwrite's Metric: `date` an ISO 8601 datetime) and templates.
+    "metric": _model({"value": INT, "date": DATETIME}),
+    "usageFunction": _model({
+        "range": STR, **{f"{name}Total": INT for name in USAGE_FIGURES}, "buildsTimeAverage": INT,
+        **{name: {"type": "array", "items": _ref("metric")} for name in USAGE_FIGURES}}),
+    "usageFunctions": _model({
+        "range": STR, "functionsTotal": INT, **{f"{name}Total": INT for name in USAGE_FIGURES},
+        "functions": {"type": "array", "items": _ref("metric")},
+        **{name: {"type": "array", "items": _ref("metric")} for name in USAGE_FIGURES}}),
+    "templateRuntime": _model({"name": STR, "commands": STR, "entrypoint": STR, "providerRootDirectory": STR}),
+    "templateVariable": _model({"name": STR, "description": STR, "value": STR, "secret": BOOL, "placeholder": STR,
+                                "required": BOOL, "type": STR}),
+    "templateFunction": _model({
+        "icon": STR, "id": STR, "name": STR, "tagline": STR, "permissions": STRINGS, "events": STRINGS,
+        "cron": STR, "timeout": INT, "useCases": STRINGS,
+        "runtimes": {"type": "array", "items": _ref("templateRuntime")}, "instructions": STR,
+        "vcsProvider": STR, "providerRepositoryId": STR, "providerOwner": STR, "providerVersion": STR,
+        "variables": {"type": "array", "items": _ref("templateVariable")}, "scopes": STRINGS}),
+    "templateFunctionList": _list("templates", "templateFunction"),
 }
 
 # What a success carries besides a JSON model.
@@ -189,6 +211,10 @@ OPERATIONS: dict[str, Operation] = {
     "console.get_rule": Operation("getRule", None, {200: "proxyRule"}),
     "console.delete_rule": Operation("deleteRule", None, {204: NO_CONTENT}),
     "openapi.openapi_json": Operation("getOpenApi", None, {200: "openApiDocument"}),
+    "usage.get_function_usage": Operation("getUsage", "getFunctionUsage", {200: "usageFunction"}),
+    "usage.list_functions_usage": Operation("listUsage", "listFunctionsUsage", {200: "usageFunctions"}),
+    "templates.list_templates": Operation("listTemplates", "listTemplates", {200: "templateFunctionList"}),
+    "templates.get_template": Operation("getTemplate", None, {200: "templateFunction"}),
 }
 
 

@@ -124,6 +124,12 @@ SCHEMAS: dict[str, dict] = {
     "updateVariable": {"properties": {"key": text(255, 1), "value": text(8192), "secret": {"type": "boolean"},
                                       "description": text(8192)}},
     "createSession": {"properties": {"email": text(320), "password": text(256)}},
+    "getFunctionUsage": {"properties": {"range": {"type": "string", "enum": ["24h", "30d", "90d"]}}},
+    "listFunctionsUsage": {"properties": {"range": {"type": "string", "enum": ["24h", "30d", "90d"]}}},
+    "listTemplates": {"properties": {"runtimes": strings(100, 128), "useCases": strings(100, 128),
+                                     "limit": {"type": "integer", "minimum": 1, "maximum": 5000},
+                                     "offset": {"type": "integer", "minimum": 0, "maximum": 5000},
+                                     "total": {"type": "boolean"}}},
 }
 
 _validators = {op: Draft202012Validator({"type": "object", **schema}, format_checker=formats)

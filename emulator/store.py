@@ -268,6 +268,46 @@ class Store:
             args += tuple(params)
         return sql, args
 
+    # -- usage: aggregates for the functions usage endpoints ------------------------------------------
+    # Each answers a bounded result: one row per function (totals) or per function and period since
+    # `since` (series). `period_chars` is how much of `$createdAt` names a period: 13 an hour, 10 a day.
+    _CREATED = "json_extract(data, '$.\"$createdAt\"')"
+    _EXECUTION_SUMS = "COUNT(*), COALESCE(SUM(json_extract(data, '$.duration')), 0)"
+    _FINISHED_EXECUTION = "json_extract(data, '$.status') IN ('completed', 'failed')"
+    _DEPLOYMENT_SUMS = (
+        "COUNT(*), COALESCE(SUM(json_extract(data, '$.sourceSize')), 0),"
+        " SUM(json_extract(data, '$.status') IN ('ready', 'failed')),"
+        " SUM(json_extract(data, '$.status') = 'ready'), SUM(json_extract(data, '$.status') = 'failed'),"
+        " COALESCE(SUM(json_extract(data, '$.buildSize')), 0),"
+        " COALESCE(SUM(json_extract(data, '$.buildDuration')), 0)")
+
+    def _usage(self, collection: str, sums: str, where: str, project: str, parent: str | None,
+               since: str | None, period_chars: int) -> list[tuple]:
+        sql, args = self._base(collection, project, parent, where, ())
+        if since is None:
+            return list(self.reader().execute(f"SELECT parent, {sums} {sql} GROUP BY parent", args))
+        sql += f" AND {self._CREATED} >= ?"
+        period = f"substr({self._CREATED}, 1, {int(period_chars)})"
+        return list(self.reader().execute(
+            f"SELECT parent, {period} AS period, {sums} {sql} GROUP BY parent, period", args + (since,)))
+
+    def execution_usage(self, project: str, function_id: str | None, since: str | None = None,
+                        period_chars: int = 10) -> list[tuple]:
+        """Finished executions: (function, count, seconds) per function, or with `since`
+        (function, period, count, seconds) per function and period."""
+        return self._usage("executions", self._EXECUTION_SUMS, self._FINISHED_EXECUTION, project, function_id,
+                           since, period_chars)
+
+    def deployment_usage(self, project: str, function_id: str | None, since: str | None = None,
+                         period_chars: int = 10) -> list[tuple]:
+        """Deployments: (function, [period,] count, source bytes, builds, ready builds, failed builds,
+        build bytes, build seconds), as execution_usage."""
+        return self._usage("deployments", self._DEPLOYMENT_SUMS, "", project, function_id, since, period_chars)
+
+    def function_usage(self, project: str, since: str | None = None, period_chars: int = 10) -> list[tuple]:
+        """Functions of the project: ("", count), or with `since` ("", period, count) per period."""
+        return self._usage("functions", "COUNT(*)", "", project, "", since, period_chars)
+
 
 def _doc(row) -> dict | None:
     if row is None:

@@ -1,0 +1,63 @@
+"""Function templates (Appwrite's `templateFunction`): the emulator's own starters.
+
+Appwrite lists templates from its catalogue of GitHub repositories; the emulator offers what it can
+create a function from without a network: the starter of starters/index.json, one template whose
+runtimes are every runtime a starter exists for (`python -m emulator init` copies the same files).
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from ..errors import AppwriteError
+from ..languages import LANGUAGES
+
+STARTERS_DIR = Path(__file__).resolve().parent.parent.parent / "starters"
+# Appwrite's use cases, the values `useCases` filters on.
+USE_CASES = ["starter", "databases", "ai", "messaging", "utilities", "dev-tools", "auth"]
+
+
+@functools.lru_cache(maxsize=1)
+def _templates() -> tuple[dict, ...]:
+    """Built once: the starters ship with the emulator and do not change while it runs."""
+    starters = json.loads((STARTERS_DIR / "index.json").read_text(encoding="utf-8"))
+    runtimes = []
+    for lang in sorted(LANGUAGES.values(), key=lambda l: l.key):
+        starter = lang.key.split("-", 1)[0]  # python-ml uses the python starter, as the Appwrite CLI does
+        if starter not in starters:
+            continue
+        context = starters[starter]["context"]
+        runtimes += [{"name": f"{lang.key}-{version}", "commands": context.get("commands", ""),
+                      "entrypoint": context.get("entrypoint", ""), "providerRootDirectory": starter}
+                     for version in lang.versions]
+    starter_template = {
+        "icon": "icon-lightning-bolt", "id": "starter", "name": "Starter function",
+        "tagline": "A simple function to get started. Edit it to build your own logic.",
+        "permissions": ["any"], "events": [], "cron": "", "timeout": 15, "useCases": ["starter"],
+        "runtimes": runtimes,
+        "instructions": "For documentation and instructions see starters/README.md of the emulator.",
+        # Not from a VCS repository: the files are the emulator's starters/ directory.
+        "vcsProvider": "", "providerRepositoryId": "", "providerOwner": "", "providerVersion": "",
+        "variables": [], "scopes": [],
+    }
+    return (starter_template,)
+
+
+def list_templates(params: dict) -> tuple[int, list[dict]]:
+    """Templates offering any of `runtimes` and of `useCases` (each filter only when given), paged
+    by `limit` (25 by default) and `offset`; the total counts every match unless `total` is false."""
+    runtimes, use_cases = set(params.get("runtimes") or ()), set(params.get("useCases") or ())
+    matches = [t for t in _templates()
+               if (not runtimes or runtimes & {r["name"] for r in t["runtimes"]})
+               and (not use_cases or use_cases & set(t["useCases"]))]
+    offset, limit = params.get("offset", 0), params.get("limit", 25)
+    total = len(matches) if params.get("total", True) else 0  # `total=false`: not counted, as lists do
+    return total, [json.loads(json.dumps(t)) for t in matches[offset:offset + limit]]
+
+
+def get_template(template_id: str) -> dict:
+    for template in _templates():
+        if template["id"] == template_id:
+            return json.loads(json.dumps(template))  # a copy: callers may change what they get
+    raise AppwriteError("function_template_not_found")
