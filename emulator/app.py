@@ -124,7 +124,10 @@ def create_app(settings: Settings) -> web.Application:
     app[STATE_KEY] = state
     app[PUBLIC_HANDLERS] = frozenset(PUBLIC)
     for method, path, handler in ROUTES:
-        app.router.add_route(method, path, handler)
+        if method == "GET":  # Appwrite answers HEAD on every GET route (headers, no body)
+            app.router.add_get(path, handler, allow_head=True)
+        else:
+            app.router.add_route(method, path, handler)
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
     return app

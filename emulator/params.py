@@ -274,6 +274,9 @@ async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFil
                     raise AppwriteError("general_argument_invalid", "The request body is not valid JSON.")
                 except RecursionError:
                     raise AppwriteError("general_argument_invalid", "The request body's JSON is nested too deeply.")
+                # PHP clients encode an empty parameter set as `[]`: Appwrite reads it as no parameters.
+                if body == []:
+                    body = {}
                 if not isinstance(body, dict):
                     raise AppwriteError("general_argument_invalid", "The request body must be a JSON object.")
                 params.update(body)

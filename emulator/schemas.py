@@ -46,6 +46,9 @@ def strings(max_items: int, item_len: int = 256) -> dict:
     return {"type": "array", "maxItems": max_items, "items": text(item_len)}
 
 
+# Appwrite checks the three with its Specification validator, which has its own wording (`_describe`).
+SPECIFICATION = {"type": "string", "enum": SPEC_SLUGS}
+
 FUNCTION_FIELDS = {
     "name": text(128, 1),
     "runtime": text(128, 1),
@@ -65,9 +68,9 @@ FUNCTION_FIELDS = {
     "providerRootDirectory": text(256),
     "providerBranches": strings(100, 128),
     "providerPaths": strings(100, 128),
-    "specification": {"type": "string", "enum": SPEC_SLUGS},
-    "buildSpecification": {"type": "string", "enum": SPEC_SLUGS},
-    "runtimeSpecification": {"type": "string", "enum": SPEC_SLUGS},
+    "specification": SPECIFICATION,
+    "buildSpecification": SPECIFICATION,
+    "runtimeSpecification": SPECIFICATION,
     "deploymentRetention": {"type": "integer", "minimum": 0, "maximum": 36500},
     "description": text(8192),
     "interval": {"type": ["integer", "null"], "minimum": 0},
@@ -107,7 +110,8 @@ SCHEMAS: dict[str, dict] = {
                                                  "buildId": text(36)}},
     "getDeploymentDownload": {"properties": {"type": {"type": "string", "enum": ["source", "output"]},
                                              "token": text(2048)}},
-    "listExecutions": LIST,
+    # Appwrite 1.9.6 takes no `search` here: one sent is ignored, as any unknown parameter.
+    "listExecutions": {"properties": {k: v for k, v in LIST["properties"].items() if k != "search"}},
     "createExecution": {"properties": {
         "body": text(10_485_760),
         "data": text(10_485_760),  # before Appwrite 1.4 the body was called `data`
@@ -177,6 +181,8 @@ def validate(operation: str, params: dict) -> dict:
 
 
 def _describe(err, schema: dict) -> str:
+    if schema is SPECIFICATION:
+        return "Specification must be one of: " + ", ".join(SPEC_SLUGS)
     if schema.get("format") == "custom-id":  # Appwrite's CustomId (Key) validator
         return CUSTOM_ID_DESCRIPTION
     if schema.get("format") == "uid":  # Appwrite's UID validator: same rule, its own wording

@@ -60,7 +60,6 @@ async def download_deployment(request: web.Request) -> web.StreamResponse:
         kind = "output"
     deployment_id = path_id(request, "deploymentId")
     path = await svc.download_path(*_ids(request), deployment_id, kind)
-    ctype = "application/gzip" if kind == "source" else "application/octet-stream"
     return web.FileResponse(path, headers={
-        "Content-Type": ctype, "Cache-Control": "private, max-age=3888000",
+        "Content-Type": "application/gzip", "Cache-Control": "private, max-age=3888000",
         "Content-Disposition": f'attachment; filename="{deployment_id}-{kind}.tar.gz"'})

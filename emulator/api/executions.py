@@ -20,7 +20,7 @@ def _caller(request: web.Request) -> svc.Caller:
 
 async def list_executions(request: web.Request) -> web.Response:
     p = await params(request, "listExecutions")
-    # Executions pile up without bound and a `search` scans them all: list them on a worker thread
+    # Executions pile up without bound and a filter may scan them all: list them on a worker thread
     # (with its own read connection) so a slow list never stalls other requests.
     total, docs = await asyncio.to_thread(svc.list_executions, state(request), project(request),
                                           path_id(request, "functionId"), p)
@@ -38,7 +38,10 @@ async def create_execution(request: web.Request) -> web.Response:
     if response is None:
         return json_response(model, 202)
     # Only the synchronous answer carries the body and every header the function set.
-    model["responseHeaders"] = [{"name": k, "value": v} for k, v in response["headers"]]
+    # Appwrite adds the execution's id to the answer's headers (replacing one the function set).
+    model["responseHeaders"] = [{"name": k, "value": v} for k, v in response["headers"]
+                                if k.lower() != "x-appwrite-execution-id"]
+    model["responseHeaders"].append({"name": "x-appwrite-execution-id", "value": doc["$id"]})
     if request.headers.get("accept", "").startswith("multipart/"):
         return _multipart(model, response["body"], 201)
     model["responseBody"] = response["body"].decode("utf-8", "replace")

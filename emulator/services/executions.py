@@ -39,7 +39,7 @@ LOG_LIMIT = 1_000_000
 class Caller:
     """Who asked for the execution, as far as the function's headers are concerned."""
     is_key: bool = True
-    client_ip: str = "127.0.0.1"
+    client_ip: str = ""  # the HTTP client's address; none for cron- and event-triggered runs
     user_id: str = ""
     jwt: str = ""
 
@@ -102,7 +102,10 @@ def _parse_scheduled_at(value: str, min_delay: float) -> datetime:
         when = when.astimezone(timezone.utc) if when is not None else None
     except OverflowError:
         when = None
-    if when is None or when < datetime.now(timezone.utc) + timedelta(seconds=min_delay) - timedelta(seconds=1):
+    # Appwrite wants minute precision (no seconds, no milliseconds); a server started with a shorter
+    # --min-schedule-delay (tests, quick local loops) takes seconds too.
+    imprecise = when is not None and min_delay >= 60 and (when.second or when.microsecond)
+    if when is None or imprecise or when < datetime.now(timezone.utc) + timedelta(seconds=min_delay) - timedelta(seconds=1):
         raise AppwriteError("general_bad_request",
                             "Execution schedule must be a valid date, and at least "
                             f"{int(min_delay)} seconds from now" if min_delay != 60 else
@@ -199,7 +202,8 @@ def new_execution(state: State, project: str, function: dict, deployment_id: str
                   path: str, user_headers: dict, caller: Caller) -> dict:
     now = now_iso()
     kept = [{"name": k, "value": v} for k, v in user_headers.items() if k.lower() in REQUEST_HEADERS_KEPT]
-    kept.append({"name": "x-appwrite-client-ip", "value": caller.client_ip})
+    if caller.client_ip:  # only an HTTP-created execution has a client; cron and events have none
+        kept.append({"name": "x-appwrite-client-ip", "value": caller.client_ip})
     return {
         "$id": unique_id(), "$createdAt": now, "$updatedAt": now, "$permissions": [],
         "resourceId": function["$id"], "resourceType": "functions", "deploymentId": deployment_id,
@@ -360,7 +364,7 @@ class ExecutionRunner:
         doc["deploymentId"] = deployment["$id"]
         store.update("executions", project, function_id, doc)
         await run_execution(self.state, project, function, deployment, doc, base64.b64decode(request.get("body", "")),
-                            request.get("headers", {}), request.get("ip", "127.0.0.1"), request.get("event", ""))
+                            request.get("headers", {}), request.get("ip", ""), request.get("event", ""))
 
     async def _schedule_loop(self) -> None:
         while True:
@@ -383,6 +387,6 @@ class ExecutionRunner:
                 continue
             doc = new_execution(self.state, project, function, function["deploymentId"], trigger="schedule",
                                 method="POST", path="/", user_headers={}, caller=Caller())
-            doc["_request"] = {"body": "", "headers": {}, "ip": "127.0.0.1"}
+            doc["_request"] = {"body": "", "headers": {}, "ip": ""}
             store.insert("executions", project, function["$id"], doc)
             await self.enqueue(project, function["$id"], doc["$id"])

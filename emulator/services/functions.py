@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..errors import AppwriteError
+from ..errors import AppwriteError, invalid_param
 from ..ids import is_valid_id, now_iso, parse_iso, to_iso, unique_id
 from ..languages import LANGUAGES, language_for_runtime
 from ..schedule import is_valid_cron, next_run
@@ -40,6 +40,25 @@ def function_variables(state: State, project: str, function_id: str) -> list[dic
     return state.store.select("variables", project, function_id)
 
 
+# Appwrite runtimes no language module here runs (ids as the Python SDK 27 lists them): they pass
+# the `runtime` whitelist and are then "not supported", as a runtime Appwrite has but has not enabled.
+NOT_RUN_HERE = ("bun-1.0", "bun-1.1", "bun-1.2", "bun-1.3", "bun-1.4", "go-1.23", "go-1.24", "go-1.25", "go-1.26",
+                "rust-1.83", "static-1", "flutter-3.24", "flutter-3.27", "flutter-3.29", "flutter-3.32",
+                "flutter-3.35", "flutter-3.38", "flutter-3.41", "flutter-3.44", "flutter-3.47")
+
+
+def known_runtimes() -> list[str]:
+    """Every runtime id the `runtime` parameter accepts: the ones run here, then NOT_RUN_HERE."""
+    return [f"{lang.key}-{v}" for lang in LANGUAGES.values() for v in lang.versions] + list(NOT_RUN_HERE)
+
+
+def check_runtime_param(runtime: str) -> None:
+    """Appwrite's `runtime` parameter is a whitelist of every runtime it knows: an id outside it is a
+    bad argument (400); one it knows but does not run is `function_runtime_unsupported` (check_runtime)."""
+    if runtime not in known_runtimes():
+        raise invalid_param("runtime", "Value must be one of (" + ", ".join(known_runtimes()) + ")")
+
+
 def check_runtime(runtime: str) -> None:
     if language_for_runtime(runtime) is None:
         raise AppwriteError("function_runtime_unsupported", f'Runtime "{runtime}" is not supported')
@@ -62,6 +81,7 @@ def create_function(state: State, project: str, params: dict) -> dict:
     function_id = params["functionId"]
     if function_id == "unique()":
         function_id = unique_id()
+    check_runtime_param(params["runtime"])  # a parameter check: before anything is looked up
     if state.store.get("functions", project, "", function_id) is not None:
         raise AppwriteError("function_already_exists")
     check_runtime(params["runtime"])
@@ -104,6 +124,7 @@ def create_function(state: State, project: str, params: dict) -> dict:
 def update_function(state: State, project: str, function_id: str, params: dict) -> dict:
     doc = get_function(state, project, function_id)
     if params.get("runtime"):
+        check_runtime_param(params["runtime"])
         check_runtime(params["runtime"])
     before = {k: doc.get(k) for k in LIVE_FIELDS}
     doc["name"] = params["name"]

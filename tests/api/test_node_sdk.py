@@ -56,7 +56,7 @@ def test_node_sdk_end_to_end(node_sdk, server, tmp_path):
     errors = report["errors"]
     expected = {
         "functionNotFound": (404, "function_not_found"), "invalidId": (400, "general_argument_invalid"),
-        "runtime": (404, "function_runtime_unsupported"), "deploymentNotFound": (404, "deployment_not_found"),
+        "runtime": (400, "general_argument_invalid"), "deploymentNotFound": (404, "deployment_not_found"),
         "executionNotFound": (404, "execution_not_found"), "variableNotFound": (404, "variable_not_found"),
         "variableExists": (409, "variable_already_exists"), "badQuery": (400, "general_argument_invalid"),
     }

@@ -269,7 +269,8 @@ def test_execution_queries(fx, hello):
     (lambda f: f.create("_lead", "x", "python-3.11"), 400, "general_argument_invalid"),
     (lambda f: f.create("a" * 37, "x", "python-3.11"), 400, "general_argument_invalid"),
     (lambda f: f.create("okid", "x" * 129, "python-3.11"), 400, "general_argument_invalid"),
-    (lambda f: f.create("okid", "x", "cobol-1.0"), 404, "function_runtime_unsupported"),
+    (lambda f: f.create("okid", "x", "cobol-1.0"), 400, "general_argument_invalid"),  # not in the whitelist
+    (lambda f: f.create("okid", "x", "bun-1.1"), 404, "function_runtime_unsupported"),  # Appwrite's, not run here
     (lambda f: f.create("okid", "x", "python-3.11", timeout=901), 400, "general_argument_invalid"),
     (lambda f: f.create("okid", "x", "python-3.11", timeout=0), 400, "general_argument_invalid"),
     (lambda f: f.create("okid", "x", "python-3.11", schedule="61 * * * *"), 400, "general_argument_invalid"),
