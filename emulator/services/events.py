@@ -109,7 +109,7 @@ async def deliver_event(state: State, project: str, event: str, data) -> dict:
                             user_headers=EVENT_HEADERS, caller=Caller())
         # Stored like create_execution stores async requests: the body base64-encoded.
         doc["_request"] = {"body": base64.b64encode(body.encode()).decode(), "headers": dict(EVENT_HEADERS),
-                           "ip": "127.0.0.1", "event": event}
+                           "ip": "", "event": event}  # no HTTP client: Appwrite sends an empty client ip
         state.store.insert("executions", project, function["$id"], doc)
         await state.runner.enqueue(project, function["$id"], doc["$id"])
         queued.append({"functionId": function["$id"], "executionId": doc["$id"]})

@@ -187,3 +187,17 @@ def test_cron_execution_has_no_client_ip(server_factory):
     assert run["status"] == "completed", run
     assert headers_of(run, "requestHeaders").get("x-appwrite-client-ip", "") == ""
     assert "ip=\n" in run["logs"]  # the function saw the header, empty
+
+
+def test_event_execution_has_no_client_ip(server_factory):
+    srv = server_factory()
+    deploy(srv, "onevent", events=["users.*.create"])
+    delivered = requests.post(url(srv, "/emulator/events"), headers=H,
+                              json={"event": "users.u1.create", "data": {"$id": "u1"}})
+    assert delivered.status_code < 300, delivered.text
+    runs = wait_for(lambda: [e for e in executions(srv, "onevent")["executions"]
+                             if e["trigger"] == "event" and e["status"] in ("completed", "failed")],
+                    timeout=120, interval=0.2, message="the event-triggered execution to finish")
+    assert runs[0]["status"] == "completed", runs[0]
+    assert headers_of(runs[0], "requestHeaders").get("x-appwrite-client-ip", "") == ""
+    assert "ip=\n" in runs[0]["logs"]  # the function saw the header, empty
