@@ -24,6 +24,7 @@ import urllib.parse
 from pathlib import Path
 
 from .ids import now_iso
+from .specifications import DEFAULT_SPECIFICATION, SPECIFICATIONS
 
 log = logging.getLogger("emulator.store")
 
@@ -272,7 +273,15 @@ class Store:
     # Each answers a bounded result: one row per function (totals) or per function and period since
     # `since` (series). `period_chars` is how much of `$createdAt` names a period: 13 an hour, 10 a day.
     _CREATED = "json_extract(data, '$.\"$createdAt\"')"
-    _EXECUTION_SUMS = "COUNT(*), COALESCE(SUM(json_extract(data, '$.duration')), 0)"
+    # Appwrite meters each execution as int(duration * 1000) ms and int(memory * cpus * duration)
+    # MB-seconds (its runtime specification's memory and cpus); the sums add those per-row values.
+    _SPEC_FACTOR = ("CASE json_extract(f.data, '$.runtimeSpecification') "
+                    + " ".join(f"WHEN '{slug}' THEN {memory * cpus:g}" for slug, cpus, memory in SPECIFICATIONS)
+                    + f" ELSE {dict((s, m * c) for s, c, m in SPECIFICATIONS)[DEFAULT_SPECIFICATION]:g} END")
+    _EXECUTION_SUMS = (
+        "COUNT(*), COALESCE(SUM(CAST(json_extract(data, '$.duration') * 1000 AS INTEGER)), 0),"
+        f" COALESCE(SUM(CAST(json_extract(data, '$.duration') * (SELECT {_SPEC_FACTOR} FROM functions f"
+        "  WHERE f.project = executions.project AND f.parent = '' AND f.id = executions.parent) AS INTEGER)), 0)")
     _FINISHED_EXECUTION = "json_extract(data, '$.status') IN ('completed', 'failed')"
     _DEPLOYMENT_SUMS = (
         "COUNT(*), COALESCE(SUM(json_extract(data, '$.sourceSize')), 0),"
@@ -293,8 +302,8 @@ class Store:
 
     def execution_usage(self, project: str, function_id: str | None, since: str | None = None,
                         period_chars: int = 10) -> list[tuple]:
-        """Finished executions: (function, count, seconds) per function, or with `since`
-        (function, period, count, seconds) per function and period."""
+        """Finished executions: (function, count, milliseconds, MB-seconds) per function, or with
+        `since` (function, period, count, milliseconds, MB-seconds) per function and period."""
         return self._usage("executions", self._EXECUTION_SUMS, self._FINISHED_EXECUTION, project, function_id,
                            since, period_chars)
 

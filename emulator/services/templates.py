@@ -10,12 +10,16 @@ import functools
 import json
 from pathlib import Path
 
-from ..errors import AppwriteError
+from ..errors import AppwriteError, invalid_param
 from ..languages import LANGUAGES
 
 STARTERS_DIR = Path(__file__).resolve().parent.parent.parent / "starters"
 # Appwrite's use cases, the values `useCases` filters on.
 USE_CASES = ["starter", "databases", "ai", "messaging", "utilities", "dev-tools", "auth"]
+
+
+def _runtime_ids() -> list[str]:
+    return [f"{lang.key}-{version}" for lang in LANGUAGES.values() for version in lang.versions]
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,7 +37,8 @@ def _templates() -> tuple[dict, ...]:
                      for version in lang.versions]
     starter_template = {
         "icon": "icon-lightning-bolt", "id": "starter", "name": "Starter function",
-        "tagline": "A simple function to get started. Edit it to build your own logic.",
+        "tagline": "A simple function to get started. Edit this function to explore endless possibilities with "
+                   "Appwrite Functions.",
         "permissions": ["any"], "events": [], "cron": "", "timeout": 15, "useCases": ["starter"],
         "runtimes": runtimes,
         "instructions": "For documentation and instructions see starters/README.md of the emulator.",
@@ -48,6 +53,11 @@ def list_templates(params: dict) -> tuple[int, list[dict]]:
     """Templates offering any of `runtimes` and of `useCases` (each filter only when given), paged
     by `limit` (25 by default) and `offset`; the total counts every match unless `total` is false."""
     runtimes, use_cases = set(params.get("runtimes") or ()), set(params.get("useCases") or ())
+    # Appwrite whitelists both filters: an unknown runtime or use case is a 400, not an empty list.
+    for name, values, allowed in (("runtimes", runtimes, _runtime_ids()), ("useCases", use_cases, USE_CASES)):
+        if not values <= set(allowed):
+            raise invalid_param(name, "Value must a valid array no longer than 100 items and Value must be one of ("
+                                + ", ".join(allowed) + ")")
     matches = [t for t in _templates()
                if (not runtimes or runtimes & {r["name"] for r in t["runtimes"]})
                and (not use_cases or use_cases & set(t["useCases"]))]

@@ -3,7 +3,8 @@
 Appwrite counts usage as it happens; the emulator derives the same figures from its rows: finished
 executions (count, compute time), deployments (count, source size) and their builds (ready or
 failed; size, compute time). Compute time is in milliseconds and MB-seconds are the specification's
-memory times the seconds spent, as Appwrite meters them. Series have one metric per period of the
+memory times its cpus times the seconds spent, as Appwrite 1.9.6 meters them (execution figures use
+the function's current runtime specification, builds its build specification). Series have one metric per period of the
 range (hours for 24h, days for 30d and 90d), zero where nothing happened, oldest first.
 """
 from __future__ import annotations
@@ -53,23 +54,23 @@ class _Sums:
 
 def _collect(state: State, project: str, function_id: str | None, keys: list[str], chars: int) -> _Sums:
     store = state.store
-    memory: dict[tuple[str, str], int] = {}
+    build_factor: dict[str, float] = {}
 
-    def mb(fid: str, kind: str) -> int:  # the function's memory (MB) for its runtime or its builds
-        if (fid, kind) not in memory:
-            doc = store.get("functions", project, "", fid) or {}
-            memory[(fid, kind)] = specification_of(doc, kind)[1]
-        return memory[(fid, kind)]
+    def mb_cpus(fid: str) -> float:  # memory (MB) times cpus of the function's build specification
+        if fid not in build_factor:
+            cpus, memory = specification_of(store.get("functions", project, "", fid) or {}, "build")
+            build_factor[fid] = memory * cpus
+        return build_factor[fid]
 
     sums = _Sums()
     since = keys[0]
     for rows, period in ((store.execution_usage(project, function_id), False),
                          (store.execution_usage(project, function_id, since, chars), True)):
         for row in rows:
-            fid, key, (count, seconds) = row[0], row[1] if period else None, row[-2:]
+            key, (count, milliseconds, mb_seconds) = row[1] if period else None, row[-3:]
             sums.add("executions", count, key)
-            sums.add("executionsTime", seconds * 1000, key)
-            sums.add("executionsMbSeconds", seconds * mb(fid, "runtime"), key)
+            sums.add("executionsTime", milliseconds, key)
+            sums.add("executionsMbSeconds", mb_seconds, key)
     for rows, period in ((store.deployment_usage(project, function_id), False),
                          (store.deployment_usage(project, function_id, since, chars), True)):
         for row in rows:
@@ -82,7 +83,7 @@ def _collect(state: State, project: str, function_id: str | None, keys: list[str
             sums.add("buildsFailed", failed, key)
             sums.add("buildsStorage", build_bytes, key)
             sums.add("buildsTime", build_seconds * 1000, key)
-            sums.add("buildsMbSeconds", build_seconds * mb(fid, "build"), key)
+            sums.add("buildsMbSeconds", build_seconds * mb_cpus(fid), key)
     return sums
 
 
@@ -95,7 +96,7 @@ def _usage(sums: _Sums, keys: list[str], range_: str) -> dict:
     for name in _FUNCTION_FIGURES:
         out[f"{name}Total"] = int(round(sums.total.get(name, 0)))
     builds = out["buildsTotal"]
-    out["buildsTimeAverage"] = int(round(sums.total.get("buildsTime", 0) / builds)) if builds else 0
+    out["buildsTimeAverage"] = int(sums.total.get("buildsTime", 0) / builds) if builds else 0
     for name in _FUNCTION_FIGURES:
         out[name] = _series(keys, sums.by_period.get(name, {}))
     return out
@@ -119,7 +120,5 @@ def functions_usage(state: State, project: str, range_: str = DEFAULT_RANGE) -> 
     out = _usage(sums, keys, range_)
     out["functionsTotal"] = int(sums.total.get("functions", 0))
     out["functions"] = _series(keys, sums.by_period.get("functions", {}))
-    # Older names of the aggregate model (compute = time).
-    out["buildsCompute"] = out["buildsTime"]
-    out["executionsCompute"] = out["executionsTime"]
+    del out["buildsTimeAverage"]  # usageFunction has it, usageFunctions not
     return out
