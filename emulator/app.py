@@ -74,6 +74,8 @@ ROUTES = [
 ]
 # Routes anyone may call, as Appwrite's `public` scope.
 PUBLIC = {misc.health_version, misc.ping, functions.list_runtimes}
+# Appwrite's templates endpoints have the `public` scope too.
+PUBLIC |= {templates.list_templates, templates.get_template}
 
 # What the Appwrite CLI calls beyond /functions: console login, console variables, proxy rules, JWTs.
 ROUTES += [

@@ -5,7 +5,9 @@ against the fields of Appwrite's `templateFunction` model.
 """
 from __future__ import annotations
 
+import json
 import urllib.parse
+import urllib.request
 
 from support import JsonApi, archive_bytes, wait_for
 
@@ -139,6 +141,21 @@ def test_templates_list_and_get(server):
     assert (status, body["type"], body["code"]) == (404, "function_template_not_found", 404)
     status, body = api.call("GET", "/functions/templates/" + "x" * 129)
     assert (status, body["type"]) == (400, "general_argument_invalid")
+
+
+def test_templates_are_public_usage_is_not(server_factory):
+    """As Appwrite's scopes: templates `public`, usage `functions.read` (a key is needed)."""
+    srv = server_factory("--api-key", "the-key")
+    api = _api(srv, "scoped")
+    assert api.ok("GET", "/functions/templates")["total"] >= 1
+    assert api.ok("GET", "/functions/templates/starter")["id"] == "starter"
+    for path in ("/functions/usage", "/functions/fn/usage"):
+        status, body = api.call("GET", path)
+        assert (status, body["type"]) == (401, "general_unauthorized_scope"), (path, body)
+    request = urllib.request.Request(srv.endpoint + "/functions/usage?range=24h",
+                                     headers={"X-Appwrite-Project": "scoped", "X-Appwrite-Key": "the-key"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert json.loads(response.read())["range"] == "24h"
 
 
 def test_static_routes_win_over_function_ids(server):
