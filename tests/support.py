@@ -191,3 +191,20 @@ class JsonApi:
         status, doc = self.upload(function_id, code, activate)
         assert status < 400, (status, doc)
         return doc
+
+    def deploy(self, function_id: str, files: dict[str, str | bytes], entrypoint: str = "main.py",
+               runtime: str = "python-3.11", wait: float = 180, **fields) -> dict:
+        """Create `function_id` (with any other create `fields`), upload `files` as its code and wait
+        until that deployment is ready and active; the deployment as then stored."""
+        self.ok("POST", "/functions", {"functionId": function_id, "name": function_id, "runtime": runtime,
+                                       "entrypoint": entrypoint, **fields})
+        dep_id = self.upload_ok(function_id, archive_bytes(files))["$id"]
+        path = f"/functions/{function_id}/deployments/{dep_id}"
+
+        def active():
+            dep = self.ok("GET", path)
+            assert dep["status"] not in ("failed", "canceled"), dep["buildLogs"]
+            return dep["status"] == "ready" and self.ok("GET", f"/functions/{function_id}")["deploymentId"] == dep_id
+
+        wait_for(active, timeout=wait, message=f"{function_id} to be built and active")
+        return self.ok("GET", path)

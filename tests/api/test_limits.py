@@ -6,7 +6,7 @@ import concurrent.futures
 
 import requests
 
-from support import make_archive, runtimes_of, wait_for
+from support import JsonApi, runtimes_of, wait_for
 
 SYNC_CAP_MESSAGE = ("Synchronous function execution timed out. Use asynchronous execution instead, "
                     "or ensure the execution duration doesn't exceed 30 seconds.")
@@ -34,25 +34,8 @@ def headers_for(project: str) -> dict[str, str]:
     return {"x-appwrite-project": project, "x-appwrite-key": "k"}
 
 
-def deploy(endpoint: str, project: str, function_id: str, tmp_path, timeout: int = 60) -> None:
-    h = headers_for(project)
-    created = requests.post(endpoint + "/functions", headers=h, json={
-        "functionId": function_id, "name": function_id, "runtime": "python-3.11", "entrypoint": "main.py",
-        "timeout": timeout})
-    assert created.status_code == 201, created.text
-    archive = make_archive({"main.py": MAIN}, tmp_path / f"{function_id}.tar.gz")
-    with open(archive, "rb") as fh:
-        up = requests.post(endpoint + f"/functions/{function_id}/deployments", headers=h,
-                           files={"code": ("code.tar.gz", fh)}, data={"activate": "true"})
-    assert up.status_code == 202, up.text
-
-    def live():
-        dep = requests.get(endpoint + f"/functions/{function_id}/deployments/{up.json()['$id']}", headers=h).json()
-        assert dep["status"] != "failed", dep["buildLogs"]
-        fn = requests.get(endpoint + f"/functions/{function_id}", headers=h).json()
-        return dep["status"] == "ready" and fn["deploymentId"] == dep["$id"]
-
-    wait_for(live, timeout=120, message=f"{function_id} to be built and active")
+def deploy(endpoint: str, project: str, function_id: str, timeout: int = 60) -> None:
+    JsonApi(endpoint, project).deploy(function_id, {"main.py": MAIN}, wait=120, timeout=timeout)
 
 
 def execute(endpoint: str, project: str, function_id: str, headers: dict | None = None, **body) -> requests.Response:
@@ -60,12 +43,12 @@ def execute(endpoint: str, project: str, function_id: str, headers: dict | None 
                          json={"headers": headers or {}, **body}, timeout=120)
 
 
-def test_sync_execution_is_capped_with_appwrites_408(server_factory, tmp_path):
+def test_sync_execution_is_capped_with_appwrites_408(server_factory):
     """A synchronous execution longer than the cap (Appwrite: 30 s; here --sync-timeout 1 so the test
     needn't wait 30 s) answers 408 function_synchronous_timeout even though the function's own
     timeout is longer; the record is failed. Asynchronous executions are not capped."""
     srv = server_factory("--sync-timeout", "1")
-    deploy(srv.endpoint, "limits", "sleepy", tmp_path, timeout=60)
+    deploy(srv.endpoint, "limits", "sleepy", timeout=60)
     assert execute(srv.endpoint, "limits", "sleepy").status_code == 201  # warm: start-up is not what is capped
 
     capped = execute(srv.endpoint, "limits", "sleepy", {"x-sleep": "5"})
@@ -97,7 +80,7 @@ def test_pool_size_bounds_the_instances_per_deployment(server_factory, tmp_path)
     """--pool-size 2: six executions held at once inside the function are served by exactly two
     instances (two runtime processes), never a third."""
     srv = server_factory("--pool-size", "2", data_dir=tmp_path / "pooled")
-    deploy(srv.endpoint, "limits", "pooled", tmp_path)
+    deploy(srv.endpoint, "limits", "pooled")
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     tokens = [f"t{i}" for i in range(6)]

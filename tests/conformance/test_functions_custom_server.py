@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from emulator.specifications import SPEC_SLUGS
-from support import archive_bytes, wait_for
+from support import JsonApi, wait_for
 
 H = {"x-appwrite-project": "conformance", "x-appwrite-key": "k"}
 MAIN = ("def main(context):\n"
@@ -29,21 +29,7 @@ def url(srv, path: str) -> str:
 
 def deploy(srv, function_id: str, **extra) -> dict:
     """Creates a Python function answering `ok:<trigger>` and waits until its deployment is active."""
-    created = requests.post(url(srv, "/functions"), headers=H, json={
-        "functionId": function_id, "name": function_id, "runtime": "python-3.11", "entrypoint": "main.py", **extra})
-    assert created.status_code == 201, created.text
-    dep = requests.post(url(srv, f"/functions/{function_id}/deployments"), headers=H, data={"activate": "true"},
-                        files={"code": ("code.tar.gz", archive_bytes({"main.py": MAIN}), "application/gzip")})
-    assert dep.status_code == 202, dep.text
-    dep_id = dep.json()["$id"]
-
-    def active():
-        status = requests.get(url(srv, f"/functions/{function_id}/deployments/{dep_id}"), headers=H).json()["status"]
-        assert status not in ("failed", "canceled"), status
-        return requests.get(url(srv, f"/functions/{function_id}"), headers=H).json()["deploymentId"] == dep_id
-
-    wait_for(active, timeout=180, message="the deployment to build and activate")
-    return dep.json()
+    return JsonApi(srv.endpoint, H["x-appwrite-project"]).deploy(function_id, {"main.py": MAIN}, **extra)
 
 
 def executions(srv, function_id: str, **query) -> dict:

@@ -9,7 +9,7 @@ import json
 import urllib.parse
 import urllib.request
 
-from support import JsonApi, archive_bytes, wait_for
+from support import JsonApi
 
 MAIN = """
 def main(context):
@@ -29,13 +29,7 @@ def _api(server, project: str) -> JsonApi:
 
 
 def _deploy_and_run(api: JsonApi, function_id: str, runs: int) -> tuple[dict, list[dict]]:
-    api.ok("POST", "/functions", {"functionId": function_id, "name": function_id, "runtime": "python-3.11",
-                                  "entrypoint": "src/main.py", "execute": ["any"]})
-    dep_id = api.upload_ok(function_id, archive_bytes({"src/main.py": MAIN}))["$id"]
-    wait_for(lambda: api.ok("GET", f"/functions/{function_id}/deployments/{dep_id}")["status"] in ("ready", "failed"),
-             timeout=180, message="build finished")
-    dep = api.ok("GET", f"/functions/{function_id}/deployments/{dep_id}")
-    assert dep["status"] == "ready", dep["buildLogs"]
+    dep = api.deploy(function_id, {"src/main.py": MAIN}, entrypoint="src/main.py", execute=["any"])
     executions = [api.ok("POST", f"/functions/{function_id}/executions", {"async": False}) for _ in range(runs)]
     assert all(e["status"] == "completed" for e in executions), executions
     return dep, executions

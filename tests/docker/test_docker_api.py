@@ -9,7 +9,7 @@ import requests
 
 from docker_images import TEST_PREFIX
 from emulator.executors.docker import LABEL
-from support import make_archive
+from support import JsonApi
 
 H = {"x-appwrite-project": "docker-api", "x-appwrite-key": "k"}
 # 'host': the container's hostname, which the docker executor sets to a random token per container.
@@ -17,24 +17,10 @@ MAIN = ("import os, socket\ndef main(context):\n    return context.res.json({'wh
         "'body': context.req.body_text, 'host': socket.gethostname()})\n")
 
 
-def deploy(endpoint: str, function_id: str, tmp_path, **extra) -> None:
-    created = requests.post(endpoint + "/functions", headers=H, json={
-        "functionId": function_id, "name": function_id, "runtime": "python-3.11", "entrypoint": "main.py", **extra})
-    assert created.status_code == 201, created.text
-    archive = make_archive({"main.py": MAIN}, tmp_path / f"{function_id}.tar.gz")
-    with open(archive, "rb") as fh:
-        up = requests.post(endpoint + f"/functions/{function_id}/deployments", headers=H,
-                           files={"code": ("code.tar.gz", fh)}, data={"activate": "true"})
-    assert up.status_code == 202, up.text
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        dep = requests.get(endpoint + f"/functions/{function_id}/deployments/{up.json()['$id']}", headers=H).json()
-        if dep["status"] in ("ready", "failed"):
-            assert dep["status"] == "ready", dep["buildLogs"]
-            assert "docker" in dep["buildLogs"] if extra.get("executor") == "docker" else True
-            return
-        time.sleep(0.2)
-    raise AssertionError("build did not finish")
+def deploy(endpoint: str, function_id: str, **extra) -> None:
+    dep = JsonApi(endpoint, H["x-appwrite-project"]).deploy(function_id, {"main.py": MAIN}, **extra)
+    if extra.get("executor") == "docker":
+        assert "docker" in dep["buildLogs"], dep["buildLogs"]
 
 
 def execute(endpoint: str, function_id: str) -> dict:
@@ -43,19 +29,19 @@ def execute(endpoint: str, function_id: str) -> dict:
     return result.json()
 
 
-def test_per_function_executor_choice(docker_setup, server_factory, tmp_path):
+def test_per_function_executor_choice(docker_setup, server_factory):
     srv = server_factory("--docker-image-prefix", TEST_PREFIX)
-    deploy(srv.endpoint, "in-docker", tmp_path, executor="docker")
-    deploy(srv.endpoint, "on-host", tmp_path)
+    deploy(srv.endpoint, "in-docker", executor="docker")
+    deploy(srv.endpoint, "on-host")
     in_docker, on_host = execute(srv.endpoint, "in-docker"), execute(srv.endpoint, "on-host")
     assert in_docker["status"] == "completed", in_docker["errors"]
     assert '"where":true' in in_docker["responseBody"] and '"body":"hi"' in in_docker["responseBody"]
     assert on_host["status"] == "completed" and '"where":false' in on_host["responseBody"]
 
 
-def test_docker_as_server_default(docker_setup, server_factory, tmp_path):
+def test_docker_as_server_default(docker_setup, server_factory):
     srv = server_factory("--executor", "docker", "--docker-image-prefix", TEST_PREFIX)
-    deploy(srv.endpoint, "default-docker", tmp_path)
+    deploy(srv.endpoint, "default-docker")
     first = execute(srv.endpoint, "default-docker")
     assert first["status"] == "completed" and '"where":true' in first["responseBody"], first
     second = execute(srv.endpoint, "default-docker")
