@@ -17,8 +17,9 @@ from .api import events as emulator_events
 from .api import templates, usage
 from .api.common import STATE_KEY
 from . import openapi
-from .middlewares import (MAX_BODY_BYTES, PUBLIC_HANDLERS, auth_middleware, commit_middleware, cors_middleware,
+from .middlewares import (PUBLIC_HANDLERS, auth_middleware, commit_middleware, cors_middleware,
                           error_middleware, origin_guard)
+from .params import MAX_BODY_BYTES
 from .services.builds import BuildQueue
 from .services.executions import ExecutionRunner
 from .services.state import Settings, State

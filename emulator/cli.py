@@ -38,11 +38,6 @@ def serve_options(fn):
     return fn
 
 
-def split_origins(values: tuple[str, ...]) -> tuple[str, ...]:
-    """--cors-origin values, each possibly a comma-separated list (as the environment variable is)."""
-    return tuple(origin.strip() for value in values for origin in value.split(",") if origin.strip())
-
-
 async def run_server(settings: Settings, host: str, port: int) -> None:
     runner = await start_server(settings, host, port)
     click.echo(f"Appwrite emulator listening on {settings.endpoint}", err=False)
@@ -80,7 +75,7 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_de
                         min_schedule_delay=min_schedule_delay, pool_size=pool_size,
                         startup_timeout=startup_timeout, sync_timeout=sync_timeout,
                         docker_image_prefix=docker_image_prefix,
-                        appwrite_version=appwrite_version, host=host, cors_origins=split_origins(cors_origins))
+                        appwrite_version=appwrite_version, cors_origins=cors_origins)
     try:
         asyncio.run(run_server(settings, host, port))
     except KeyboardInterrupt:
@@ -159,8 +154,8 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, project_dir, proj
         raise click.ClickException(str(exc))
     # Absolute: function processes start in their build directories.
     settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
-                        docker_image_prefix=docker_image_prefix, host=host,
-                        cors_origins=split_origins(cors_origins))
+                        docker_image_prefix=docker_image_prefix,
+                        cors_origins=cors_origins)
     try:
         asyncio.run(run_dev(project, settings, host, port, debounce_ms=debounce))
     except (KeyboardInterrupt, asyncio.CancelledError):

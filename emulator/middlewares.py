@@ -26,10 +26,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from .api import console
 from .api.common import STATE_KEY, json_response, project
 from .errors import AppwriteError
-from .services.state import Settings
+from .params import body_too_large
 
 log = logging.getLogger("emulator")
-MAX_BODY_BYTES = 32 * 1024 * 1024  # 5 MiB upload chunks and 10 MB execution bodies must fit
 # What a request without a credential may send (a public route: the console login), so nobody
 # can make the server buffer 32 MB before showing a key. It must declare its length.
 ANONYMOUS_BODY_BYTES = 64 * 1024
@@ -78,10 +77,6 @@ def _origin_host(origin: str) -> str | None:
     return _hostname(parts.netloc)
 
 
-def _allowed_origins(settings: Settings) -> set[str]:
-    return {o.strip().rstrip("/").lower() for o in settings.cors_origins if o.strip()}
-
-
 def _host_allowed(request: web.Request, hostname: str | None) -> bool:
     if hostname is None:
         return False
@@ -95,12 +90,12 @@ def _host_allowed(request: web.Request, hostname: str | None) -> bool:
         return True  # the address this connection was accepted on (the bound one, or one of a wildcard's)
     if settings.host.lower() in WILDCARD_ADDRESSES and hostname == socket.gethostname().lower():
         return True
-    return hostname in {_origin_host(o) for o in _allowed_origins(settings)}
+    return hostname in {_origin_host(o) for o in settings.cors_origins}
 
 
 def origin_allowed(request: web.Request, origin: str) -> bool:
     """Loopback pages, the server's own origin (any port, http or https) and --cors-origin ones."""
-    allowed = _allowed_origins(request.app[STATE_KEY].settings)
+    allowed = request.app[STATE_KEY].settings.cors_origins
     if "*" in allowed or origin.rstrip("/").lower() in allowed:
         return True
     hostname = _origin_host(origin)
@@ -193,8 +188,7 @@ async def error_middleware(request: web.Request, handler):
     except AppwriteError as exc:
         return error_response(exc)
     except web.HTTPRequestEntityTooLarge:
-        return error_response(AppwriteError(
-            "general_argument_invalid", f"Request body is too large: the limit is {MAX_BODY_BYTES} bytes.", 413))
+        return error_response(body_too_large())
     except web.HTTPNotFound:
         return error_response(AppwriteError("general_route_not_found"))
     except web.HTTPMethodNotAllowed:

@@ -30,8 +30,9 @@ MAX_ARRAY_ITEMS = 100
 # Bracketed keys, repeated keys and form/multipart fields in one request. The largest legitimate
 # request (100 queries plus a function's settings) stays far below it.
 MAX_FIELDS = 1000
-# Multipart bodies are streamed; their parts together may not exceed the app's body limit.
-MAX_MULTIPART_BYTES = 32 * 1024 * 1024
+# The largest request body (the app's client_max_size; streamed multipart parts count against it
+# too): 5 MiB upload chunks and 10 MB execution bodies must fit.
+MAX_BODY_BYTES = 32 * 1024 * 1024
 # Values (array items, object members) in a JSON body. A 30 MB body of `[0,0,...]` would become a
 # list of fifteen million items, several hundred MB once walked; long strings (an execution body)
 # are one value each. The largest legitimate body holds a few hundred.
@@ -39,6 +40,11 @@ MAX_JSON_VALUES = 10_000
 _JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')  # possessive: linear, no backtracking
 _BRACKETS = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+
+
+def body_too_large() -> AppwriteError:
+    return AppwriteError("general_argument_invalid",
+                         f"Request body is too large: the limit is {MAX_BODY_BYTES} bytes.", 413)
 
 
 @dataclass
@@ -170,8 +176,7 @@ async def _read_part(part, budget: list[int]) -> bytes:
             return b"".join(chunks)
         budget[0] -= len(chunk)
         if budget[0] < 0:
-            raise AppwriteError("general_argument_invalid",
-                                f"Request body is too large: the limit is {MAX_MULTIPART_BYTES} bytes.", 413)
+            raise body_too_large()
         chunks.append(chunk)
 
 
@@ -207,7 +212,7 @@ def _text(data: bytes, charset: str, what: str) -> str:
 
 async def _read_multipart(request: web.Request, params: dict, files: dict, fields: _FieldCounter) -> None:
     reader = await _multipart_step(request.multipart())
-    budget = [MAX_MULTIPART_BYTES]
+    budget = [MAX_BODY_BYTES]
     while (part := await _multipart_step(reader.next())) is not None:
         fields.add()
         if not isinstance(part, BodyPartReader):  # a nested multipart/mixed: no API takes one

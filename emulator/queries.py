@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import AppwriteError, invalid_param
-from .ids import ID_PATTERN
+from .ids import is_utf8, is_valid_id
 
 MAX_QUERIES = 100
 MAX_QUERY_LENGTH = 4096
@@ -109,21 +109,12 @@ def parse_query(text, depth: int = 0) -> Query:
     else:
         for value in values:
             _check_value(value)
-    if not _is_text(attribute):
+    if not is_utf8(attribute):
         raise _bad("Invalid query: attribute must be valid UTF-8.")
     query = Query(method, attribute, values)
     if method in INT_BOUNDS:  # checked here, so every caller gets an int in range
         query.values = [_int_value(query, *INT_BOUNDS[method])]
     return query
-
-
-def _is_text(value: str) -> bool:
-    """False for strings with lone surrogates (a JSON `\\ud800`): they can't reach SQLite or a response."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _check_value(value) -> None:
@@ -132,7 +123,7 @@ def _check_value(value) -> None:
     if isinstance(value, bool) or value is None:
         return
     if isinstance(value, str):
-        if not _is_text(value):
+        if not is_utf8(value):
             raise _bad("Invalid query: values must be valid UTF-8.")
     elif isinstance(value, int):
         if not INT64[0] <= value <= INT64[1]:
@@ -246,7 +237,7 @@ def plan(collection: str, raw_queries, search: str | None = None) -> ListPlan:
         elif q.method == "offset":
             result.offset = q.values[0]
         elif q.method in ("cursorAfter", "cursorBefore"):
-            if not q.values or not isinstance(q.values[0], str) or not ID_PATTERN.match(q.values[0]):
+            if not q.values or not is_valid_id(q.values[0]):
                 raise _bad("Invalid query: Cursor must be a valid document ID.")
             result.cursor = q.values[0]
             result.cursor_before = q.method == "cursorBefore"
@@ -262,7 +253,7 @@ def plan(collection: str, raw_queries, search: str | None = None) -> ListPlan:
             sql, args = _filter(q, allowed)
             clauses.append(sql)
             params.extend(args)
-    if search and not _is_text(search):
+    if search and not is_utf8(search):
         raise invalid_param("search", "Value must be valid UTF-8.")
     if search:
         attrs = SEARCH_ATTRIBUTES[collection]

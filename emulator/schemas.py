@@ -48,6 +48,7 @@ def strings(max_items: int, item_len: int = 256) -> dict:
 
 # Appwrite checks the three with its Specification validator, which has its own wording (`_describe`).
 SPECIFICATION = {"type": "string", "enum": SPEC_SLUGS}
+USAGE_RANGE = {"type": "string", "enum": ["24h", "30d", "90d"]}
 
 FUNCTION_FIELDS = {
     "name": text(128, 1),
@@ -128,8 +129,8 @@ SCHEMAS: dict[str, dict] = {
     "updateVariable": {"properties": {"key": text(255, 1), "value": text(8192), "secret": {"type": "boolean"},
                                       "description": text(8192)}},
     "createSession": {"properties": {"email": text(320), "password": text(256)}},
-    "getFunctionUsage": {"properties": {"range": {"type": "string", "enum": ["24h", "30d", "90d"]}}},
-    "listFunctionsUsage": {"properties": {"range": {"type": "string", "enum": ["24h", "30d", "90d"]}}},
+    "getFunctionUsage": {"properties": {"range": USAGE_RANGE}},
+    "listFunctionsUsage": {"properties": {"range": USAGE_RANGE}},
     "listTemplates": {"properties": {"runtimes": strings(100, 128), "useCases": strings(100, 128),
                                      "limit": {"type": "integer", "minimum": 1, "maximum": 5000},
                                      "offset": {"type": "integer", "minimum": 0, "maximum": 5000},

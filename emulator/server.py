@@ -72,6 +72,7 @@ async def start_server(settings: Settings, host: str, port: int) -> web.AppRunne
         await runner.cleanup()
         raise
     actual_port = sock.getsockname()[1]
+    settings.host = host  # the origin/host guard accepts the bound address as a Host
     # A wildcard address is not something a function can call back on.
     settings.endpoint = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{actual_port}/v1"
     await web.SockSite(runner, sock, backlog=LISTEN_BACKLOG).start()

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from ..errors import AppwriteError, invalid_param, missing_param
-from ..ids import ID_PATTERN, now_iso
+from ..ids import CUSTOM_ID_DESCRIPTION, is_valid_id, now_iso
 from ..params import read_params
 from ..serializers import list_model
 from ..services.deployments import MAX_DEPLOYMENT_SIZE
@@ -35,7 +35,7 @@ from .common import json_response, no_content, params, project, state
 
 SESSION_COOKIE = "a_session_console"
 DOMAIN_FUNCTIONS = "functions.localhost"
-CREDENTIAL = "credential"  # request key: what the request authenticated with (app._credential)
+CREDENTIAL = "credential"  # request key: what the request authenticated with (middlewares._credential)
 
 
 # -- sessions --------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ async def create_project_jwt(request: web.Request) -> web.Response:
         raise AppwriteError("general_unauthorized_scope",
                             'User (role: applications) missing scopes (["projects.write"])')
     project_id = request.match_info["projectId"]
-    if not ID_PATTERN.match(project_id):
+    if not is_valid_id(project_id):
         raise AppwriteError("project_not_found")
     body, _ = await read_params(request)
     duration = body.get("duration", 900)
@@ -223,9 +223,8 @@ async def create_function_rule(request: web.Request) -> web.Response:
     domain, function_id = str(body["domain"]).strip().lower(), str(body["functionId"])
     if len(domain) > 253 or "." not in domain or any(not label for label in domain.split(".")):
         raise invalid_param("domain", "Value must be a valid domain")
-    if not ID_PATTERN.match(function_id):
-        raise invalid_param("functionId", "Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, "
-                                          "0-9, period, hyphen, and underscore. Can't start with a special char")
+    if not is_valid_id(function_id):
+        raise invalid_param("functionId", CUSTOM_ID_DESCRIPTION)
     doc = service.create_rule(state(request), project(request), domain, function_id, str(body.get("branch") or ""))
     return json_response(_rule_model(request, doc), 201)
 

@@ -25,6 +25,11 @@ def _discover() -> None:
 _discover()
 
 
+def runtime_ids() -> list[str]:
+    """Every runtime id a language module here runs, `python-3.11` style, in catalog order."""
+    return [f"{lang.key}-{version}" for lang in LANGUAGES.values() for version in lang.versions]
+
+
 def language_for_runtime(runtime_id: str) -> Language | None:
     """`python-3.11` -> the Python language (the key is everything before the last `-`)."""
     key, _, version = runtime_id.rpartition("-")
@@ -34,4 +39,5 @@ def language_for_runtime(runtime_id: str) -> Language | None:
     return lang
 
 
-__all__ = ["LANGUAGES", "Language", "ServerCommand", "Toolchain", "BuildError", "language_for_runtime"]
+__all__ = ["LANGUAGES", "Language", "ServerCommand", "Toolchain", "BuildError", "language_for_runtime",
+           "runtime_ids"]

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from ..errors import AppwriteError, invalid_param
 from ..ids import now_iso, to_iso, unique_id
-from ..queries import DEFAULT_LIMIT, MAX_LIMIT, parse_query
+from ..queries import DEFAULT_LIMIT, parse_query
 from .lookup import get_function
 from .state import State
 
@@ -161,10 +161,10 @@ def list_rules(state: State, project: str, queries: list, search: str) -> tuple[
             wanted = {str(v) for v in q.values}
             rules = [r for r in rules
                      if (str(r.get(q.attribute, _RULE_DEFAULTS.get(q.attribute))) in wanted) == (q.method == "equal")]
-        elif q.method == "limit" and q.values:
-            limit = max(0, min(int(q.values[0]), MAX_LIMIT))
-        elif q.method == "offset" and q.values:
-            offset = max(0, int(q.values[0]))
+        elif q.method == "limit":  # parse_query made limit and offset ints in range
+            limit = q.values[0]
+        elif q.method == "offset":
+            offset = q.values[0]
     search = search.strip().lower()
     if search:
         rules = [r for r in rules if search in r["domain"]]

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from ..errors import AppwriteError, invalid_param
 from ..ids import is_valid_id, now_iso, parse_iso, to_iso, unique_id
-from ..languages import LANGUAGES, language_for_runtime
+from ..languages import LANGUAGES, language_for_runtime, runtime_ids
 from ..schedule import is_valid_cron, next_run
 from ..serializers import parse_version
 from ..specifications import DEFAULT_SPECIFICATION, SPECIFICATIONS
@@ -49,14 +49,15 @@ NOT_RUN_HERE = ("bun-1.0", "bun-1.1", "bun-1.2", "bun-1.3", "bun-1.4", "go-1.23"
 
 def known_runtimes() -> list[str]:
     """Every runtime id the `runtime` parameter accepts: the ones run here, then NOT_RUN_HERE."""
-    return [f"{lang.key}-{v}" for lang in LANGUAGES.values() for v in lang.versions] + list(NOT_RUN_HERE)
+    return runtime_ids() + list(NOT_RUN_HERE)
 
 
 def check_runtime_param(runtime: str) -> None:
     """Appwrite's `runtime` parameter is a whitelist of every runtime it knows: an id outside it is a
     bad argument (400); one it knows but does not run is `function_runtime_unsupported` (check_runtime)."""
-    if runtime not in known_runtimes():
-        raise invalid_param("runtime", "Value must be one of (" + ", ".join(known_runtimes()) + ")")
+    known = known_runtimes()
+    if runtime not in known:
+        raise invalid_param("runtime", "Value must be one of (" + ", ".join(known) + ")")
 
 
 def check_runtime(runtime: str) -> None:

@@ -42,10 +42,15 @@ class Settings:
     pool_size: int = 1  # warm instances per deployment (each serves concurrent requests)
     startup_timeout: float = 30.0  # seconds a runtime may take to start listening
     docker_image_prefix: str = "openruntimes"  # images are <prefix>/<language>:v5-<version>
-    # Browsers and host names (app.origin_guard): the address the server listens on (its name is an
+    # Browsers and host names (middlewares.origin_guard): the address the server listens on (its name is an
     # accepted Host), and the page origins allowed beyond loopback ones (`*` allows any).
-    host: str = "127.0.0.1"
-    cors_origins: tuple[str, ...] = ()
+    host: str = "127.0.0.1"  # start_server sets it to the address actually bound
+    cors_origins: tuple[str, ...] = ()  # each may be a comma-separated list; stored lower-case, no `/` at the end
+
+    def __post_init__(self) -> None:
+        # Normalised once here, not on every request that carries an Origin.
+        self.cors_origins = tuple(origin.strip().rstrip("/").lower() for value in self.cors_origins
+                                  for origin in value.split(",") if origin.strip())
 
 
 class ExpiringKeys(dict):

@@ -11,15 +11,11 @@ import json
 from pathlib import Path
 
 from ..errors import AppwriteError, invalid_param
-from ..languages import LANGUAGES
+from ..languages import LANGUAGES, runtime_ids
 
 STARTERS_DIR = Path(__file__).resolve().parent.parent.parent / "starters"
 # Appwrite's use cases, the values `useCases` filters on.
 USE_CASES = ["starter", "databases", "ai", "messaging", "utilities", "dev-tools", "auth"]
-
-
-def _runtime_ids() -> list[str]:
-    return [f"{lang.key}-{version}" for lang in LANGUAGES.values() for version in lang.versions]
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,7 +50,7 @@ def list_templates(params: dict) -> tuple[int, list[dict]]:
     by `limit` (25 by default) and `offset`; the total counts every match unless `total` is false."""
     runtimes, use_cases = set(params.get("runtimes") or ()), set(params.get("useCases") or ())
     # Appwrite whitelists both filters: an unknown runtime or use case is a 400, not an empty list.
-    for name, values, allowed in (("runtimes", runtimes, _runtime_ids()), ("useCases", use_cases, USE_CASES)):
+    for name, values, allowed in (("runtimes", runtimes, runtime_ids()), ("useCases", use_cases, USE_CASES)):
         if not values <= set(allowed):
             raise invalid_param(name, "Value must a valid array no longer than 100 items and Value must be one of ("
                                 + ", ".join(allowed) + ")")

@@ -6,6 +6,7 @@ import re
 
 from ..errors import AppwriteError, invalid_param
 from ..ids import now_iso, unique_id
+from ..schemas import SCHEMAS
 from .lookup import get_function
 from .listing import list_documents
 from .state import State
@@ -33,7 +34,9 @@ def list_variables(state: State, project: str, function_id: str, params: dict) -
 
 
 KEY_DESCRIPTION = "Variable keys may contain only letters, digits and underscores, and must not start with a digit."
-MAX_KEY, MAX_VALUE = 255, 8192  # as the createVariable schema
+# Legacy `vars` get the same limits as createVariable's key and value.
+_VARIABLE = SCHEMAS["createVariable"]["properties"]
+MAX_KEY, MAX_VALUE = _VARIABLE["key"]["maxLength"], _VARIABLE["value"]["maxLength"]
 
 
 def _check_key(key: str, param: str = "key") -> None:
@@ -56,10 +59,6 @@ def legacy_variables(raw) -> list[dict]:
     return out
 
 
-def _key_taken(state: State, project: str, function_id: str, key: str, except_id: str = "") -> bool:
-    return state.store.variable_key_taken(project, function_id, key, except_id)
-
-
 def create_variable(state: State, project: str, function_id: str, params: dict) -> dict:
     get_function(state, project, function_id)
     _check_key(params["key"])
@@ -67,7 +66,7 @@ def create_variable(state: State, project: str, function_id: str, params: dict) 
     if variable_id == "unique()":
         variable_id = unique_id()
     if state.store.get("variables", project, function_id, variable_id) is not None or \
-            _key_taken(state, project, function_id, params["key"]):
+            state.store.variable_key_taken(project, function_id, params["key"]):
         raise AppwriteError("variable_already_exists")
     now = now_iso()
     doc = {"$id": variable_id, "$createdAt": now, "$updatedAt": now, "key": params["key"],
@@ -86,7 +85,7 @@ def update_variable(state: State, project: str, function_id: str, variable_id: s
         raise AppwriteError("variable_cannot_unset_secret")
     if params.get("key") is not None:
         _check_key(params["key"])
-        if _key_taken(state, project, function_id, params["key"], variable_id):
+        if state.store.variable_key_taken(project, function_id, params["key"], variable_id):
             raise AppwriteError("variable_already_exists")
         doc["key"] = params["key"]
     for field in ("value", "secret", "description"):

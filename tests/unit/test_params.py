@@ -154,7 +154,7 @@ async def test_mixed_array_and_object_keys_are_refused(client):
 async def test_multipart_total_size_is_bounded(client):
     from emulator import params
     form = aiohttp.FormData()
-    form.add_field("code", b"x" * (params.MAX_MULTIPART_BYTES + 1), filename="big.bin")
+    form.add_field("code", b"x" * (params.MAX_BODY_BYTES + 1), filename="big.bin")
     status, body = await parsed(client, "POST", data=form)
     assert status == 413 and body["code"] == 413
 
