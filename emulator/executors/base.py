@@ -95,7 +95,6 @@ class Instance:
     logs_dir: Path
     handle: object = None  # executor-specific (process, container)
     started_at: float = field(default_factory=time.monotonic)
-    last_used: float = field(default_factory=time.monotonic)
     busy: int = 0
 
 

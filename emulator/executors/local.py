@@ -74,8 +74,9 @@ class LocalExecutor(PooledExecutor):
         become_subreaper()
 
     async def prepare(self) -> None:
-        """Stop runtimes a previous emulator on this data dir left running (it was killed)."""
-        await asyncio.to_thread(self.owner.end_leftovers)
+        """Stop runtimes a previous emulator on this data dir left running (it was killed) that carry
+        no owner marker (started by an older version); marked leftovers, runtimes and builds alike,
+        are ended once at start-up by BuildQueue.recover."""
         await asyncio.to_thread(self._kill_stale)
 
     def _kill_stale(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import AsyncIterator, Awaitable, Callable
 
 from .base import Capabilities, ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
@@ -41,12 +40,10 @@ class InstancePool:
                 inst = await self._start(spec)
                 instances.append(inst)
             inst.busy += 1
-            inst.last_used = time.monotonic()
             return inst
 
     def release(self, inst: Instance) -> None:
         inst.busy = max(0, inst.busy - 1)
-        inst.last_used = time.monotonic()
 
     async def discard(self, inst: Instance) -> None:
         """Remove an instance that hung or died; the next request starts a fresh one."""

@@ -57,12 +57,16 @@ class BuildLog:
 
     def _compact(self) -> None:
         self._file.close()
+        self._size = len(self._rewrite_to_tail())
+        self._file = open(self.path, "ab")
+
+    def _rewrite_to_tail(self) -> bytes:
+        """Replace the (closed) file by its last MAX_BUILD_LOG_CHARS characters; what it now holds."""
         kept = _tail_of_file(self.path).encode("utf-8")
         partial = self.path.with_name(self.path.name + ".partial")
         partial.write_bytes(kept)
         os.replace(partial, self.path)
-        self._file = open(self.path, "ab")
-        self._size = len(kept)
+        return kept
 
     def tail(self) -> str:
         """The last MAX_BUILD_LOG_CHARS characters written so far."""
@@ -78,10 +82,7 @@ class BuildLog:
                 return
             self._file.close()
             if self._size > _TAIL_BYTES:
-                kept = _tail_of_file(self.path).encode("utf-8")
-                partial = self.path.with_name(self.path.name + ".partial")
-                partial.write_bytes(kept)
-                os.replace(partial, self.path)
+                self._rewrite_to_tail()
 
 
 def _tail_of_file(path: Path) -> str:
