@@ -26,18 +26,17 @@ an API driver: the function's timeout). Direct-only checks also pass `secret=`, 
     driver.start(); results = run_suite(driver); driver.stop()
     print(format_table({"python-3.11/context": results}))
 """
-from . import checks  # noqa: F401  (registers the checks)
 from .api import ApiDriver, run_contract
-from .checks import STARTED_LINE, TIMEOUT_HEADER_ERROR, UNAUTHORIZED
+from .checks import STARTED_LINE, TIMEOUT_HEADER_ERROR, UNAUTHORIZED  # importing checks registers them
 from .direct import CUSTOM_ENV, ENFORCED_HEADERS, DirectDriver, wait_for_port
-from .registry import (CHECKS, V2_CHECKS, Check, all_checks, check, checks_for, checks_for_api, run_check,
+from .registry import (CHECKS, V2_CHECKS, Check, check, checks_for, checks_for_api, run_check,
                        run_suite, v2check)
 from .results import CheckFailed, CheckResult, Result, ToolchainMissing, expect
 from .table import format_table
 
 __all__ = [
     "ApiDriver", "CHECKS", "CUSTOM_ENV", "Check", "CheckFailed", "CheckResult", "DirectDriver", "ENFORCED_HEADERS",
-    "Result", "STARTED_LINE", "TIMEOUT_HEADER_ERROR", "ToolchainMissing", "UNAUTHORIZED", "V2_CHECKS", "all_checks",
+    "Result", "STARTED_LINE", "TIMEOUT_HEADER_ERROR", "ToolchainMissing", "UNAUTHORIZED", "V2_CHECKS",
     "check", "checks_for", "checks_for_api", "expect", "format_table", "run_check", "run_contract", "run_suite",
     "v2check", "wait_for_port",
 ]

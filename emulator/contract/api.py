@@ -161,13 +161,9 @@ class ApiDriver:
             return Result(status=status, headers={}, body=b"", errors=f"{doc.get('type')}: {doc.get('message')}")
         fields = parse_multipart(resp_headers.get("content-type", ""), data)
         header_list = [(h["name"].lower(), h["value"]) for h in json.loads(fields.get("responseHeaders", b"[]"))]
-        merged: dict[str, str] = {}
-        for k, v in header_list:
-            merged[k] = f"{merged[k]}, {v}" if k in merged else v
-        return Result(status=int(float(fields.get("responseStatusCode", b"0"))), headers=merged,
-                      body=fields.get("responseBody", b""), logs=fields.get("logs", b"").decode("utf-8", "replace"),
-                      errors=fields.get("errors", b"").decode("utf-8", "replace"), header_list=header_list,
-                      duration=float(fields.get("duration", b"0") or 0))
+        return Result.received(int(float(fields.get("responseStatusCode", b"0"))), header_list,
+                               fields.get("responseBody", b""), logs=fields.get("logs", b"").decode("utf-8", "replace"),
+                               errors=fields.get("errors", b"").decode("utf-8", "replace"))
 
 
 def parse_multipart(content_type: str, data: bytes) -> dict[str, bytes]:

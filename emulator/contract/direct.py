@@ -212,14 +212,9 @@ class DirectDriver:
             pairs.append(("x-open-runtimes-logging", logging))
         if log_id is not None:
             pairs.append(("x-open-runtimes-log-id", log_id))
-        started = time.monotonic()
         status, header_list, data = self.raw_request(method, path, pairs, body, read_timeout)
-        duration = time.monotonic() - started
-        merged: dict[str, str] = {}
-        for k, v in header_list:
-            merged[k] = f"{merged[k]}, {v}" if k in merged else v
-        result = Result(status, merged, data, header_list=header_list, duration=duration,
-                        log_id=merged.get("x-open-runtimes-log-id", ""))
+        result = Result.received(status, header_list, data)
+        result.log_id = result.headers.get("x-open-runtimes-log-id", "")
         if result.log_id:
             self._collect_logs(result)
         return result

@@ -68,7 +68,3 @@ def run_check(driver, chk: Check) -> CheckResult:
 
 def run_suite(driver, only: Iterable[str] | None = None) -> list[CheckResult]:
     return [run_check(driver, c) for c in checks_for(driver, only)]
-
-
-def all_checks() -> list[Check]:
-    return CHECKS + V2_CHECKS

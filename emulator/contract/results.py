@@ -16,7 +16,14 @@ class Result:
     header_list: list[tuple[str, str]] = field(default_factory=list)  # as received, lower-cased keys
     log_id: str = ""  # x-open-runtimes-log-id (DirectDriver only)
     log_files: bool = False  # whether <id>_logs.log / <id>_errors.log existed (DirectDriver only)
-    duration: float = 0.0
+
+    @classmethod
+    def received(cls, status: int, header_list: list[tuple[str, str]], body: bytes, **fields) -> "Result":
+        """A result from headers as received: repeated ones joined into `headers` with ", "."""
+        merged: dict[str, str] = {}
+        for k, v in header_list:
+            merged[k] = f"{merged[k]}, {v}" if k in merged else v
+        return cls(status, merged, body, header_list=header_list, **fields)
 
     @property
     def text(self) -> str:
