@@ -183,7 +183,8 @@ class LocalExecutor(PooledExecutor):
             await asyncio.wait_for(handle.proc.wait(), 5)
         except asyncio.TimeoutError:
             pass
-        self.owner.forget_root(handle.unit, handle.proc.pid)
+        # The owner's lock is a thread lock that a /proc rescan may hold for long: never wait on it here.
+        await asyncio.to_thread(self.owner.forget_root, handle.unit, handle.proc.pid)
         handle.reader.cancel()
         shutil.rmtree(inst.logs_dir.parent, ignore_errors=True)
 
