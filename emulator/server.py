@@ -5,7 +5,10 @@ runner whose connections answer even unparsable requests in Appwrite's error env
 """
 from __future__ import annotations
 
+import faulthandler
+import signal
 import socket
+import sys
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -58,8 +61,16 @@ def make_runner(app: web.Application, **kwargs) -> web.AppRunner:
     return EmulatorRunner(app, access_log=None, **kwargs)
 
 
+def dump_stacks_on_sigusr1() -> None:
+    """`kill -USR1 <server pid>` prints every thread's stack to stderr: how a server that stopped
+    answering shows where it waits, without stopping it (the test suite does this on a failure)."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+
+
 async def start_server(settings: Settings, host: str, port: int) -> web.AppRunner:
     """Create the app and listen; `settings.endpoint` becomes the real URL. Caller cleans up the runner."""
+    dump_stacks_on_sigusr1()
     app = create_app(settings)
     runner = make_runner(app)  # answers even unparsable requests in Appwrite's error envelope
     await runner.setup()

@@ -8,6 +8,19 @@ import pytest
 from support import Server
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a test fails, add the thread stacks of every emulator server still running: a test that
+    timed out waiting for an answer then shows where the server was stuck."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when == "call":
+        for srv in list(Server.running):
+            stacks = srv.thread_stacks()
+            if stacks:
+                report.sections.append((f"emulator server {srv.endpoint} thread stacks", stacks))
+
+
 @pytest.fixture
 def server_factory(tmp_path):
     servers = []

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class Server:
     """`python -m emulator serve` in a subprocess, in its own data dir, on a free port."""
 
+    running: "set[Server]" = set()  # for conftest's failure report: the servers a failed test talked to
+
     def __init__(self, data_dir: Path, *args: str):
         self.data_dir = data_dir
         self.args = args
@@ -34,21 +36,28 @@ class Server:
 
     def start(self) -> "Server":
         self.log = open(self.log_path, "ab")
+        offset = self.log.tell()
+        # stdout goes to the log file too, never to a pipe nobody reads: a server that prints a line
+        # per request would otherwise block on a full pipe once 64 KiB were written.
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "emulator", "serve", "--port", "0", "--data-dir", str(self.data_dir), *self.args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, start_new_session=True)
+            cwd=ROOT, stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            line = self.proc.stdout.readline().decode()
-            match = re.search(r"listening on (\S+)", line)
+            with open(self.log_path, "rb") as fh:
+                fh.seek(offset)
+                match = re.search(rb"listening on (\S+)", fh.read())
             if match:
-                self.endpoint = match.group(1)
+                self.endpoint = match.group(1).decode()
+                Server.running.add(self)
                 return self
             if self.proc.poll() is not None:
                 break
+            time.sleep(0.02)
         raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
 
     def stop(self, sig=signal.SIGTERM) -> None:
+        Server.running.discard(self)
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
             try:
@@ -56,12 +65,30 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
         self.log.close()
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def thread_stacks(self, timeout: float = 5) -> str:
+        """Every thread's stack, as the server prints them on SIGUSR1 (emulator/server.py): where a
+        server that stopped answering waits."""
+        if self.proc is None or self.proc.poll() is not None:
+            return ""
+        self.log.flush()
+        before = self.log_path.stat().st_size
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        size = before
+        while time.monotonic() < deadline:  # faulthandler writes in one go; wait until it stops growing
+            time.sleep(0.1)
+            now = self.log_path.stat().st_size
+            if now > before and now == size:
+                break
+            size = now
+        with open(self.log_path, "rb") as fh:
+            fh.seek(before)
+            return fh.read(200_000).decode(errors="replace")
 
 
 # Toolchains .ci/install-toolchains.sh cannot install on the CI machine: their tests may skip there too.
