@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ._resources import STARTERS_DIR
 from .devclient import Client, ClientError, client_options, default_project, parse_headers, run_exec, run_trigger
 from .server import start_server
 from .services.state import Settings
@@ -61,6 +62,8 @@ async def run_server(settings: Settings, host: str, port: int) -> None:
               help="Warm instances per deployment; each also serves concurrent requests.")
 @click.option("--startup-timeout", default=30.0, show_default=True, type=float,
               help="Seconds a runtime may take to start listening before the execution fails.")
+@click.option("--idle-timeout", default=300.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds before a warm runtime nobody calls is stopped (0: never); the next call starts it.")
 @click.option("--sync-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Cap in seconds on a synchronous execution, then 408 (Appwrite: 30).")
 @click.option("--docker-image-prefix", default="openruntimes", show_default=True,
@@ -68,12 +71,12 @@ async def run_server(settings: Settings, host: str, port: int) -> None:
 @click.option("--appwrite-version", default=APPWRITE_VERSION, show_default=True,
               help="Appwrite version emulated: below 1.4 new functions use the v2 runtime contract.")
 def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_delay, pool_size, startup_timeout,
-          sync_timeout, docker_image_prefix, appwrite_version):
+          idle_timeout, sync_timeout, docker_image_prefix, appwrite_version):
     """Serve the Appwrite Functions API under /v1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(data_dir=Path(data_dir), api_key=api_key, executor=executor,
                         min_schedule_delay=min_schedule_delay, pool_size=pool_size,
-                        startup_timeout=startup_timeout, sync_timeout=sync_timeout,
+                        startup_timeout=startup_timeout, idle_timeout=idle_timeout, sync_timeout=sync_timeout,
                         docker_image_prefix=docker_image_prefix,
                         appwrite_version=appwrite_version, cors_origins=cors_origins)
     try:
@@ -202,7 +205,6 @@ def trigger(event, data, wait, endpoint, project, key):
 
 # ---------------------------------------------------------------- init
 
-STARTERS_DIR = Path(__file__).resolve().parent.parent / "starters"
 
 
 def load_starters() -> dict:

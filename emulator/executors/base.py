@@ -96,6 +96,7 @@ class Instance:
     handle: object = None  # executor-specific (process, container)
     started_at: float = field(default_factory=time.monotonic)
     busy: int = 0
+    last_used: float = field(default_factory=time.monotonic)  # when the last request ended (idle reaping)
 
 
 @dataclass(frozen=True)

@@ -65,11 +65,11 @@ class DockerExecutor(PooledExecutor):
     def __init__(self, run_dir: Path, pool_size: int = 1, startup_timeout: float = 60.0,
                  client: RuntimeClient | None = None, image_prefix: str = "openruntimes",
                  image_overrides: dict[str, str] | None = None, instance_id: str | None = None,
-                 docker_client=None, hostname: str = "appwrite-emulator"):
+                 docker_client=None, hostname: str = "appwrite-emulator", idle_timeout: float = 0):
         self.run_dir = Path(run_dir)
         self.startup_timeout = startup_timeout
         self.client = client or RuntimeClient()
-        self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size)
+        self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size, idle_timeout=idle_timeout)
         self.image_prefix = image_prefix.rstrip("/")
         self.image_overrides = dict(image_overrides or {})
         # Stable across restarts of the same emulator (same state dir), so a restart finds what a

@@ -64,11 +64,11 @@ class LocalExecutor(PooledExecutor):
     name = "local"
 
     def __init__(self, run_dir: Path, pool_size: int = 1, startup_timeout: float = 30.0,
-                 client: RuntimeClient | None = None):
+                 client: RuntimeClient | None = None, idle_timeout: float = 0):
         self.run_dir = Path(run_dir)
         self.startup_timeout = startup_timeout
         self.client = client or RuntimeClient()
-        self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size)
+        self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size, idle_timeout=idle_timeout)
         # The data dir (run_dir's parent) names the processes; the server adopts their orphans.
         self.owner = ProcessOwner(self.run_dir.parent)
         become_subreaper()

@@ -4,27 +4,39 @@ An executor supplies `start(spec) -> Instance`, `stop(instance)` and `alive(inst
 decides when to reuse, start or replace. Each deployment keeps up to `size` instances; a
 request goes to the least busy live one, and a new one starts only when all are busy and the pool
 is not full (instances themselves serve concurrent requests).
+
+An instance nobody used for `idle_timeout` seconds is stopped (0 keeps instances until their
+deployment goes): a developer runs many functions over a day, and each warm runtime holds tens of
+MB. The next request starts it again, as the first one did.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import logging
 from typing import AsyncIterator, Awaitable, Callable
 
 from .base import Capabilities, ExecutionRequest, ExecutionResult, Executor, ExecutorError, Instance, RuntimeSpec
 from .runtime_client import ResponseTooLarge, RuntimeClient, RuntimeTimeout, RuntimeUnreachable
 
+log = logging.getLogger("emulator.executors")
+
 
 class InstancePool:
     def __init__(self, start: Callable[[RuntimeSpec], Awaitable[Instance]],
                  stop: Callable[[Instance], Awaitable[None]],
-                 alive: Callable[[Instance], bool], size: int = 1):
+                 alive: Callable[[Instance], bool], size: int = 1, idle_timeout: float = 0):
         self._start, self._stop, self._alive = start, stop, alive
         self.size = max(1, size)
+        self.idle_timeout = max(0.0, idle_timeout)
         self._instances: dict[str, list[Instance]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._reaper: asyncio.Task | None = None
 
     async def acquire(self, spec: RuntimeSpec) -> Instance:
+        if self.idle_timeout and self._reaper is None:
+            self._reaper = asyncio.ensure_future(self._reap_forever())
         key = spec.deployment_key
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -44,6 +56,34 @@ class InstancePool:
 
     def release(self, inst: Instance) -> None:
         inst.busy = max(0, inst.busy - 1)
+        inst.last_used = time.monotonic()
+
+    async def reap_idle(self) -> int:
+        """Stop the instances idle for `idle_timeout` seconds or more. Returns how many stopped."""
+        if not self.idle_timeout:
+            return 0
+        stopped = 0
+        for key in list(self._instances):
+            async with self._locks.setdefault(key, asyncio.Lock()):  # no acquire picks one meanwhile
+                instances = self._instances.get(key, [])
+                cutoff = time.monotonic() - self.idle_timeout
+                for inst in [i for i in instances if i.busy == 0 and i.last_used <= cutoff]:
+                    instances.remove(inst)
+                    await self._stop(inst)
+                    stopped += 1
+                if not instances:
+                    self._instances.pop(key, None)
+        return stopped
+
+    async def _reap_forever(self) -> None:
+        # Checked often enough that an instance lives at most 1.5x the timeout past its last use.
+        interval = min(max(self.idle_timeout / 2, 0.1), 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reap_idle()
+            except Exception:  # a failed stop must not end reaping for good
+                log.exception("stopping idle instances failed")
 
     async def discard(self, inst: Instance) -> None:
         """Remove an instance that hung or died; the next request starts a fresh one."""
@@ -57,6 +97,11 @@ class InstancePool:
             await self._stop(inst)
 
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+            self._reaper = None
         for key in list(self._instances):
             await self.stop_deployment(key)
 
@@ -102,24 +147,22 @@ class PooledExecutor(Executor):
             return await self._execute_once(spec, request)
 
     async def _execute_once(self, spec: RuntimeSpec, request: ExecutionRequest) -> ExecutionResult:
-        inst = await self.pool.acquire(spec)
-        try:
-            return await self.client.execute(inst, request)
-        except (RuntimeUnreachable, RuntimeTimeout):
-            # Unreachable, or it ignored its own soft timeout: the instance is dead or stuck.
-            await self.pool.discard(inst)
-            raise
-        except ResponseTooLarge:
-            raise  # the function answered; the instance is fine
-        except ExecutorError as exc:
-            if await self._instance_died(inst):
-                code, output = await self._death_report(inst)
+        async with self.acquire(spec) as inst:
+            try:
+                return await self.client.execute(inst, request)
+            except (RuntimeUnreachable, RuntimeTimeout):
+                # Unreachable, or it ignored its own soft timeout: the instance is dead or stuck.
                 await self.pool.discard(inst)
-                raise ExecutorError(f"{self.instance_label} exited with code {code} during the execution. "
-                                    f"Last output:\n{output}", 500) from exc
-            raise
-        finally:
-            self.pool.release(inst)
+                raise
+            except ResponseTooLarge:
+                raise  # the function answered; the instance is fine
+            except ExecutorError as exc:
+                if await self._instance_died(inst):
+                    code, output = await self._death_report(inst)
+                    await self.pool.discard(inst)
+                    raise ExecutorError(f"{self.instance_label} exited with code {code} during the execution. "
+                                        f"Last output:\n{output}", 500) from exc
+                raise
 
     async def stop_deployment(self, deployment_key: str) -> None:
         await self.pool.stop_deployment(deployment_key)

@@ -41,6 +41,7 @@ class Settings:
     appwrite_version: str = APPWRITE_VERSION
     pool_size: int = 1  # warm instances per deployment (each serves concurrent requests)
     startup_timeout: float = 30.0  # seconds a runtime may take to start listening
+    idle_timeout: float = 0.0  # seconds before an unused warm instance is stopped (0: kept; `serve` sets 300)
     docker_image_prefix: str = "openruntimes"  # images are <prefix>/<language>:v5-<version>
     # Browsers and host names (middlewares.origin_guard): the address the server listens on (its name is an
     # accepted Host), and the page origins allowed beyond loopback ones (`*` allows any).
@@ -137,10 +138,10 @@ def make_executor(name: str, settings: Settings) -> Executor:
     if name == "docker":
         from ..executors.docker import DockerExecutor  # imported only when asked for: needs a Docker engine
         return DockerExecutor(settings.data_dir / "run-docker", pool_size=settings.pool_size,
-                              image_prefix=settings.docker_image_prefix)
+                              image_prefix=settings.docker_image_prefix, idle_timeout=settings.idle_timeout)
     from ..executors.local import LocalExecutor
     return LocalExecutor(settings.data_dir / "run", pool_size=settings.pool_size,
-                         startup_timeout=settings.startup_timeout)
+                         startup_timeout=settings.startup_timeout, idle_timeout=settings.idle_timeout)
 
 
 class PathOutsideDataDir(AppwriteError):
