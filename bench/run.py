@@ -50,6 +50,9 @@ from emulator.store import Store  # noqa: E402
 
 PROJECT = "bench"
 HEADERS = {"x-appwrite-project": PROJECT, "x-appwrite-key": "bench"}
+# functions_scale's server stops instances idle this long (seconds): `serve --idle-timeout`.
+SCALE_IDLE_TIMEOUT = 20
+
 TRIVIAL = {
     "python": ("python-3.11", "main.py", {"main.py": "def main(context):\n    return context.res.text('ok')\n"}),
     "node": ("node-20.0", "index.js", {"index.js": "module.exports = async ({ res }) => res.text('ok');\n"}),
@@ -198,18 +201,25 @@ def machine() -> dict:
 class Server:
     def __init__(self, data_dir: Path, *args: str):
         self.data_dir = data_dir
-        self.log_path = data_dir.parent / "server.log"
+        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+        log = open(self.log_path, "ab")
+        offset = log.tell()
+        # stdout to the log too: a server printing a line per request must not block on a full pipe
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "emulator", "serve", "--port", "0", "--data-dir", str(data_dir), *args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=open(self.log_path, "ab"), start_new_session=True)
+            cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
+        log.close()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            match = re.search(r"listening on (\S+)", self.proc.stdout.readline().decode())
+            with open(self.log_path, "rb") as fh:
+                fh.seek(offset)
+                match = re.search(rb"listening on (\S+)", fh.read())
             if match:
-                self.endpoint = match.group(1)
+                self.endpoint = match.group(1).decode()
                 return
             if self.proc.poll() is not None:
                 break
+            time.sleep(0.02)
         raise RuntimeError("server did not start:\n" + self.log_path.read_text()[-3000:])
 
     def stop(self) -> None:
@@ -313,7 +323,7 @@ class Bench:
         return self.tmp / "data" / "projects" / PROJECT / "functions" / fid / "deployments" / did / "build"
 
     async def run(self) -> dict:
-        server_args = []
+        server_args = ["--idle-timeout", "0"]  # sections reuse warm instances across minutes
         if self.args.pool_size:
             server_args += ["--pool-size", str(self.args.pool_size)]
         self.server = Server(self.tmp / "data", *server_args)
@@ -359,9 +369,11 @@ class Bench:
     def available(self, lang: str) -> bool:
         return LANGUAGES[lang].toolchain().available
 
-    async def api_call(self, fid: str):
+    async def api_call(self, fid: str, api: Api | None = None):
+        endpoint = (api or self.api).e
+
         async def call():
-            async with self.session.post(f"{self.server.endpoint}/functions/{fid}/executions",
+            async with self.session.post(f"{endpoint}/functions/{fid}/executions",
                                          json={"body": "x"}, headers=HEADERS) as r:
                 doc = await r.json()
                 return r.status == 201 and doc["status"] == "completed" and doc["responseBody"] == "ok"
@@ -577,7 +589,7 @@ class Bench:
             await self.api.call("DELETE", f"/functions/{fid}")
         self.section("cold_start", out)
 
-    # (6a) latency and memory with 1, 10, 100 functions
+    # (6a) latency and memory with 1, 10, 100 functions, then after the idle timeout stopped them
     async def functions_scale(self) -> None:
         if not self.available("python"):
             self.section("functions_scale", {"skipped": LANGUAGES["python"].toolchain().hint})
@@ -585,37 +597,53 @@ class Bench:
         runtime, entry, files = TRIVIAL["python"]
         code = archive(files)
         sizes = (1, 10) if self.quick else (1, 10, 100)
+        # A server of its own, whose idle timeout is long enough for the measurements and short
+        # enough to wait for: what `serve --idle-timeout` gives back is part of the result.
+        server = Server(self.tmp / "scale-data", "--idle-timeout", str(SCALE_IDLE_TIMEOUT))
+        api = Api(self.session, server.endpoint)
+
+        def instances() -> list[int]:
+            return [p for p in children(server.proc.pid)
+                    if "/functions/scale-" in (os.readlink(f"/proc/{p}/cwd") if os.path.exists(f"/proc/{p}/cwd") else "")]
+
         made: list[str] = []
         out = {}
         deadline = time.monotonic() + (40 if self.quick else 120)
-        for size in sizes:
-            new = [f"scale-{i}" for i in range(len(made), size)]
-            for fid in new:
-                await self.api.create_function(fid, runtime, entry)
-            dids = await asyncio.gather(*(self.api.upload(fid, code, entry) for fid in new))
-            for fid, did in zip(new, dids):
-                await self.api.wait_ready(fid, did, max(5, deadline - time.monotonic()))
-            made += new
-            for fid in made:  # warm every instance
-                await self.api.execute(fid)
-            index = 0
+        try:
+            for size in sizes:
+                new = [f"scale-{i}" for i in range(len(made), size)]
+                for fid in new:
+                    await api.create_function(fid, runtime, entry)
+                dids = await asyncio.gather(*(api.upload(fid, code, entry) for fid in new))
+                for fid, did in zip(new, dids):
+                    await api.wait_ready(fid, did, max(5, deadline - time.monotonic()))
+                made += new
+                for fid in made:  # warm every instance
+                    await api.execute(fid)
+                index = 0
 
-            async def call():
-                nonlocal index
-                fid = made[index % len(made)]
-                index += 1
-                return await (await self.api_call(fid))()
+                async def call():
+                    nonlocal index
+                    fid = made[index % len(made)]
+                    index += 1
+                    return await (await self.api_call(fid, api))()
 
-            result = await load(call, 1, count=max(200, len(made) * 2))
-            mine = [p for p in children(self.server.proc.pid)
-                    if "/functions/scale-" in (os.readlink(f"/proc/{p}/cwd") if os.path.exists(f"/proc/{p}/cwd") else "")]
-            out[str(size)] = {"latency": result, "server_rss_mb": round(rss_kb(self.server.proc.pid) / 1024, 1),
-                              "instances": len(mine),
-                              "instances_rss_mb": round(sum(rss_kb(p) for p in mine) / 1024, 1)}
-            if time.monotonic() > deadline:
-                break
-        for fid in made:
-            await self.api.call("DELETE", f"/functions/{fid}")
+                result = await load(call, 1, count=max(200, len(made) * 2))
+                mine = instances()
+                out[str(size)] = {"latency": result, "server_rss_mb": round(rss_kb(server.proc.pid) / 1024, 1),
+                                  "instances": len(mine),
+                                  "instances_rss_mb": round(sum(rss_kb(p) for p in mine) / 1024, 1)}
+                if time.monotonic() > deadline:
+                    break
+            idle_from = time.monotonic()
+            while instances() and time.monotonic() - idle_from < SCALE_IDLE_TIMEOUT * 3:
+                await asyncio.sleep(0.5)
+            mine = instances()
+            out["after_idle"] = {"idle_timeout_s": SCALE_IDLE_TIMEOUT, "waited_s": round(time.monotonic() - idle_from, 1),
+                                 "server_rss_mb": round(rss_kb(server.proc.pid) / 1024, 1), "instances": len(mine),
+                                 "instances_rss_mb": round(sum(rss_kb(p) for p in mine) / 1024, 1)}
+        finally:
+            server.stop()
         self.section("functions_scale", out)
 
     # (6b) list latency with 10^3 and 10^5 stored executions
@@ -826,8 +854,12 @@ def table(results: dict) -> str:
     if fs and "error" not in fs and "skipped" not in fs:
         lines.append(row("functions (warm, round robin)", "p50 ms", "p99 ms", "server MB", "instances MB"))
         for size, r in fs.items():
-            lines.append(row(f"  {size}", r["latency"]["p50_ms"], r["latency"]["p99_ms"], r["server_rss_mb"],
-                             r["instances_rss_mb"]))
+            if size == "after_idle":
+                lines.append(row(f"  after {r['idle_timeout_s']}s idle ({r['instances']} left)", "", "",
+                                 r["server_rss_mb"], r["instances_rss_mb"]))
+            else:
+                lines.append(row(f"  {size}", r["latency"]["p50_ms"], r["latency"]["p99_ms"], r["server_rss_mb"],
+                                 r["instances_rss_mb"]))
     elif fs:
         lines.append(f"functions_scale: {fs}")
     es = s.get("executions_scale") or {}
