@@ -74,7 +74,8 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_de
           idle_timeout, sync_timeout, docker_image_prefix, appwrite_version):
     """Serve the Appwrite Functions API under /v1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings(data_dir=Path(data_dir), api_key=api_key, executor=executor,
+    # Absolute: builds and function processes run in their own directories.
+    settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
                         min_schedule_delay=min_schedule_delay, pool_size=pool_size,
                         startup_timeout=startup_timeout, idle_timeout=idle_timeout, sync_timeout=sync_timeout,
                         docker_image_prefix=docker_image_prefix,

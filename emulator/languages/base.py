@@ -14,8 +14,7 @@ from pathlib import Path
 
 # Re-exported for the language modules: a compile step is a build step.
 from ..build_steps import BuildError, run_streaming as run_logged  # noqa: F401
-
-RUNTIMES_DIR = Path(__file__).resolve().parent.parent.parent / "runtimes"
+from .._resources import RUNTIMES_DIR  # noqa: F401 - the adapters, in a checkout or in the installed package
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .base import BuildError, Language, ServerCommand, run_logged
+from .base import RUNTIMES_DIR, BuildError, Language, ServerCommand, run_logged
 
 OUT = ".jvm-build"  # inside the build dir: compiled classes, runtime jars, generated sources
-CORE_DIR = Path(__file__).resolve().parent.parent.parent / "runtimes" / "java" / "core"
+CORE_DIR = RUNTIMES_DIR / "java" / "core"
 # C1 only and the JDK's class-data archive: a warm instance is up in well under a second.
 JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData",
              "-Dfile.encoding=UTF-8", "-Dsun.stdout.encoding=UTF-8", "-Dsun.stderr.encoding=UTF-8")

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 
+from .._resources import STARTERS_DIR
 from ..errors import AppwriteError, invalid_param
 from ..languages import LANGUAGES, runtime_ids
 
-STARTERS_DIR = Path(__file__).resolve().parent.parent.parent / "starters"
 # Appwrite's use cases, the values `useCases` filters on.
 USE_CASES = ["starter", "databases", "ai", "messaging", "utilities", "dev-tools", "auth"]
 
