@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import inspect
 import io
@@ -41,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+
+import peers  # noqa: E402  (bench/peers.py)
 
 from emulator.executors.base import RuntimeSpec  # noqa: E402
 from emulator.executors.local import LocalExecutor  # noqa: E402
@@ -334,7 +337,7 @@ class Bench:
             async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as s:
                 self.api = Api(s, self.server.endpoint)
                 self.session = s
-                steps = [("overhead", self.overhead), ("throughput", self.throughput), ("async", self.async_e2e),
+                steps = [("overhead", self.overhead), ("peers", self.peers), ("throughput", self.throughput), ("async", self.async_e2e),
                          ("memory", self.memory), ("cold_start", self.cold_start),
                          ("functions_scale", self.functions_scale), ("executions_scale", self.executions_scale)]
                 only = set(self.args.only.split(",")) if self.args.only else None
@@ -379,6 +382,30 @@ class Bench:
                 return r.status == 201 and doc["status"] == "completed" and doc["responseBody"] == "ok"
         return call
 
+    @contextlib.asynccontextmanager
+    async def direct_instance(self, lang: str):
+        """A runtime of the trivial `lang` function started apart from the server, and a call that
+        reaches it directly (no API): (instance, call)."""
+        fid, did = await self.ensure_trivial(lang)
+        runtime, entry, _ = TRIVIAL[lang]
+        executor = LocalExecutor(self.tmp / f"direct-{lang}")
+        try:
+            spec = RuntimeSpec(f"direct-{lang}", runtime, "v5", entry, self.build_dir(fid, did),
+                               self.build_dir(fid, did).parent / "output.tar.gz", {})
+            inst = await executor.pool.acquire(spec)
+            executor.pool.release(inst)
+            url = f"http://127.0.0.1:{inst.port}/"
+            headers = {"x-open-runtimes-secret": inst.secret, "x-open-runtimes-timeout": "15",
+                       "x-open-runtimes-logging": "enabled", "content-type": "text/plain"}
+
+            async def direct():
+                async with self.session.post(url, data=b"x", headers=headers) as r:
+                    return r.status == 200 and await r.read() == b"ok"
+
+            yield inst, direct
+        finally:
+            await executor.close()
+
     # (1) API overhead: the same request through the API, through a bare aiohttp proxy (the floor
     # for any aiohttp server in front of the runtime, bench/proxy_floor.py) and straight to an instance
     async def overhead(self) -> None:
@@ -388,41 +415,28 @@ class Bench:
             if not self.available(lang):
                 out[lang] = {"skipped": LANGUAGES[lang].toolchain().hint}
                 continue
-            fid, did = await self.ensure_trivial(lang)
-            runtime, entry, _ = TRIVIAL[lang]
-            executor = LocalExecutor(self.tmp / f"direct-{lang}")
+            fid, _ = await self.ensure_trivial(lang)
             floor = None
-            try:
-                spec = RuntimeSpec(f"direct-{lang}", runtime, "v5", entry, self.build_dir(fid, did),
-                                   self.build_dir(fid, did).parent / "output.tar.gz", {})
-                inst = await executor.pool.acquire(spec)
-                executor.pool.release(inst)
-                url = f"http://127.0.0.1:{inst.port}/"
-                direct_headers = {"x-open-runtimes-secret": inst.secret, "x-open-runtimes-timeout": "15",
-                                  "x-open-runtimes-logging": "enabled", "content-type": "text/plain"}
-                floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "proxy_floor.py"), str(inst.port),
-                                          inst.secret, str(inst.logs_dir)], stdout=subprocess.PIPE)
-                floor_url = "http://127.0.0.1:{}/execute".format(
-                    floor.stdout.readline().decode().split()[-1])
+            async with self.direct_instance(lang) as (inst, direct):
+                try:
+                    floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "proxy_floor.py"), str(inst.port),
+                                              inst.secret, str(inst.logs_dir)], stdout=subprocess.PIPE)
+                    floor_url = "http://127.0.0.1:{}/execute".format(
+                        floor.stdout.readline().decode().split()[-1])
 
-                async def direct():
-                    async with self.session.post(url, data=b"x", headers=direct_headers) as r:
-                        return r.status == 200 and await r.read() == b"ok"
+                    async def proxied():
+                        async with self.session.post(floor_url, json={"body": "x"}) as r:
+                            return r.status == 200 and (await r.json())["responseBody"] == "ok"
 
-                async def proxied():
-                    async with self.session.post(floor_url, json={"body": "x"}) as r:
-                        return r.status == 200 and (await r.json())["responseBody"] == "ok"
-
-                api = await self.api_call(fid)
-                for call in (direct, proxied, api):
-                    await load(call, 1, count=50)
-                # Interleaved rounds: every path sees the same machine (other load comes and goes).
-                d, f, a = await interleaved([direct, proxied, api], n)
-            finally:
-                if floor is not None:
-                    floor.kill()
-                    floor.wait()
-                await executor.close()
+                    api = await self.api_call(fid)
+                    for call in (direct, proxied, api):
+                        await load(call, 1, count=50)
+                    # Interleaved rounds: every path sees the same machine (other load comes and goes).
+                    d, f, a = await interleaved([direct, proxied, api], n)
+                finally:
+                    if floor is not None:
+                        floor.kill()
+                        floor.wait()
             out[lang] = {"api": a, "floor": f, "direct": d,
                          "ratio_p50": round(a["p50_ms"] / d["p50_ms"], 2),
                          "ratio_p95": round(a["p95_ms"] / d["p95_ms"], 2),
@@ -432,6 +446,61 @@ class Bench:
                          "floor_overhead_p50_ms": round(f["p50_ms"] - d["p50_ms"], 3),
                          "emulator_own_p50_ms": round(a["p50_ms"] - f["p50_ms"], 3)}
         self.section("overhead", out)
+
+    # (1b) the bare-runner limit: Google's Functions Framework (bench/peers.py) on the same hello
+    # function, against our adapter called directly and the API; p50 at c1, throughput at c8
+    # and launch-to-first-answer, each interleaved in rounds with the emulator's.
+    async def peers(self) -> None:
+        out = {}
+        n = 300 if self.quick else 1500
+        rounds, seconds = (2, 1.0) if self.quick else (4, 2.0)
+        for lang in ("python", "node"):
+            if not self.available(lang):
+                out[lang] = {"skipped": LANGUAGES[lang].toolchain().hint}
+                continue
+            try:
+                folder = await asyncio.to_thread(peers.install, lang)
+            except peers.PeerUnavailable as exc:
+                out[lang] = {"skipped": str(exc)[:300]}
+                continue
+            fid, _ = await self.ensure_trivial(lang)
+            api = await self.api_call(fid)
+            peer = peers.PeerServer(lang, folder)
+            try:
+                await asyncio.to_thread(peer.wait_ready)
+
+                async def framework():
+                    async with self.session.post(peer.url, data=b"x") as r:
+                        return r.status == 200 and await r.read() == b"ok"
+
+                async with self.direct_instance(lang) as (_, direct):
+                    calls = {"framework": framework, "adapter": direct, "api": api}
+                    for call in calls.values():
+                        await load(call, 1, count=50)
+                    c1 = dict(zip(calls, await interleaved(list(calls.values()), n)))
+                    c8 = {name: {"n": 0, "elapsed": 0.0} for name in calls}
+                    for _ in range(rounds):  # alternate c8 runs so each sees the same machine
+                        for name, call in calls.items():
+                            result = await load(call, 8, seconds=seconds)
+                            c8[name]["n"] += result["n"]
+                            c8[name]["elapsed"] += result["seconds"]
+            finally:
+                peer.stop()
+            per_s = {name: round(r["n"] / max(r["elapsed"], 1e-9), 1) for name, r in c8.items()}
+            starts = await asyncio.to_thread(peers.start_time, lang, folder, 1 if self.quick else 3)
+            dev_starts = await asyncio.to_thread(peers.dev_start_time, lang, 1 if self.quick else 3)
+            out[lang] = {
+                "p50_ms": {name: r["p50_ms"] for name, r in c1.items()},
+                "c8_per_s": per_s,
+                "framework_start_s": round(statistics.median(starts), 3),
+                "dev_start_s": round(statistics.median(dev_starts), 3),
+                "dev_vs_framework_start": round(statistics.median(dev_starts) / statistics.median(starts), 2),
+                "adapter_vs_framework_p50": round(c1["adapter"]["p50_ms"] / c1["framework"]["p50_ms"], 2),
+                "api_vs_framework_p50": round(c1["api"]["p50_ms"] / c1["framework"]["p50_ms"], 2),
+                "adapter_vs_framework_c8": round(per_s["adapter"] / per_s["framework"], 2),
+                "api_vs_framework_c8": round(per_s["api"] / per_s["framework"], 2),
+            }
+        self.section("peers", out)
 
     # (2) sync executions/s at concurrency 1, 8, 64
     async def throughput(self) -> None:
@@ -826,6 +895,23 @@ def table(results: dict) -> str:
                              f"{r['ratio_p99']}x", ""))
             if "floor" in r:
                 lines.append(row(f"{lang} floor / direct (ratio)", f"{r['floor_ratio_p50']}x", "", "", ""))
+    pe = s.get("peers") or {}
+    if pe:
+        lines.append("")
+        lines.append(row("vs Functions Framework (bare runner)", "p50 ms", "c8 per s", "p50 ratio", "c8 ratio",
+                         "start s"))
+        for lang, r in pe.items():
+            if "p50_ms" not in r:
+                lines.append(f"  {lang:<32}  {(r.get('skipped') or r.get('error') or '')[:80]}")
+                continue
+            lines.append(row(f"  {lang} Functions Framework", r["p50_ms"]["framework"], r["c8_per_s"]["framework"],
+                             "1.0x", "1.0x", r["framework_start_s"]))
+            lines.append(row(f"  {lang} our adapter, direct", r["p50_ms"]["adapter"], r["c8_per_s"]["adapter"],
+                             f"{r['adapter_vs_framework_p50']}x", f"{r['adapter_vs_framework_c8']}x", ""))
+            lines.append(row(f"  {lang} through the API", r["p50_ms"]["api"], r["c8_per_s"]["api"],
+                             f"{r['api_vs_framework_p50']}x", f"{r['api_vs_framework_c8']}x",
+                             f"dev {r['dev_start_s']} ({r['dev_vs_framework_start']}x)"))
+        lines.append("")
     for lang, r in (s.get("throughput") or {}).items():
         for conc, t in (r or {}).items():
             if isinstance(t, dict) and "per_s" in t:
@@ -898,7 +984,7 @@ def table(results: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts (about a minute)")
-    parser.add_argument("--only", default="", help="comma-separated sections (overhead,throughput,async,memory,"
+    parser.add_argument("--only", default="", help="comma-separated sections (overhead,peers,throughput,async,memory,"
                                                     "cold_start,functions_scale,executions_scale,extras)")
     parser.add_argument("--pool-size", type=int, default=0, help="pass --pool-size to the server")
     parser.add_argument("--profile", action="store_true", help="py-spy the server during python c8 throughput")
