@@ -5,7 +5,13 @@ module with the adapter (the entrypoint only needs to be one of them), so the us
 `func main(context: RuntimeContext) async throws -> RuntimeOutput` is visible to the server. A
 generated `Dispatch.swift` hands that function (or the Appwrite 1.0-1.3
 `func main(req: RequestValue, res: RequestResponse)`) to the server. SwiftPM builds under
-`.open-runtimes/swift` in the build dir; only Foundation is available to user code.
+`.open-runtimes/swift` in the build dir; only Foundation is available to user code (the official
+image also has Vapor, which needs GitHub to fetch).
+
+Toolchain: `swift` on PATH when the host has one; otherwise Debian trixie's Swift 6 in a toolchain
+root (emulator/toolchain_root.py), which compiles and runs the server inside that root. The build
+records which one it used (`.open-runtimes/swift/toolchain-root`), so a build is always started
+with the toolchain that compiled it.
 """
 from __future__ import annotations
 
@@ -13,9 +19,11 @@ import re
 import shutil
 from pathlib import Path
 
-from .base import Language, ServerCommand, run_logged
+from ..toolchain_root import SWIFT as SWIFT_ROOT
+from .base import Language, ServerCommand, Toolchain, run_logged
 
 GENERATED = Path(".open-runtimes") / "swift"
+ROOT_RECORD = "toolchain-root"  # in GENERATED: the root the build compiled in, when it used one
 HINT = ("curl -sSLO https://download.swift.org/swiftly/linux/swiftly-$(uname -m).tar.gz"
         " && tar zxf swiftly-$(uname -m).tar.gz && ./swiftly init --assume-yes --quiet-shell-followup"
         " && . ~/.local/share/swiftly/env.sh  (https://www.swift.org/install/linux/)")
@@ -64,6 +72,19 @@ class Swift(Language):
     version_command = ("swift", "--version")
     test_entrypoints = {"context": "Sources/Tests.swift", "legacy": "Sources/index.swift"}
 
+    def toolchain(self) -> Toolchain:
+        if shutil.which("swift") or not SWIFT_ROOT.present():
+            host = super().toolchain()
+            if host.available:
+                return host
+            return Toolchain(False, "", f"{host.hint}; or, as root, Swift from Debian trixie in a toolchain root: "
+                                        f"{SWIFT_ROOT.build_hint()}")
+        version = SWIFT_ROOT.version(self.version_command)
+        if not version:
+            return Toolchain(False, "", f"swift does not run in the toolchain root {SWIFT_ROOT.path} "
+                                        f"(unshare/chroot need root or user namespaces). Install: {self.install_hint}")
+        return Toolchain(True, f"{version} (Debian {SWIFT_ROOT.suite} toolchain root)", "")
+
     def compile(self, build_dir: Path, entrypoint: str, log) -> None:
         build_dir = Path(build_dir).resolve()
         gen = build_dir / GENERATED
@@ -92,9 +113,21 @@ class Swift(Language):
             log("Note: dependencies in Package.swift are not installed by the local executor; only Foundation is available.\n")
         (target / "Dispatch.swift").write_text(
             dispatch_source(sources, None if entry.is_file() else entrypoint), encoding="utf-8")
-        log("Compiling with swift build ...\n")
-        run_logged(["swift", "build", "-c", "release", "--package-path", str(gen)], gen, None, log)
+        argv = ["swift", "build", "-c", "release", "--package-path", str(gen)]
+        record = gen / ROOT_RECORD
+        record.unlink(missing_ok=True)
+        if shutil.which("swift") is None:
+            log(f"Compiling with swift build in the toolchain root {SWIFT_ROOT.path} ...\n")
+            record.write_text(str(SWIFT_ROOT.path), encoding="utf-8")
+            argv = SWIFT_ROOT.command(argv, gen, (build_dir,))
+        else:
+            log("Compiling with swift build ...\n")
+        run_logged(argv, gen, None, log)
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
-        binary = Path(code_dir).resolve() / GENERATED / ".build" / "release" / "Runtime"
+        code_dir = Path(code_dir).resolve()
+        binary = code_dir / GENERATED / ".build" / "release" / "Runtime"
+        # Linked against the libraries of the toolchain that built it: run it where it was built.
+        if (code_dir / GENERATED / ROOT_RECORD).is_file():
+            return ServerCommand(SWIFT_ROOT.command([str(binary)], code_dir), cwd=str(code_dir))
         return ServerCommand([str(binary)], cwd=str(code_dir))

@@ -5,8 +5,9 @@
 //
 // emulator/languages/swift.py builds it as `main.swift` of one SwiftPM executable together with the
 // user's Sources and a generated `Dispatch.swift` that defines `userFunction` for the handler found.
-// Calls are serialised: native output (print) is captured by pointing stdout at a temp file, which
-// is process-wide. A timed-out call is cancelled (cooperatively) and answered; it cannot be stopped.
+// Each connection has a thread that waits for its calls; the calls themselves are Swift tasks and run
+// concurrently, print() in the function being the call's native log (see CurrentCall). A timed-out
+// call is cancelled (cooperatively) and answered; it cannot be stopped.
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -91,64 +92,30 @@ func generateLogId() -> String {
         + String(repeating: "0", count: max(0, 7 - random.count)) + random
 }
 
-// Points stdout/stderr at an unlinked temp file while a call runs.
-final class NativeCapture {
-    private var file: Int32 = -1
-    private var savedOut: Int32 = -1
-    private var savedErr: Int32 = -1
-
-    func begin() {
-        fflush(stdout)
-        fflush(stderr)
-        var template = Array("/tmp/opr-swift-native-XXXXXX".utf8CString)
-        file = mkstemp(&template)
-        if file >= 0 {
-            unlink(String(cString: template))
-            savedOut = dup(STDOUT_FILENO)
-            savedErr = dup(STDERR_FILENO)
-            dup2(file, STDOUT_FILENO)
-            dup2(file, STDERR_FILENO)
-        }
-    }
-
-    // Output so far; the file is emptied.
-    func take() -> String {
-        fflush(stdout)
-        fflush(stderr)
-        guard file >= 0 else { return "" }
-        var data = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        var offset: off_t = 0
-        while true {
-            let n = pread(file, &chunk, chunk.count, offset)
-            if n <= 0 { break }
-            data.append(contentsOf: chunk[0..<n])
-            offset += off_t(n)
-        }
-        _ = ftruncate(file, 0)
-        _ = lseek(file, 0, SEEK_SET)
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    func end() {
-        fflush(stdout)
-        fflush(stderr)
-        guard file >= 0 else { return }
-        dup2(savedOut, STDOUT_FILENO)
-        dup2(savedErr, STDERR_FILENO)
-        close(savedOut)
-        close(savedErr)
-        close(file)
-        file = -1
-    }
+// Native output: the function's print() and debugPrint() are compiled into this module, so these
+// shadow the standard library's and reach the logger of the call they run in (a task-local value,
+// inherited by the call's child tasks). Outside a call (a detached task, start-up) they print as
+// usual. Per call rather than by redirecting stdout, which is process-wide: calls run concurrently.
+enum CurrentCall {
+    @TaskLocal static var logger: RuntimeLogger?
 }
 
-final class RuntimeLogger {
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    let text = items.map { String(describing: $0) }.joined(separator: separator) + terminator
+    if let logger = CurrentCall.logger { logger.native(text) } else { Swift.print(text, terminator: "") }
+}
+
+func debugPrint(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    let text = items.map { String(reflecting: $0) }.joined(separator: separator) + terminator
+    if let logger = CurrentCall.logger { logger.native(text) } else { Swift.print(text, terminator: "") }
+}
+
+final class RuntimeLogger: @unchecked Sendable {  // state behind `lock`
     let enabled: Bool
     let id: String
     var closed = false
     var notice = true
-    var capture: NativeCapture?
+    private var pendingNative = ""
     // v2 wire: collected for the JSON reply instead of files.
     var collected: (out: [String], err: [String])?
     private var noticeWritten = false
@@ -183,9 +150,17 @@ final class RuntimeLogger {
         drainNativeLocked()
     }
 
+    // Native text is kept until the next context.log/error or the end of the call, and written
+    // as one entry: lines printed in a row stay together, in order with the context logs.
+    func native(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if enabled && !closed { pendingNative += text }
+    }
+
     private func drainNativeLocked() {
-        guard let capture = capture else { return }
-        var native = capture.take()
+        var native = pendingNative
+        pendingNative = ""
         if native.isEmpty { return }
         if native.hasSuffix("\n") { native.removeLast() }
         if collected == nil && notice && !noticeWritten {
@@ -467,7 +442,7 @@ enum UserFunction {
     case invalid(String)
 }
 
-final class Box<T> {
+final class Box<T>: @unchecked Sendable {  // written by the task before it signals
     var value: T?
 }
 
@@ -478,20 +453,14 @@ enum Outcome {
     case timedOut
 }
 
-let callLock = NSLock()
-
-// Runs one call as a Task and waits for it on this connection's thread.
+// Runs one call as a Task, its print() going to `logger`, and waits for it on this connection's
+// thread (each connection has its own): calls on other connections run at the same time.
 func invoke(timeout: Int?, logger: RuntimeLogger, _ body: @escaping () async throws -> Outcome) -> Outcome {
-    callLock.lock()
-    defer { callLock.unlock() }
-    let capture = NativeCapture()
-    capture.begin()
-    logger.capture = capture
     let box = Box<Outcome>()
     let done = DispatchSemaphore(value: 0)
     let task = Task {
         do {
-            box.value = try await body()
+            box.value = try await CurrentCall.$logger.withValue(logger) { try await body() }
         } catch {
             box.value = .failed(error)
         }
@@ -505,8 +474,6 @@ func invoke(timeout: Int?, logger: RuntimeLogger, _ body: @escaping () async thr
         finished = true
     }
     logger.drainNative()
-    logger.capture = nil
-    capture.end()
     if !finished {
         task.cancel()
         return .timedOut
