@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from ._resources import STARTERS_DIR
+from .access_log import AccessLog
+from .api.common import STATE_KEY
 from .devclient import Client, ClientError, client_options, default_project, parse_headers, run_exec, run_trigger
 from .server import start_server
 from .services.state import Settings
@@ -39,8 +41,10 @@ def serve_options(fn):
     return fn
 
 
-async def run_server(settings: Settings, host: str, port: int) -> None:
+async def run_server(settings: Settings, host: str, port: int, access_log: AccessLog | None = None) -> None:
     runner = await start_server(settings, host, port)
+    if access_log is not None:
+        access_log.attach(runner.app[STATE_KEY])
     click.echo(f"Appwrite emulator listening on {settings.endpoint}", err=False)
     sys.stdout.flush()
     # SIGTERM/SIGINT shut down cleanly: the executors stop every runtime they started.
@@ -70,9 +74,14 @@ async def run_server(settings: Settings, host: str, port: int) -> None:
               help="Docker executor images are <prefix>/<language>:v5-<version>.")
 @click.option("--appwrite-version", default=APPWRITE_VERSION, show_default=True,
               help="Appwrite version emulated: below 1.4 new functions use the v2 runtime contract.")
+@click.option("--logs", "show_logs", is_flag=True, help="Print each execution's logs and errors under its line.")
+@click.option("--quiet", is_flag=True, help="Print no line per execution or build (only the banner and warnings).")
 def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_delay, pool_size, startup_timeout,
-          idle_timeout, sync_timeout, docker_image_prefix, appwrite_version):
-    """Serve the Appwrite Functions API under /v1."""
+          idle_timeout, sync_timeout, docker_image_prefix, appwrite_version, show_logs, quiet):
+    """Serve the Appwrite Functions API under /v1.
+
+    Prints a line per execution (time, function, trigger, method and path, status code, duration,
+    status) and per build (start, its output as it comes, end with duration or failure reason)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Absolute: builds and function processes run in their own directories.
     settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
@@ -81,7 +90,7 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_de
                         docker_image_prefix=docker_image_prefix,
                         appwrite_version=appwrite_version, cors_origins=cors_origins)
     try:
-        asyncio.run(run_server(settings, host, port))
+        asyncio.run(run_server(settings, host, port, None if quiet else AccessLog(logs=show_logs)))
     except KeyboardInterrupt:
         pass
 

@@ -28,6 +28,10 @@ class Console:
     def fn(self, fid: str, text: str, **style) -> None:
         click.echo(click.style(self._prefix(fid), dim=True) + " " + click.style(text, **style))
 
+    def build_output(self, fid: str, line: str) -> None:
+        """A line a build printed (pip, npm, a compiler), as it comes."""
+        click.echo(click.style(f"{self._prefix(fid)} | {line}", dim=True))
+
     def details(self, lines: list[str], **style) -> None:
         for line in lines:
             click.secho("    | " + line, **style)

@@ -10,6 +10,7 @@ import asyncio
 import os
 from pathlib import Path
 
+from ..access_log import BuildOutputLines
 from ..errors import AppwriteError
 from ..project import FunctionConfig, Project
 from ..services.state import State
@@ -39,6 +40,8 @@ class DevLoop:
         self._tasks: list[asyncio.Task] = []
         state.builds.listeners.append(self._builds.on_build)
         state.runner.listeners.append(self._on_execution)
+        self._build_lines = BuildOutputLines()
+        state.builds.output_listeners.append(self._on_build_output)
 
     # -- start, stop ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -67,6 +70,8 @@ class DevLoop:
             self.state.builds.listeners.remove(self._builds.on_build)
         if self._on_execution in self.state.runner.listeners:
             self.state.runner.listeners.remove(self._on_execution)
+        if self._on_build_output in self.state.builds.output_listeners:
+            self.state.builds.output_listeners.remove(self._on_build_output)
 
     # -- functions ----------------------------------------------------------------------------
     def _add(self, fn: FunctionConfig) -> None:
@@ -130,4 +135,10 @@ class DevLoop:
     def _on_execution(self, project: str, function: dict, doc: dict) -> None:
         if project == self.pid:
             self.out.execution(function["$id"], doc)
+
+    def _on_build_output(self, project: str, function_id: str, deployment_id: str, text: str) -> None:
+        """Dependency installs and compiles print as they run (from a build thread)."""
+        if project == self.pid:
+            for line in self._build_lines.feed((function_id, deployment_id), text):
+                self.out.build_output(function_id, line)
 

@@ -34,14 +34,17 @@ class BuildLog:
     """A build's output on disk, appended as it is printed (from any thread), kept bounded: the
     file is cut back to its last characters whenever it grows past _COMPACT_AT_BYTES."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, echo=None):
         self.path = path
+        self.echo = echo  # also gets every piece of output as it is written (BuildQueue.echo)
         self._lock = threading.Lock()
         self._file = open(path, "wb")
         self._size = 0
         self.writes = 0  # changes when there is something new to show
 
     def write(self, text: str) -> None:
+        if self.echo is not None:
+            self.echo(text)
         data = text.encode("utf-8", "replace")
         with self._lock:
             if self._file.closed:
@@ -105,6 +108,22 @@ class BuildQueue:
         self.queue: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
         self.workers = [asyncio.ensure_future(self._work()) for _ in range(max(1, workers))]
         self.listeners: list = []  # callables(project, function_id, deployment doc) on completion
+        # callables(project, function_id, deployment_id, text): build output as it is printed, from any
+        # thread; the first piece comes as the build starts (serve's and dev's console show them).
+        self.output_listeners: list = []
+
+    def echo(self, project: str, function_id: str, deployment_id: str):
+        """What a build's BuildLog hands its output to: every output listener, or None when there is none."""
+        if not self.output_listeners:
+            return None
+
+        def echo(text: str) -> None:
+            for listener in list(self.output_listeners):
+                try:
+                    listener(project, function_id, deployment_id, text)
+                except Exception:  # an observer must never fail the build
+                    log.exception("build output listener failed")
+        return echo
 
     def enqueue(self, project: str, function_id: str, deployment_id: str) -> None:
         self.queue.put_nowait((project, function_id, deployment_id))
@@ -179,7 +198,7 @@ async def build_deployment(state: State, project: str, function_id: str, deploym
         commands=dep.get("commands", ""), env=function_env(state, project, function, deployment_id),
         timeout=state.settings.build_timeout, cpus=cpus, memory=max(memory, 1024))
     ddir.mkdir(parents=True, exist_ok=True)
-    output = BuildLog(ddir / BUILD_LOG_NAME)
+    output = BuildLog(ddir / BUILD_LOG_NAME, echo=state.builds.echo(project, function_id, deployment_id))
     output.write(f"Building {function['runtime']} deployment {deployment_id} with the {state.executor_for(function).name} executor.\n")
 
     async def flush_periodically():
