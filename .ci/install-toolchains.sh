@@ -13,6 +13,10 @@ command -v composer >/dev/null || need_apt+=(composer)
 command -v ruby >/dev/null || need_apt+=(ruby)
 command -v bundle >/dev/null || need_apt+=(ruby-bundler)
 [ -f /usr/include/jsoncpp/json/json.h ] || need_apt+=(libjsoncpp-dev)
+# C++ functions link libcurl as in the official image; one with a CMakeLists.txt is built with cmake.
+curl_dev() { compgen -G "/usr/include/curl/curl.h" >/dev/null || compgen -G "/usr/include/*/curl/curl.h" >/dev/null; }
+curl_dev || need_apt+=(libcurl4-openssl-dev)
+command -v cmake >/dev/null || need_apt+=(cmake)
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v javac >/dev/null || need_apt+=(default-jdk-headless)
 command -v node >/dev/null || need_apt+=(nodejs npm)
@@ -37,6 +41,8 @@ for bin in php composer ruby bundle g++ javac node npm deno chromium; do
   command -v "$bin" >/dev/null || still_missing+=("$bin")
 done
 [ -f /usr/include/jsoncpp/json/json.h ] || still_missing+=(libjsoncpp-dev)
+curl_dev || still_missing+=(libcurl4-openssl-dev)
+command -v cmake >/dev/null || still_missing+=(cmake)
 command -v kotlinc >/dev/null || [ -x "$(npm root -g)/kotlin-compiler/bin/kotlinc" ] || still_missing+=(kotlinc)
 if [ ${#still_missing[@]} -gt 0 ]; then
   echo "install-toolchains: still missing after install: ${still_missing[*]}" >&2

@@ -22,6 +22,11 @@ def build_on_host(language: Language, build_dir: Path, entrypoint: str, commands
     toolchain = language.toolchain()
     if not toolchain.available:
         raise BuildError(f"The {language.name} toolchain is not installed on this machine: {toolchain.hint}")
+    # `language` is bound to the runtime version (languages.language_for_runtime): say when the
+    # toolchain that runs it here has another version than the runtime's image would.
+    note = language.version_note()
+    if note:
+        log(f"{note}\n")
     command = commands.strip() or language.default_install(build_dir)
     build_env = {**env, "CI": "true", **language.build_env(build_dir)}
     if command:

@@ -64,8 +64,10 @@ class LocalExecutor(PooledExecutor):
     name = "local"
 
     def __init__(self, run_dir: Path, pool_size: int = 1, startup_timeout: float = 30.0,
-                 client: RuntimeClient | None = None, idle_timeout: float = 0):
+                 client: RuntimeClient | None = None, idle_timeout: float = 0,
+                 toolchains: dict[str, str] | None = None):
         self.run_dir = Path(run_dir)
+        self.toolchains = dict(toolchains or {})  # runtime id -> the binary the user mapped it to
         self.startup_timeout = startup_timeout
         self.client = client or RuntimeClient()
         self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size, idle_timeout=idle_timeout)
@@ -95,7 +97,7 @@ class LocalExecutor(PooledExecutor):
 
     # -- builds ---------------------------------------------------------------------------------
     async def build(self, job: BuildJob, log) -> None:
-        language = language_for_runtime(job.runtime)
+        language = language_for_runtime(job.runtime, self.toolchains)
         if language is None:
             raise BuildError(f'Runtime "{job.runtime}" is not supported by the local executor.')
         await asyncio.to_thread(extract_archive, job.source_archive, job.build_dir)
@@ -110,7 +112,7 @@ class LocalExecutor(PooledExecutor):
 
     # -- instances ------------------------------------------------------------------------------
     async def _start(self, spec: RuntimeSpec) -> Instance:
-        language = language_for_runtime(spec.runtime)
+        language = language_for_runtime(spec.runtime, self.toolchains)
         if language is None:
             raise ExecutorError(f'Runtime "{spec.runtime}" is not supported by the local executor.', 404)
         toolchain = language.toolchain()

@@ -3,10 +3,21 @@
 Each `emulator/languages/<lang>.py` defines one `Language` subclass. The local executor calls
 `build_env` / `default_install` / `compile` while building a deployment and `server` to start a warm
 instance; the runtimes catalog calls `toolchain` to report what this machine can run.
+
+`languages.language_for_runtime("python-3.12")` hands out the language bound to that runtime
+version (`runtime_version`), and to the binary the user mapped that runtime to, if any
+(`toolchain_override`, from `--toolchain python-3.12=/usr/bin/python3.12`). A language whose
+`primary_binary` can differ per version (python3, node, php) then runs the host binary of that
+version when one is installed (`versioned_binary`); otherwise `version_note` says which version
+actually runs, in the build log and in `python -m emulator runtimes`.
 """
 from __future__ import annotations
 
+import copy
 import functools
+import glob
+import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -15,6 +26,7 @@ from pathlib import Path
 # Re-exported for the language modules: a compile step is a build step.
 from ..build_steps import BuildError, run_streaming as run_logged  # noqa: F401
 from .._resources import RUNTIMES_DIR  # noqa: F401 - the adapters, in a checkout or in the installed package
+
 
 
 @dataclass(frozen=True)
@@ -45,12 +57,71 @@ class Language:
     version_command: tuple[str, ...] = ()
     # Entrypoints of the canonical test functions in runtimes/<key>/tests/{context,legacy}/.
     test_entrypoints: dict[str, str] = {}
+    # The binary that runs functions and can be had per version (python3, node, php): a runtime can be
+    # mapped to another one of these. "" when the language picks its toolchain itself.
+    primary_binary: str = ""
+    # False when the runtime version is not a toolchain version (C++'s is the language standard).
+    versioned_toolchain: bool = True
+    # Set on the copies language_for_runtime hands out (see bound()); "" on the registry's instances.
+    runtime_version: str = ""
+    toolchain_override: str = ""
+
+    def bound(self, version: str, toolchain_override: str = "") -> "Language":
+        """This language for one runtime version (and the binary the user mapped it to, if any)."""
+        bound = copy.copy(self)
+        bound.runtime_version = version
+        bound.toolchain_override = toolchain_override
+        return bound
+
+    @property
+    def runtime_id(self) -> str:
+        return f"{self.key}-{self.runtime_version}" if self.runtime_version else self.key
+
+    def version_candidates(self) -> list[str]:
+        """Binaries (names on PATH, paths or glob patterns) that may be this runtime version's
+        `primary_binary`, best first. Only asked when the language has a primary binary."""
+        return []
+
+    def versioned_binary(self) -> str:
+        """The host binary that runs this runtime: the user's mapping, else an installed binary whose
+        version matches the runtime's, else "" (the default toolchain runs)."""
+        if self.toolchain_override:
+            return self.toolchain_override
+        if not self.primary_binary or not self.runtime_version or not self.versioned_toolchain:
+            return ""
+        return _first_matching(tuple(self.version_candidates()), self.version_command[1:], self.wanted_version())
+
+    def wanted_version(self) -> str:
+        """The toolchain version this runtime asks for (see `wanted_version`)."""
+        return wanted_version(self.runtime_version, self.versions)
+
+    def binary(self) -> str:
+        """`primary_binary` as this runtime runs it: the versioned one when there is one."""
+        return self.versioned_binary() or self.primary_binary
+
+    def version_note(self) -> str:
+        """"" when what runs this runtime here has the runtime's version (or the toolchain is missing),
+        else one line saying which version actually runs and how to run the right one."""
+        if not self.runtime_version or not self.versioned_toolchain:
+            return ""
+        tool = self.toolchain()
+        if not tool.available or version_matches(tool.version, self.wanted_version()):
+            return ""
+        how = (f" Install it, or map this runtime to one: --toolchain {self.runtime_id}=/path/to/{self.primary_binary}"
+               if self.primary_binary and not self.toolchain_override else "")
+        whose = "the mapped toolchain" if self.toolchain_override else "this machine's toolchain"
+        return (f"Note: {self.runtime_id} runs on {whose}, {tool.version}; no {self.name} "
+                f"{self.wanted_version()} is used here.{how}")
 
     @property
     def adapter_dir(self) -> Path:
         return RUNTIMES_DIR / self.key
 
     def toolchain(self) -> Toolchain:
+        versioned = self.versioned_binary() if self.primary_binary else ""
+        if versioned and self.version_command[:1] == (self.primary_binary,):
+            binaries = tuple(versioned if b == self.primary_binary else b for b in self.required_binaries)
+            return _probe_toolchain(binaries, (versioned, *self.version_command[1:]), self.install_hint)
         return _probe_toolchain(self.required_binaries, self.version_command, self.install_hint)
 
     def build_env(self, build_dir: Path) -> dict[str, str]:
@@ -84,3 +155,48 @@ def _probe_toolchain(binaries: tuple[str, ...], version_command: tuple[str, ...]
         except (OSError, subprocess.SubprocessError) as exc:
             return Toolchain(False, "", f"{version_command[0]} failed to run ({exc}). Install: {hint}")
     return Toolchain(True, version, "")
+
+
+def wanted_version(runtime_version: str, versions: tuple[str, ...]) -> str:
+    """The toolchain version a runtime version asks for: `3.12` means 3.12.x and `14.5` 14.5.x; an
+    `X.0` names the whole X line when the language lists no other X.y (Appwrite's node-16.0 and
+    java-17.0 are Node 16 and JDK 17), else X.0 itself (php-8.0 beside php-8.1)."""
+    major, _, minor = runtime_version.partition(".")
+    if minor == "0" and not any(v != runtime_version and v.split(".")[0] == major for v in versions):
+        return major
+    return runtime_version
+
+
+def version_matches(toolchain_version: str, wanted: str) -> bool:
+    """Whether a toolchain's version text ("Python 3.12.1", "v20.1.0", "javac 17.0.15") is version
+    `wanted` (a `wanted_version`): its first dotted number starts with the wanted components."""
+    found = re.search(r"\d+(?:\.\d+)*", toolchain_version)
+    if not found:
+        return False
+    return found.group(0).split(".")[:len(wanted.split("."))] == wanted.split(".")
+
+
+@functools.lru_cache(maxsize=None)
+def _first_matching(candidates: tuple[str, ...], version_args: tuple[str, ...], wanted: str) -> str:
+    """The first candidate binary that runs and reports version `wanted`, as an absolute path; ""
+    when none does (a pyenv shim of an uninstalled version fails to run, so it is skipped)."""
+    seen = set()
+    for candidate in candidates:
+        if any(ch in candidate for ch in "*?["):
+            paths = sorted(glob.glob(os.path.expanduser(candidate)), reverse=True)  # newest patch first
+        else:
+            found = shutil.which(candidate) if os.sep not in candidate else candidate
+            paths = [found] if found else []
+        for path in paths:
+            if path in seen or not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                continue
+            seen.add(path)
+            try:
+                out = subprocess.run([path, *version_args], capture_output=True, text=True, timeout=60)
+            except (OSError, subprocess.SubprocessError):
+                continue
+            text = (out.stdout or out.stderr).strip()
+            if out.returncode == 0 and version_matches(text.splitlines()[0] if text else "", wanted):
+                return path
+    return ""
+

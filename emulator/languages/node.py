@@ -1,6 +1,8 @@
-"""Node.js: every Appwrite node runtime id runs on the host's `node` with runtimes/node/server.js."""
+"""Node.js: every Appwrite node runtime id runs on a host `node` with runtimes/node/server.js: one of
+the runtime's major version when installed (PATH, nvm, n, volta, fnm, /opt), else `node` on PATH."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .base import Language, ServerCommand
@@ -16,10 +18,25 @@ class Node(Language):
     install_hint = "apt-get install -y nodejs npm"
     version_command = ("node", "--version")
     test_entrypoints = {"context": "tests.js", "legacy": "tests.js"}
+    primary_binary = "node"
+
+    def version_candidates(self) -> list[str]:
+        v = self.wanted_version()
+        nvm = os.environ.get("NVM_DIR") or "~/.nvm"
+        return ["node", f"node{v.split('.')[0]}", f"{nvm}/versions/node/v{v}.*/bin/node",
+                f"/usr/local/n/versions/node/{v}.*/bin/node", f"~/.volta/tools/image/node/{v}.*/bin/node",
+                f"~/.local/share/fnm/node-versions/v{v}.*/installation/bin/node", f"/opt/node-v{v}.*/bin/node"]
+
+    def build_env(self, build_dir: Path) -> dict[str, str]:
+        # `npm install` and the build's own `node` calls run on the runtime's node.
+        node = self.versioned_binary()
+        if not node:
+            return {}
+        return {"PATH": os.pathsep.join([str(Path(node).parent), os.environ.get("PATH", "")])}
 
     def default_install(self, build_dir: Path) -> str:
         # Appwrite's default build command for node; nothing to install without a package.json.
         return "npm install" if (Path(build_dir) / "package.json").is_file() else ""
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
-        return ServerCommand(argv=["node", str(self.adapter_dir / "server.js")], cwd=str(code_dir))
+        return ServerCommand(argv=[self.binary(), str(self.adapter_dir / "server.js")], cwd=str(code_dir))

@@ -1,4 +1,5 @@
-"""PHP: every Appwrite php runtime id runs on the host's `php` (php-cli) with runtimes/php/server.php."""
+"""PHP: every Appwrite php runtime id runs on a host php-cli with runtimes/php/server.php: `php8.3`
+for php-8.3 when installed (Debian's and Ondrej's packages name them so), else `php`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,6 +17,10 @@ class Php(Language):
     install_hint = "apt-get install -y php-cli composer"
     version_command = ("php", "--version")
     test_entrypoints = {"context": "tests.php", "legacy": "tests.php"}
+    primary_binary = "php"
+
+    def version_candidates(self) -> list[str]:
+        return ["php", f"php{self.runtime_version}"]
 
     def build_env(self, build_dir: Path) -> dict[str, str]:
         # Builds run unattended, often as root in containers and CI.
@@ -28,5 +33,5 @@ class Php(Language):
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
         # No php.ini memory cap: the server process holds a request body (up to 20 MB) several
         # times over while handing it to a worker. Unbuffered output so the start line shows at once.
-        return ServerCommand(argv=["php", "-d", "memory_limit=-1", "-d", "output_buffering=0",
+        return ServerCommand(argv=[self.binary(), "-d", "memory_limit=-1", "-d", "output_buffering=0",
                                    str(self.adapter_dir / "server.php")], cwd=str(code_dir))

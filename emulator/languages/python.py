@@ -1,5 +1,7 @@
 """Python functions on the host: a venv inside the deployment's build dir holds its dependencies, and
-`runtimes/python/server.py` runs on that venv's interpreter."""
+`runtimes/python/server.py` runs on that venv's interpreter. The venv is made from the host
+interpreter of the runtime's version (`python3.12` for python-3.12) when one is installed, else
+from `python3` (the build log says so)."""
 from __future__ import annotations
 
 import functools
@@ -15,8 +17,9 @@ VENV = "runtime-env"  # same name as the official images use, inside the build d
 
 
 @functools.lru_cache(maxsize=None)
-def _host_python() -> tuple[str, str, str]:
-    """(real interpreter path, its pip package dir or "", its pip dist-info dir or "") of `python3` on PATH.
+def _host_python(python: str = "python3") -> tuple[str, str, str]:
+    """(real interpreter path, its pip package dir or "", its pip dist-info dir or "") of `python`
+    (a name on PATH or a path).
 
     Resolved once so builds skip the pyenv/venv shims."""
     script = ("import sys,os\n"
@@ -24,10 +27,10 @@ def _host_python() -> tuple[str, str, str]:
               " d=(glob.glob(os.path.join(os.path.dirname(p),'pip-*.dist-info'))+[''])[0]\n"
               "except Exception:\n p=d=''\n"
               "print(getattr(sys,'_base_executable',sys.executable));print(p);print(d)")
-    python = shutil.which("python3") or "python3"
-    out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
+    found = shutil.which(python) or python
+    out = subprocess.run([found, "-c", script], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
-        raise BuildError(f"python3 failed to start: {out.stderr.strip()}")
+        raise BuildError(f"{python} failed to start: {out.stderr.strip()}")
     lines = (out.stdout.splitlines() + ["", "", ""])[:3]
     return lines[0], lines[1], lines[2]
 
@@ -35,8 +38,9 @@ def _host_python() -> tuple[str, str, str]:
 DEPENDENCY_FILES = ("requirements.txt", "requirements.lock", "pyproject.toml", "setup.py", "setup.cfg", "Pipfile")
 
 
-def ensure_venv(build_dir: Path) -> Path:
-    """Create `<build_dir>/runtime-env` (idempotent) without ensurepip, which takes seconds.
+def ensure_venv(build_dir: Path, interpreter: str = "python3") -> Path:
+    """Create `<build_dir>/runtime-env` from `interpreter` (idempotent) without ensurepip,
+    which takes seconds.
 
     The host's own pip (pure Python) is copied in instead: at once when the function has a
     dependency file, else by the venv's `pip` wrapper on first use, so a build without
@@ -46,7 +50,7 @@ def ensure_venv(build_dir: Path) -> Path:
     python = venv / "bin" / "python"
     if python.exists():
         return venv
-    base, pip_dir, dist_info = _host_python()
+    base, pip_dir, dist_info = _host_python(interpreter)
     out = subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
         raise BuildError(f"python3 -m venv failed: {(out.stderr or out.stdout).strip()}")
@@ -81,13 +85,21 @@ class Python(Language):
     install_hint = "apt-get install -y python3 python3-venv python3-pip"
     version_command = ("python3", "--version")
     test_entrypoints = {"context": "tests.py", "legacy": "main.py"}
+    primary_binary = "python3"
+
+    def version_candidates(self) -> list[str]:
+        v = self.runtime_version
+        pyenv = os.environ.get("PYENV_ROOT") or "~/.pyenv"
+        # `python3` first: the interpreter used so far, whenever it has the version.
+        return ["python3", f"python{v}", f"/usr/bin/python{v}", f"/usr/local/bin/python{v}",
+                f"{pyenv}/versions/{v}.*/bin/python{v}", f"~/.local/share/uv/python/cpython-{v}.*/bin/python{v}"]
 
     @property
     def adapter_dir(self) -> Path:
         return super().adapter_dir.parent / "python"
 
     def build_env(self, build_dir: Path) -> dict[str, str]:
-        venv = ensure_venv(Path(build_dir))
+        venv = ensure_venv(Path(build_dir), self.binary())
         return {
             "VIRTUAL_ENV": str(venv),
             "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -109,7 +121,7 @@ class Python(Language):
             env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
             interpreter = str(python)
         else:  # built elsewhere (e.g. an image layout without the venv): the host interpreter
-            interpreter = _host_python()[0]
+            interpreter = _host_python(self.binary())[0]
         return ServerCommand([interpreter, str(self.adapter_dir / "server.py")], env, str(code_dir))
 
 

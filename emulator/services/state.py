@@ -47,6 +47,8 @@ class Settings:
     # accepted Host), and the page origins allowed beyond loopback ones (`*` allows any).
     host: str = "127.0.0.1"  # start_server sets it to the address actually bound
     cors_origins: tuple[str, ...] = ()  # each may be a comma-separated list; stored lower-case, no `/` at the end
+    # Runtime id -> host binary that runs it on the local executor (`--toolchain python-3.12=/usr/bin/python3.12`).
+    toolchains: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Normalised once here, not on every request that carries an Origin.
@@ -141,7 +143,8 @@ def make_executor(name: str, settings: Settings) -> Executor:
                               image_prefix=settings.docker_image_prefix, idle_timeout=settings.idle_timeout)
     from ..executors.local import LocalExecutor
     return LocalExecutor(settings.data_dir / "run", pool_size=settings.pool_size,
-                         startup_timeout=settings.startup_timeout, idle_timeout=settings.idle_timeout)
+                         startup_timeout=settings.startup_timeout, idle_timeout=settings.idle_timeout,
+                         toolchains=settings.toolchains)
 
 
 class PathOutsideDataDir(AppwriteError):
