@@ -22,6 +22,13 @@ command -v javac >/dev/null || need_apt+=(default-jdk-headless)
 command -v node >/dev/null || need_apt+=(nodejs npm)
 # Headless Chromium for the web SDK browser test (tests/security/test_web_sdk_browser.py).
 command -v chromium >/dev/null || need_apt+=(chromium)
+# What the official runtimes bundle (Ruby's async gem, gson for Java/Kotlin) and, for
+# dependencies.gradle, Maven with a local repository the tests resolve from offline
+# (/usr/share/maven-repo: the dependency plugin, commons-lang3; junit4 completes the plugin's POMs).
+command -v mvn >/dev/null || need_apt+=(maven)
+for pkg in ruby-async libgoogle-gson-java libmaven-dependency-plugin-java libcommons-lang3-java junit4; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need_apt[@]}"
@@ -43,6 +50,9 @@ done
 [ -f /usr/include/jsoncpp/json/json.h ] || still_missing+=(libjsoncpp-dev)
 curl_dev || still_missing+=(libcurl4-openssl-dev)
 command -v cmake >/dev/null || still_missing+=(cmake)
+command -v mvn >/dev/null || still_missing+=(maven)
+[ -f /usr/share/java/gson.jar ] || still_missing+=(libgoogle-gson-java)
+ruby -e "require 'async'" 2>/dev/null || still_missing+=(ruby-async)
 command -v kotlinc >/dev/null || [ -x "$(npm root -g)/kotlin-compiler/bin/kotlinc" ] || still_missing+=(kotlinc)
 if [ ${#still_missing[@]} -gt 0 ]; then
   echo "install-toolchains: still missing after install: ${still_missing[*]}" >&2

@@ -10,8 +10,12 @@ Layout as Appwrite's Java starter: `src/Main.java` is class `io.openruntimes.jav
 from the path, class from the file name). Code written for Appwrite 1.0-1.3 (a bare
 `public RuntimeResponse main(RuntimeRequest req, RuntimeResponse res)` with no class around it) is
 wrapped in that class first, as the v2 build did; the adapter then picks the API from main's
-parameter types. Jars in `libs/` join the classpath. A pom.xml or Gradle file is reported in the
-build log; only Maven with an already-populated local repository is tried (no registry is reachable).
+parameter types. Jars in `libs/` join the classpath.
+
+Libraries as in the official image: gson is on every function's classpath (the runtime's
+build.gradle bundles it; here Debian's libgoogle-gson-java), and what the function's `*.gradle`
+files (dependencies.gradle) declare is resolved with its transitive dependencies through Maven
+(maven.py) into `.jvm-build/lib`. A pom.xml is not read, as by the official build.
 """
 from __future__ import annotations
 
@@ -20,16 +24,19 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from .base import RUNTIMES_DIR, BuildError, Language, ServerCommand, run_logged
+from . import maven
+from .base import RUNTIMES_DIR, Language, ServerCommand, run_logged
 
 OUT = ".jvm-build"  # inside the build dir: compiled classes, runtime jars, generated sources
 CORE_DIR = RUNTIMES_DIR / "java" / "core"
 # C1 only and the JDK's class-data archive: a warm instance is up in well under a second.
 JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData",
              "-Dfile.encoding=UTF-8", "-Dsun.stdout.encoding=UTF-8", "-Dsun.stderr.encoding=UTF-8")
-DEPENDENCY_FILES = ("pom.xml", "build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts")
+DEPENDENCY_FILES = ("dependencies.gradle", "dependencies.gradle.kts", "build.gradle", "build.gradle.kts",
+                    "settings.gradle", "settings.gradle.kts")
 SKIP_DIRS = {OUT, "node_modules", "build", "target", "out"}
 COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 CACHE_ENTRIES = 40
@@ -70,24 +77,49 @@ def user_jars(build_dir: Path) -> list[str]:
     return [str(p) for p in sorted(libs.glob("*.jar"))] if libs.is_dir() else []
 
 
-def resolve_dependencies(build_dir: Path, out: Path, log) -> None:
-    """Dependency resolution needs Maven/Gradle and a reachable repository; tried only when usable."""
-    present = [name for name in DEPENDENCY_FILES if (build_dir / name).is_file()]
-    present += sorted(p.name for p in build_dir.glob("*.gradle") if p.name not in present)
-    if not present:
-        return
-    log(f"Found {', '.join(present)}: dependency resolution needs Maven or Gradle. "
-        "Jars placed in libs/ are always on the classpath.\n")
-    if "pom.xml" in present and shutil.which("mvn"):
-        log("Resolving pom.xml dependencies with mvn (offline, from the local repository) ...\n")
-        argv = ["mvn", "-B", "-q", "-o", "-Dstyle.color=never", "dependency:copy-dependencies", "-DincludeScope=runtime",
-                f"-DoutputDirectory={out / 'lib'}"]
-        try:
-            run_logged(argv, build_dir, None, log, timeout=300)
-        except BuildError as exc:
-            log(f"Warning: Maven could not resolve the dependencies ({exc}); compiling without them.\n")
-    else:
-        log("Maven/Gradle resolution is not available here; compiling without those dependencies.\n")
+@dataclass(frozen=True)
+class Bundled:
+    """A library the official runtime's build.gradle puts in every function's jar."""
+    artifacts: tuple[str, ...]  # Maven artifact ids it stands for (declared or transitive)
+    jar: Path | None  # where this machine has it, or None
+    name: str
+    hint: str  # how to get it when missing
+
+
+def gson() -> Bundled:
+    jar = Path("/usr/share/java/gson.jar")  # Debian's libgoogle-gson-java
+    return Bundled(("gson",), jar if jar.is_file() else None, "gson",
+                   "apt-get install -y libgoogle-gson-java, or declare com.google.code.gson:gson in dependencies.gradle")
+
+
+def resolve_dependencies(build_dir: Path, out: Path, log, bundled: list[Bundled]) -> None:
+    """Put the runtime's bundled libraries and what the function's *.gradle files declare (with
+    their transitive dependencies, see maven.py) into `out/lib` (compileOnly: `out/compile-lib`).
+    Raises BuildError when a declaration cannot be read or resolved."""
+    if (build_dir / "pom.xml").is_file():
+        log("pom.xml is not read: Appwrite's Java and Kotlin runtimes apply the function's *.gradle files "
+            "(dependencies.gradle).\n")
+    present = [b for b in bundled if b.jar is not None]
+    for library in bundled:
+        if library.jar is None:
+            log(f"Warning: {library.name}, which the official runtime bundles, is not installed here: {library.hint}.\n")
+        else:
+            shutil.copyfile(library.jar, out / "lib" / library.jar.name)
+    coordinates = maven.declared(build_dir)
+    wanted = []
+    for coordinate in coordinates:
+        library = next((b for b in present if coordinate.artifact in b.artifacts), None)
+        if library is not None:
+            log(f"{coordinate}: bundled with the runtime ({library.jar}).\n")
+        else:
+            wanted.append(coordinate)
+    maven.resolve(wanted, out / "maven", out / "lib", out / "compile-lib", log,
+                  exclude=tuple(a for b in present for a in b.artifacts))
+
+
+def compile_classpath(out: Path) -> list[str]:
+    """Resolved and bundled jars; compileOnly ones too, which are not on the run-time classpath."""
+    return [str(p) for d in ("lib", "compile-lib") for p in sorted((out / d).glob("*.jar"))]
 
 
 def declares_type(source: str, name: str) -> bool:
@@ -221,7 +253,7 @@ class Java(Language):
     def compile(self, build_dir: Path, entrypoint: str, log) -> None:
         build_dir = Path(build_dir).resolve()
         out = prepare_output(build_dir)
-        resolve_dependencies(build_dir, out, log)
+        resolve_dependencies(build_dir, out, log, [gson()])
         sources = user_sources(build_dir, ".java")
         entry = build_dir / entrypoint
         if not entry.is_file():
@@ -239,7 +271,7 @@ class Java(Language):
         adapter = self._adapter_classes(log)
         if sources:
             log(f"Compiling {len(sources)} Java source file(s) ...\n")
-            classpath = [str(adapter / "classes"), str(out / "lib" / "*"), *user_jars(build_dir)]
+            classpath = [str(adapter / "classes"), *compile_classpath(out), *user_jars(build_dir)]
             javac(sources, classpath, out, build_dir, log)
         shutil.copytree(adapter / "classes", out / "classes", dirs_exist_ok=True)
 

@@ -7,6 +7,9 @@ seconds even for a small file, so the adapter is compiled once per adapter versi
 the user's classes once per distinct set of sources (per-machine cache, see java.cached). Classes
 and kotlin-stdlib/kotlin-reflect end up in `.jvm-build`, so the build dir runs on a plain JDK.
 
+As in the official image, kotlinx-coroutines-core and gson are on every function's classpath
+(`bundled_libraries`), and the function's dependencies.gradle is resolved as for Java (java.py).
+
 Layout as Appwrite's Kotlin starter: `src/Main.kt` declares `package io.openruntimes.kotlin.src` and
 `class Main { fun main(context: RuntimeContext): RuntimeOutput }`. A file without a package header
 (Appwrite 1.0-1.3 style, e.g. a top-level `fun main(req: RuntimeRequest, res: RuntimeResponse)`) is
@@ -79,6 +82,23 @@ def _kotlinc(kotlinc: str, args: list[str], cwd: Path, log) -> None:
                {"JAVA_OPTS": os.environ.get("JAVA_OPTS", "-Xmx768M -Xms128M")}, log)
 
 
+def bundled_libraries(kotlinc: str) -> list[jvm.Bundled]:
+    """What the official Kotlin runtime's build.gradle puts in every function: kotlinx-coroutines-core
+    (the compiler distribution ships the build matching its stdlib), gson, and the Kotlin stdlib and
+    reflect (RUNTIME_JARS, copied beside them)."""
+    coroutines = kotlin_home(kotlinc) / "lib" / "kotlinx-coroutines-core-jvm.jar"
+    stdlib = kotlin_home(kotlinc) / "lib" / "kotlin-stdlib.jar"
+    return [
+        jvm.Bundled(("kotlinx-coroutines-core", "kotlinx-coroutines-core-jvm"),
+                    coroutines if coroutines.is_file() else None, "kotlinx-coroutines-core",
+                    "declare org.jetbrains.kotlinx:kotlinx-coroutines-core-jvm in dependencies.gradle"),
+        jvm.gson(),
+        # Declared or transitive, the compiler's own stdlib/reflect stand for these.
+        jvm.Bundled(("kotlin-stdlib", "kotlin-stdlib-jdk7", "kotlin-stdlib-jdk8", "kotlin-stdlib-common",
+                     "kotlin-reflect"), stdlib if stdlib.is_file() else None, "kotlin-stdlib", HINT),
+    ]
+
+
 def kotlin_home(kotlinc: str) -> Path:
     return Path(os.path.realpath(kotlinc)).parent.parent
 
@@ -120,10 +140,11 @@ class Kotlin(Language):
         build_dir = Path(build_dir).resolve()
         kotlinc = find_kotlinc()
         out = jvm.prepare_output(build_dir)
-        jvm.resolve_dependencies(build_dir, out, log)
+        jvm.resolve_dependencies(build_dir, out, log, bundled_libraries(kotlinc))
         lib = out / "lib"
-        # kotlinc brings its own stdlib; resolved dependency jars in lib/ and libs/*.jar are added
-        jars = sorted(lib.glob("*.jar")) + [Path(p) for p in jvm.user_jars(build_dir)]
+        # kotlinc brings its own stdlib; bundled and resolved jars and libs/*.jar are added
+        jars = [Path(p) for p in jvm.compile_classpath(out)] + [Path(p) for p in jvm.user_jars(build_dir)]
+        jars = [j for j in jars if j.name not in RUNTIME_JARS]
         for jar in RUNTIME_JARS:
             source = kotlin_home(kotlinc) / "lib" / jar
             if source.is_file():

@@ -1,9 +1,20 @@
-"""Ruby: every Appwrite ruby runtime id runs on the host's `ruby` with runtimes/ruby/server.rb."""
+"""Ruby: every Appwrite ruby runtime id runs on the host's `ruby` with runtimes/ruby/server.rb.
+
+The official runtime's Gemfile has the `async` gem and its server requires it, so functions use
+`Async do ... end.wait` without a require. The adapter requires it for every function (from the
+function's bundle when its Gemfile.lock has async, else from the host's gems); the build says how
+to install it when the host has none (`ASYNC_HINT`), rather than fetching gems by itself.
+"""
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 from .base import Language, ServerCommand
+
+ASYNC_HINT = "apt-get install -y ruby-async (or: gem install async)"
+BUNDLED_ASYNC = re.compile(r"^    async \(", re.M)  # a Gemfile.lock spec line, as server.rb checks it
 
 
 class Ruby(Language):
@@ -30,3 +41,18 @@ class Ruby(Language):
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
         return ServerCommand(argv=["ruby", str(self.adapter_dir / "server.rb")], cwd=str(code_dir))
+
+    def compile(self, build_dir: Path, entrypoint: str, log) -> None:
+        lock = Path(build_dir) / "Gemfile.lock"
+        if lock.is_file() and BUNDLED_ASYNC.search(lock.read_text(encoding="utf-8", errors="replace")):
+            return
+        if not async_installed():
+            log("Warning: the async gem, which the official Ruby runtime loads for every function "
+                f"(Async do ... end), is not installed here. Install: {ASYNC_HINT}\n")
+
+
+def async_installed() -> bool:
+    try:
+        return subprocess.run(["ruby", "-e", "require 'async'"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False

@@ -1,6 +1,7 @@
 # Open Runtimes adapter for Ruby (>= 3.0): speaks the v5 executor wire (or v2 when
 # INTERNAL_RUNTIME_KEY is set) and runs the user's function. Standard library only (no WEBrick,
-# no Rack), so the same file runs on the host and inside an openruntimes/ruby image.
+# no Rack), so the same file runs on the host and inside an openruntimes/ruby image. The one gem it
+# loads is `async`, for the function (as the official runtime does), when it is installed.
 # Spec: runtimes/README.md.
 #
 # One thread per connection; calls can run concurrently. The soft timeout is Timeout.timeout with
@@ -411,12 +412,16 @@ module OpenRuntimes
       top = TOPLEVEL_BINDING.receiver
       begin
         gemfile = File.join(CONFIG[:code_dir], 'Gemfile')
+        bundled_async = File.file?(gemfile) && bundles_async?("#{gemfile}.lock")
+        # Before bundler/setup, which hides gems outside the bundle; after it when the bundle has its own.
+        load_async unless bundled_async
         if File.file?(gemfile)
           ENV['BUNDLE_GEMFILE'] ||= gemfile
           vendored = File.join(CONFIG[:code_dir], 'vendor', 'bundle')
           ENV['BUNDLE_PATH'] ||= vendored if File.directory?(vendored) # built with BUNDLE_PATH, no .bundle/config
           require 'bundler/setup'
         end
+        load_async if bundled_async
         Kernel.load(file)
       rescue SyntaxError => e
         raise EntrypointError, "Syntax error in #{entrypoint}: #{e.message}"
@@ -431,6 +436,18 @@ module OpenRuntimes
       positional = handler.parameters.count { |type, _| %i[req opt].include?(type) }
       @handler = [handler, positional >= 2]
     end
+  end
+
+  # The official runtime's Gemfile has the async gem and its server requires it, so functions call
+  # `Async do ... end.wait` without a require. Missing here, the build log said how to install it.
+  def self.load_async
+    require 'async'
+  rescue LoadError
+    nil
+  end
+
+  def self.bundles_async?(lockfile)
+    File.file?(lockfile) && File.foreach(lockfile).any? { |line| line.match?(/\A    async \(/) }
   end
 
   # Calls the function with native output routed to `logger`; raises TimedOut past `timeout`.

@@ -19,7 +19,8 @@ import io.openruntimes.core.Function as CoreFunction
  * facade. The entrypoint `src/Main.kt` is class `io.openruntimes.kotlin.src.Main` (package from the
  * path, class from the file name, as in the official runtime), or the file class `MainKt` for a
  * top-level `fun main`. `main(context)` is the current API, `main(req, res)` the v2 one; either may
- * be `suspend` (run without kotlinx.coroutines, which the runtime does not ship).
+ * be `suspend`. A suspend main is driven by the Kotlin standard library alone; kotlinx.coroutines
+ * (bundled with every function, as in the official runtime) works inside it.
  */
 object Server {
     private const val PACKAGE = "io.openruntimes.kotlin"

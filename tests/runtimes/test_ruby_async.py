@@ -1,0 +1,82 @@
+"""Ruby functions use `Async` without a require, as on the official runtime (its Gemfile has the
+async gem and its server requires it): with and without a Gemfile of their own."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from support import require_toolchain
+
+from .contract_common import RuntimeContract
+
+contract = RuntimeContract("ruby-3.3")
+ASYNC_HINT = "async gem not installed. Install: apt-get install -y ruby-async"
+
+# Two tasks that each wait for the other's file: they only finish when they really run concurrently
+# inside one reactor (sequential tasks would wait out their deadline and report false).
+FUNCTION = """
+    def main(context)
+      dir = context.req.headers['x-dir']
+      results = Async do
+        a = Async { File.write(File.join(dir, 'a'), ''); seen?(File.join(dir, 'b')) }
+        b = Async { File.write(File.join(dir, 'b'), ''); seen?(File.join(dir, 'a')) }
+        [a.wait, b.wait]
+      end.wait
+      context.res.json({ 'results' => results, 'task' => Async { |task| task.class.name }.wait })
+    end
+
+    def seen?(path)
+      deadline = Time.now + 20
+      sleep 0.01 until File.exist?(path) || Time.now > deadline
+      File.exist?(path)
+    end
+"""
+
+
+def require_async() -> None:
+    contract.require_toolchain()
+    if subprocess.run(["ruby", "-e", "require 'async'"], capture_output=True).returncode != 0:
+        require_toolchain("ruby-async", ASYNC_HINT)
+
+
+def call(driver, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    r = driver.request(headers={"x-dir": str(run_dir)})
+    assert r.status == 200, r.short()
+    assert r.json() == {"results": [True, True], "task": "Async::Task"}, r.short()
+    assert sorted(p.name for p in run_dir.iterdir()) == ["a", "b"]
+
+
+def test_async_without_require(tmp_path):
+    require_async()
+    with contract.running(tmp_path, {"index.rb": FUNCTION}, "index.rb") as driver:
+        assert "async gem" not in driver.build_log, driver.build_log
+        call(driver, tmp_path)
+
+
+def test_async_without_require_next_to_a_bundle(tmp_path):
+    """bundler/setup hides gems outside the bundle: async is loaded before it (the bundle has none)."""
+    require_async()
+    if shutil.which("bundle") is None:
+        require_toolchain("bundle", "bundle not found. Install: apt-get install -y ruby-bundler")
+    with contract.running(tmp_path, {
+        "Gemfile": "gem 'greeter', path: 'greeter'\n",
+        "greeter/greeter.gemspec": """
+            Gem::Specification.new do |s|
+              s.name = 'greeter'
+              s.version = '0.1.0'
+              s.summary = 'test gem'
+              s.authors = ['test']
+              s.files = ['lib/greeter.rb']
+            end
+        """,
+        "greeter/lib/greeter.rb": "module Greeter\n  def self.hi = 'hi from gem'\nend\n",
+        "index.rb": "require 'greeter'\n" + FUNCTION.replace("'task' =>", "'hi' => Greeter.hi, 'task' =>"),
+    }, "index.rb") as driver:
+        assert (driver.code_dir / "vendor" / "bundle").is_dir()
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        r = driver.request(headers={"x-dir": str(run_dir)})
+        assert r.status == 200, r.short()
+        assert r.json() == {"results": [True, True], "hi": "hi from gem", "task": "Async::Task"}, r.short()
