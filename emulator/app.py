@@ -16,9 +16,10 @@ from .api import console, deployments, executions, functions, misc, variables
 from .api import events as emulator_events
 from .api import templates, usage
 from .api.common import STATE_KEY
-from . import openapi
-from .middlewares import (PUBLIC_HANDLERS, auth_middleware, commit_middleware, cors_middleware,
-                          error_middleware, origin_guard)
+from . import console_ui, openapi
+from .middlewares import (GUEST_HANDLERS, PUBLIC_HANDLERS, auth_middleware, commit_middleware, cors_middleware,
+                          error_middleware, origin_guard, response_format_middleware)
+from .api.function_domains import function_domain_router
 from .params import MAX_BODY_BYTES
 from .services.builds import BuildQueue
 from .services.executions import ExecutionRunner
@@ -77,6 +78,9 @@ ROUTES = [
 PUBLIC = {misc.health_version, misc.ping, functions.list_runtimes}
 # Appwrite's templates endpoints have the `public` scope too.
 PUBLIC |= {templates.list_templates, templates.get_template}
+# Routes a request without a key reaches as Appwrite's guests role (the client SDKs): the handler
+# lets it through only for a function whose `execute` includes `any` or `guests`.
+GUESTS = frozenset({executions.create_execution})
 
 # What the Appwrite CLI calls beyond /functions: console login, console variables, proxy rules, JWTs.
 ROUTES += [
@@ -97,6 +101,9 @@ PUBLIC |= console.PUBLIC
 OPENAPI_JSON = openapi.document_handler(ROUTES, PUBLIC)
 ROUTES.append(("GET", "/v1/openapi.json", OPENAPI_JSON))
 PUBLIC.add(OPENAPI_JSON)
+# The web console's pages and assets (emulator/console_ui): served with the API, but not API routes
+# (no /v1, not in the OpenAPI document); public, as they hold no data.
+PUBLIC |= console_ui.PUBLIC
 
 
 # -- the app -------------------------------------------------------------------------------------
@@ -114,8 +121,8 @@ def _own_data_dir(data_dir: Path) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[origin_guard, cors_middleware, commit_middleware, error_middleware,
-                                       auth_middleware],
+                          middlewares=[origin_guard, function_domain_router, cors_middleware, commit_middleware,
+                                       error_middleware, auth_middleware, response_format_middleware],
                           handler_args=HANDLER_ARGS)
     # Whatever the server writes from now on (database, deployments, builds, logs) is the owner's
     # only; the data dir is 0700 as well, so older files are covered by their directory.
@@ -126,7 +133,8 @@ def create_app(settings: Settings) -> web.Application:
     state = State(settings=settings, store=Store(settings.data_dir / "emulator.db"))
     app[STATE_KEY] = state
     app[PUBLIC_HANDLERS] = frozenset(PUBLIC)
-    for method, path, handler in ROUTES:
+    app[GUEST_HANDLERS] = GUESTS
+    for method, path, handler in ROUTES + console_ui.ROUTES:
         if method == "GET":  # Appwrite answers HEAD on every GET route (headers, no body)
             app.router.add_get(path, handler, allow_head=True)
         else:
