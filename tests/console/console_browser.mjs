@@ -107,6 +107,16 @@ async function openMode(page) {
   await page.waitForSelector(`#executions tr[data-execution-id="${failed.$id}"]`);
   out.httpOnly = await rows();
 
+  // In the background: the form follows the execution until it ends.
+  await page.check('#run-async');
+  await page.fill('#run-body', 'from-async');
+  await page.click('#run');
+  await waitText(page, '#run-result #execution-logs', 'log:from-async');
+  out.asyncRun = {
+    id: await page.getAttribute('#run-result .execution', 'data-execution-id'),
+    status: await page.locator('#run-result #execution-status').textContent(),
+  };
+
   // An execution's own page, loaded from its URL.
   await page.goto(consoleUrl(`/functions/${args.functionId}/executions/${out.run.id}`));
   await waitText(page, '#execution-logs', 'log:from-form');

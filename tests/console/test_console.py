@@ -117,6 +117,9 @@ def test_console_pages_run_form_live_lists_and_build_log(server_factory, tmp_pat
     assert failed_id not in completed and {run["id"], outside_id} <= set(completed)
     assert {run["id"], outside_id, failed_id} <= set(dict(seen["httpOnly"]))
 
+    assert seen["asyncRun"]["status"] == "completed"
+    assert api.ok("GET", f"/functions/hello/executions/{seen['asyncRun']['id']}")["status"] == "completed"
+
     page = seen["executionPage"]
     assert page["requestLine"] == "PUT /echo?x=1" and page["responseStatus"] == "200"
     assert "content-type\ttext/x-console" in page["requestHeaders"]
