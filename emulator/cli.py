@@ -24,6 +24,23 @@ def main() -> None:
     """Local Appwrite Functions emulator."""
 
 
+def _toolchain_mapping(ctx, param, value) -> dict[str, str]:
+    from .languages import parse_toolchain_mapping
+    try:
+        return parse_toolchain_mapping(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc))
+
+
+def toolchain_option(fn):
+    return click.option("--toolchain", "toolchains", multiple=True, metavar="RUNTIME=PATH", callback=_toolchain_mapping,
+                        envvar="APPWRITE_EMULATOR_TOOLCHAINS",
+                        help="Run RUNTIME on this host binary with the local executor, e.g. "
+                             "python-3.12=/usr/bin/python3.12 or node-18.0=/opt/node18/bin/node (repeatable; "
+                             "APPWRITE_EMULATOR_TOOLCHAINS takes a space-separated list). Unmapped runtimes use "
+                             "an installed binary of their version when found, else the default one.")(fn)
+
+
 def serve_options(fn):
     fn = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")(fn)
     fn = click.option("--port", default=8080, show_default=True, type=int, help="Port (0 picks a free one).")(fn)
@@ -38,6 +55,7 @@ def serve_options(fn):
                            "always are.")(fn)
     fn = click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True,
                       help="Run functions as host processes or in openruntimes containers.")(fn)
+    fn = toolchain_option(fn)
     return fn
 
 
@@ -77,7 +95,7 @@ async def run_server(settings: Settings, host: str, port: int, access_log: Acces
 @click.option("--logs", "show_logs", is_flag=True, help="Print each execution's logs and errors under its line.")
 @click.option("--quiet", is_flag=True, help="Print no line per execution or build (only the banner and warnings).")
 def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_delay, pool_size, startup_timeout,
-          idle_timeout, sync_timeout, docker_image_prefix, appwrite_version, show_logs, quiet):
+          idle_timeout, sync_timeout, docker_image_prefix, appwrite_version, show_logs, quiet, toolchains):
     """Serve the Appwrite Functions API under /v1.
 
     Prints a line per execution (time, function, trigger, method and path, status code, duration,
@@ -88,7 +106,7 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_de
                         min_schedule_delay=min_schedule_delay, pool_size=pool_size,
                         startup_timeout=startup_timeout, idle_timeout=idle_timeout, sync_timeout=sync_timeout,
                         docker_image_prefix=docker_image_prefix,
-                        appwrite_version=appwrite_version, cors_origins=cors_origins)
+                        appwrite_version=appwrite_version, cors_origins=cors_origins, toolchains=toolchains)
     try:
         asyncio.run(run_server(settings, host, port, None if quiet else AccessLog(logs=show_logs)))
     except KeyboardInterrupt:
@@ -96,13 +114,32 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_de
 
 
 @main.command()
-def runtimes():
-    """List runtimes, and whether this machine can run them locally."""
-    from .languages import LANGUAGES
+@toolchain_option
+def runtimes(toolchains):
+    """List runtimes, and whether this machine can run them locally.
+
+    Below each language whose toolchain is versioned: what each runtime id runs on here, marked
+    `NOT <version>` when no toolchain of its version is installed (the docker executor runs the
+    exact image)."""
+    from .languages import LANGUAGES, language_for_runtime
     for lang in sorted(LANGUAGES.values(), key=lambda l: l.key):
         tool = lang.toolchain()
         status = f"available ({tool.version})" if tool.available else f"missing: {tool.hint}"
         click.echo(f"{lang.key:<10} {', '.join(lang.versions):<50} {status}")
+        if not tool.available or not lang.versioned_toolchain:
+            continue
+        for version in lang.versions:
+            bound = language_for_runtime(f"{lang.key}-{version}", toolchains)
+            runs = bound.toolchain()
+            where = f" ({bound.versioned_binary()})" if bound.versioned_binary() else ""
+            if not runs.available:
+                click.echo(f"  {bound.runtime_id:<18} missing: {runs.hint}")
+            elif bound.version_note():
+                mapping = (f"; map one with --toolchain {bound.runtime_id}=PATH"
+                           if lang.primary_binary and not bound.toolchain_override else "")
+                click.echo(f"  {bound.runtime_id:<18} NOT {bound.wanted_version()}: runs on {runs.version}{where}{mapping}")
+            else:
+                click.echo(f"  {bound.runtime_id:<18} {runs.version}{where}")
 
 
 @main.command("contract-test")
@@ -151,7 +188,7 @@ def contract_test(runtimes, api, executor, endpoint):
 @click.option("--docker-image-prefix", default="openruntimes", show_default=True,
               help="Docker executor images are <prefix>/<language>:v5-<version>.")
 def dev(host, port, data_dir, api_key, executor, cors_origins, project_dir, project_id, debounce,
-        docker_image_prefix):
+        docker_image_prefix, toolchains):
     """Serve, deploy the project's functions and redeploy them on every change.
 
     PROJECT_DIR holds appwrite.config.json (or appwrite.json), or is a single function folder.
@@ -168,7 +205,7 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, project_dir, proj
     # Absolute: function processes start in their build directories.
     settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
                         docker_image_prefix=docker_image_prefix,
-                        cors_origins=cors_origins)
+                        cors_origins=cors_origins, toolchains=toolchains)
     try:
         asyncio.run(run_dev(project, settings, host, port, debounce_ms=debounce))
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -10,7 +10,7 @@ from .contract_common import (RuntimeContract, assert_isolated_logs, assert_lega
                               native_context_json_leaks, native_context_json_lines, slow_function)
 
 RUNTIME = "cpp-20"
-HINT = "apt-get install -y g++ libjsoncpp-dev"
+HINT = "apt-get install -y g++ libjsoncpp-dev libcurl4-openssl-dev"
 contract = RuntimeContract(RUNTIME)
 
 context_driver, legacy_driver, v2_driver = contract.driver_fixtures()
