@@ -38,6 +38,14 @@ const pageHolds = (page, secret) => page.evaluate((s) => {
 }, secret);
 
 async function openMode(page) {
+  // Without ?project= the CLI's default project; another one picked in the header.
+  await page.goto(`${args.base}/console`);
+  await waitText(page, '#functions', 'No functions in project default');
+  await page.fill('#project', args.project);
+  await page.press('#project', 'Enter');
+  await page.waitForSelector(`tr[data-function-id="${args.functionId}"]`);
+  out.urlAfterProjectChange = page.url();
+
   // The list, then a function page by a click, by reload and by a fresh load of its URL.
   const list = await page.goto(consoleUrl());
   out.listStatus = list.status();

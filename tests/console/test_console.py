@@ -93,6 +93,7 @@ def test_console_pages_run_form_live_lists_and_build_log(server_factory, tmp_pat
                   "goFile": str(go), "screenshot": screenshot})
 
     assert seen["pageErrors"] == [], seen["pageErrors"]
+    assert urlsplit(seen["urlAfterProjectChange"]).query == f"project={PROJECT}"
     assert seen["listStatus"] == 200 and "default-src 'none'" in seen["csp"]
     assert urlsplit(seen["urlAfterClick"]).path == "/console/functions/hello"
     assert "hidden" in seen["secretCell"] and seen["secretInPage"] is False

@@ -182,8 +182,8 @@ function functionsPage() {
     if (key === shown) return busy;
     shown = key;
     fill(list, data.total ? functionTable(data.functions) : h('p', { class: 'muted' },
-      `No functions in project ${currentProject()} yet. Create one with \`python -m emulator init\` and `
-      + '`dev`, or pick another project above.'));
+      `No functions in project ${currentProject()} yet. Create one with `, h('code', null, 'python -m emulator init'),
+      ' and ', h('code', null, 'dev'), ', or pick another project (the projectId of appwrite.config.json) above.'));
     return true;
   }, problem);
 }
