@@ -1,4 +1,6 @@
-"""Deno: every Appwrite deno runtime id runs on the host's `deno` with runtimes/deno/server.ts.
+"""Deno: every Appwrite deno runtime id runs on a host `deno` with runtimes/deno/server.ts: the one
+mapped to the runtime (`--toolchain deno-1.40=/opt/deno1.40/deno`) or one of the runtime's version
+found on PATH or where installers put it, else the default one (the build log says so).
 
 Deno ships as a binary inside the npm package `deno` (and the PyPI package `deno`), so it installs
 from the registries this project can reach. Remote dependencies are cached at build time into a
@@ -55,15 +57,24 @@ class Deno(Language):
     dependency_files = ("deno.json", "deno.jsonc", "deno.lock", "import_map.json", "package.json")
     install_hint = INSTALL_HINT
     test_entrypoints = {"context": "tests.ts", "legacy": "tests.ts"}
+    primary_binary = "deno"
+    version_command = ("deno", "--version")
+
+    def version_candidates(self) -> list[str]:
+        return ["deno", str(Path(sys.prefix) / "bin" / "deno"), "~/.deno/bin/deno"]
+
+    def deno(self) -> str | None:
+        """The deno this runtime runs on: its version's (or the mapped one), else the default."""
+        return self.versioned_binary() or find_deno()
 
     def toolchain(self) -> Toolchain:
-        return _probe(find_deno())
+        return _probe(self.deno())
 
     def build_env(self, build_dir: Path) -> dict[str, str]:
         env = {"DENO_DIR": str(Path(build_dir) / DENO_DIR_NAME), "DENO_NO_UPDATE_CHECK": "1", "NO_COLOR": "1"}
-        deno = find_deno()
+        deno = self.deno()
         if deno:
-            # user build commands call plain `deno`, even when it is not on PATH
+            # user build commands call plain `deno` (this runtime's), even when it is not on PATH
             env["PATH"] = os.pathsep.join([str(Path(deno).parent), os.environ.get("PATH", "")])
         return env
 
@@ -72,14 +83,14 @@ class Deno(Language):
         if not (Path(build_dir) / entrypoint).is_file():
             log(f"Entrypoint {entrypoint} not found; skipping deno cache.\n")
             return
-        deno = find_deno()
+        deno = self.deno()
         if deno is None:
             raise BuildError(f"deno not found. Install: {INSTALL_HINT}")
         log(f"$ deno cache {entrypoint}\n")
         run_logged([deno, "cache", entrypoint], Path(build_dir), self.build_env(build_dir), log)
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
-        deno = find_deno() or "deno"
+        deno = self.deno() or "deno"
         return ServerCommand(
             argv=[deno, "run", *PERMISSIONS, str(self.adapter_dir / "server.ts")],
             env={"DENO_DIR": str(Path(code_dir) / DENO_DIR_NAME), "DENO_NO_UPDATE_CHECK": "1"},
