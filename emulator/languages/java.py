@@ -181,8 +181,9 @@ def fingerprint(root: Path, sources: list[Path], jars: list[Path]) -> list[bytes
     for source in sources:
         parts += [os.path.relpath(source, root).encode(), source.read_bytes()]
     for jar in jars:
-        stat = jar.stat()
-        parts.append(f"{jar.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        # by content: bundled and resolved jars are copied afresh by every build
+        with open(jar, "rb") as fh:
+            parts += [jar.name.encode(), hashlib.file_digest(fh, "sha256").digest()]
     return parts
 
 

@@ -8,6 +8,7 @@ import subprocess
 from support import require_toolchain
 
 from .contract_common import RuntimeContract
+from .test_ruby_contract import GREETER_GEM, path_gem
 
 contract = RuntimeContract("ruby-3.3")
 ASYNC_HINT = "async gem not installed. Install: apt-get install -y ruby-async"
@@ -39,12 +40,12 @@ def require_async() -> None:
         require_toolchain("ruby-async", ASYNC_HINT)
 
 
-def call(driver, tmp_path):
+def call(driver, tmp_path, **expected):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     r = driver.request(headers={"x-dir": str(run_dir)})
     assert r.status == 200, r.short()
-    assert r.json() == {"results": [True, True], "task": "Async::Task"}, r.short()
+    assert r.json() == {"results": [True, True], "task": "Async::Task", **expected}, r.short()
     assert sorted(p.name for p in run_dir.iterdir()) == ["a", "b"]
 
 
@@ -61,22 +62,24 @@ def test_async_without_require_next_to_a_bundle(tmp_path):
     if shutil.which("bundle") is None:
         require_toolchain("bundle", "bundle not found. Install: apt-get install -y ruby-bundler")
     with contract.running(tmp_path, {
-        "Gemfile": "gem 'greeter', path: 'greeter'\n",
-        "greeter/greeter.gemspec": """
-            Gem::Specification.new do |s|
-              s.name = 'greeter'
-              s.version = '0.1.0'
-              s.summary = 'test gem'
-              s.authors = ['test']
-              s.files = ['lib/greeter.rb']
-            end
-        """,
-        "greeter/lib/greeter.rb": "module Greeter\n  def self.hi = 'hi from gem'\nend\n",
+        **GREETER_GEM,
         "index.rb": "require 'greeter'\n" + FUNCTION.replace("'task' =>", "'hi' => Greeter.hi, 'task' =>"),
     }, "index.rb") as driver:
         assert (driver.code_dir / "vendor" / "bundle").is_dir()
-        run_dir = tmp_path / "run"
-        run_dir.mkdir()
-        r = driver.request(headers={"x-dir": str(run_dir)})
+        call(driver, tmp_path, hi="hi from gem")
+
+
+def test_a_bundle_with_its_own_async_wins(tmp_path):
+    """When the function's Gemfile.lock has async, that one is loaded (after bundler/setup), not the
+    host's: no 'already activated' conflict. A path gem named async stands in for another version."""
+    contract.require_toolchain()
+    if shutil.which("bundle") is None:
+        require_toolchain("bundle", "bundle not found. Install: apt-get install -y ruby-bundler")
+    with contract.running(tmp_path, {
+        **path_gem("own-async", "async", "9.9.9", "module Kernel\n  def Async = 'the bundle\\'s async'\nend\n"),
+        "index.rb": "def main(context) = context.res.json({ 'async' => Async(), 'version' => Gem.loaded_specs['async'].version.to_s })\n",
+    }, "index.rb") as driver:
+        assert "async (9.9.9)" in (driver.code_dir / "Gemfile.lock").read_text()
+        r = driver.request(headers={})
         assert r.status == 200, r.short()
-        assert r.json() == {"results": [True, True], "hi": "hi from gem", "task": "Async::Task"}, r.short()
+        assert r.json() == {"async": "the bundle's async", "version": "9.9.9"}

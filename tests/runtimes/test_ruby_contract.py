@@ -23,23 +23,33 @@ def test_runtime_ids():
     assert set(language.dependency_files) == {"Gemfile", "Gemfile.lock"}
 
 
+def path_gem(folder: str, name: str, version: str, source: str) -> dict[str, str]:
+    """A Gemfile using a gem from the function's own folder (keeps bundler offline), and that gem."""
+    return {
+        "Gemfile": f"gem '{name}', path: '{folder}'\n",
+        f"{folder}/{name}.gemspec": f"""
+            Gem::Specification.new do |s|
+              s.name = '{name}'
+              s.version = '{version}'
+              s.summary = 'test gem'
+              s.authors = ['test']
+              s.files = ['lib/{name}.rb']
+            end
+        """,
+        f"{folder}/lib/{name}.rb": source,
+    }
+
+
+GREETER_GEM = path_gem("greeter", "greeter", "0.1.0", "module Greeter\n  def self.hi = 'hi from gem'\nend\n")
+
+
 def test_bundler_build(tmp_path):
     """Gems install into the build dir (vendor/bundle) and load through bundler/setup.
     A path gem keeps the test offline."""
     if shutil.which("bundle") is None:
         require_toolchain("bundle", "bundle not found. Install: apt-get install -y ruby-bundler")
     with contract.running(tmp_path, {
-        "Gemfile": "gem 'greeter', path: 'greeter'\n",
-        "greeter/greeter.gemspec": """
-            Gem::Specification.new do |s|
-              s.name = 'greeter'
-              s.version = '0.1.0'
-              s.summary = 'test gem'
-              s.authors = ['test']
-              s.files = ['lib/greeter.rb']
-            end
-        """,
-        "greeter/lib/greeter.rb": "module Greeter\n  def self.hi = 'hi from gem'\nend\n",
+        **GREETER_GEM,
         "src/main.rb": """
             require 'greeter'
 
