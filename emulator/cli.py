@@ -55,6 +55,10 @@ def serve_options(fn):
                            "always are.")(fn)
     fn = click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True,
                       help="Run functions as host processes or in openruntimes containers.")(fn)
+    fn = click.option("--functions-domain", default="functions.localhost", show_default=True,
+                      envvar="APPWRITE_EMULATOR_FUNCTIONS_DOMAIN",
+                      help="Requests whose Host is <functionId>.<this>[:port] run that function (Appwrite's "
+                           "function domains); *.localhost names reach loopback without DNS.")(fn)
     fn = toolchain_option(fn)
     return fn
 
@@ -94,8 +98,9 @@ async def run_server(settings: Settings, host: str, port: int, access_log: Acces
               help="Appwrite version emulated: below 1.4 new functions use the v2 runtime contract.")
 @click.option("--logs", "show_logs", is_flag=True, help="Print each execution's logs and errors under its line.")
 @click.option("--quiet", is_flag=True, help="Print no line per execution or build (only the banner and warnings).")
-def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_delay, pool_size, startup_timeout,
-          idle_timeout, sync_timeout, docker_image_prefix, appwrite_version, show_logs, quiet, toolchains):
+def serve(host, port, data_dir, api_key, executor, cors_origins, functions_domain, min_schedule_delay, pool_size,
+          startup_timeout, idle_timeout, sync_timeout, docker_image_prefix, appwrite_version, show_logs, quiet,
+          toolchains):
     """Serve the Appwrite Functions API under /v1.
 
     Prints a line per execution (time, function, trigger, method and path, status code, duration,
@@ -106,7 +111,8 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, min_schedule_de
                         min_schedule_delay=min_schedule_delay, pool_size=pool_size,
                         startup_timeout=startup_timeout, idle_timeout=idle_timeout, sync_timeout=sync_timeout,
                         docker_image_prefix=docker_image_prefix,
-                        appwrite_version=appwrite_version, cors_origins=cors_origins, toolchains=toolchains)
+                        appwrite_version=appwrite_version, cors_origins=cors_origins,
+                        functions_domain=functions_domain, toolchains=toolchains)
     try:
         asyncio.run(run_server(settings, host, port, None if quiet else AccessLog(logs=show_logs)))
     except KeyboardInterrupt:
@@ -187,7 +193,7 @@ def contract_test(runtimes, api, executor, endpoint):
               help="Milliseconds of quiet after a change before reloading.")
 @click.option("--docker-image-prefix", default="openruntimes", show_default=True,
               help="Docker executor images are <prefix>/<language>:v5-<version>.")
-def dev(host, port, data_dir, api_key, executor, cors_origins, project_dir, project_id, debounce,
+def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain, project_dir, project_id, debounce,
         docker_image_prefix, toolchains):
     """Serve, deploy the project's functions and redeploy them on every change.
 
@@ -205,7 +211,7 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, project_dir, proj
     # Absolute: function processes start in their build directories.
     settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
                         docker_image_prefix=docker_image_prefix,
-                        cors_origins=cors_origins, toolchains=toolchains)
+                        cors_origins=cors_origins, functions_domain=functions_domain, toolchains=toolchains)
     try:
         asyncio.run(run_dev(project, settings, host, port, debounce_ms=debounce))
     except (KeyboardInterrupt, asyncio.CancelledError):

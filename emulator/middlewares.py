@@ -2,15 +2,18 @@
 
 - origin_guard: which browsers and host names may talk to the server at all (a foreign Origin,
   `Origin: null` or a DNS-rebinding Host is refused before anything else runs);
+- (api/function_domains.py, next: a request on a function's domain runs that function instead of
+  reaching the API);
 - cors_middleware: preflights and CORS headers for the origins let through;
 - commit_middleware: a response leaves only after the writes it reports are committed;
 - error_middleware: every error in Appwrite's envelope `{message, code, type, version}`. Bad input
   is turned into an AppwriteError where it is parsed (params.py, schemas.py, queries.py), so any
   other exception, a ValueError included, is a bug: logged, and a 500;
-- auth_middleware: the configured API key, short-lived keys, console sessions.
+- auth_middleware: the configured API key, short-lived keys, console sessions, and guests (no
+  key at all) on the routes Appwrite's guests role may call.
 
 The app (app.py) lists them in that order and tells auth_middleware which routes are public
-(PUBLIC_HANDLERS).
+(PUBLIC_HANDLERS) and which guests may call (GUEST_HANDLERS).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from .api import console
 from .api.common import STATE_KEY, json_response, project
 from .errors import AppwriteError
 from .params import body_too_large
+from .services.function_domains import domain_label
 
 log = logging.getLogger("emulator")
 # What a request without a credential may send (a public route: the console login), so nobody
@@ -34,6 +38,10 @@ log = logging.getLogger("emulator")
 ANONYMOUS_BODY_BYTES = 64 * 1024
 # The handlers anyone may call, as Appwrite's `public` scope (set by the app from its URL table).
 PUBLIC_HANDLERS = web.AppKey("public_handlers", frozenset)
+# The handlers a request without any key reaches as Appwrite's guests role (a client SDK): only
+# creating an execution, which the handler allows only for functions whose `execute` lets guests in.
+GUEST_HANDLERS = web.AppKey("guest_handlers", frozenset)
+GUEST = "guest"  # the credential of such a request
 
 # A browser lets any page send "simple" cross-origin requests (text/plain, form or multipart
 # bodies) without asking first, and a DNS-rebinding page reaches 127.0.0.1 under its own host
@@ -83,6 +91,8 @@ def _host_allowed(request: web.Request, hostname: str | None) -> bool:
     if _is_loopback(hostname):
         return True
     settings = request.app[STATE_KEY].settings
+    if domain_label(request.app[STATE_KEY], hostname) is not None:
+        return True  # `<function id>.<functions domain>`: a function domain (api/function_domains.py)
     if settings.host.lower() not in WILDCARD_ADDRESSES and hostname == settings.host.lower():
         return True
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
@@ -213,8 +223,15 @@ def error_response(exc: AppwriteError) -> web.Response:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
-    request[console.CREDENTIAL] = _credential(request)
+    credential = _credential(request)
     route_handler = getattr(request.match_info, "handler", None)
+    # Guests hold no scope to read anything (Appwrite's guests have executions.write only). Their
+    # handler checks the function's `execute` before it reads the body, so the anonymous body limit
+    # below is not theirs: a function open to guests takes the bodies it takes from anyone.
+    if credential is None and not request.headers.get("x-appwrite-key") \
+            and route_handler in request.app[GUEST_HANDLERS]:
+        credential = GUEST
+    request[console.CREDENTIAL] = credential
     if request[console.CREDENTIAL] is None and route_handler not in request.app[PUBLIC_HANDLERS]:
         role = "applications" if request.headers.get("x-appwrite-key") else "guests"
         raise AppwriteError(

@@ -47,6 +47,22 @@ def body_too_large() -> AppwriteError:
                          f"Request body is too large: the limit is {MAX_BODY_BYTES} bytes.", 413)
 
 
+# Multipart fields whose value may be any bytes (an execution's `body`, as Appwrite's PHP reads it):
+# bytes that are not text in their charset are handed over as an UploadedFile without a file name.
+BINARY_FIELDS = frozenset({"body"})
+
+
+def _decodes(data: bytes, charset: str) -> bool:
+    """False only for bytes that are not text in `charset`; an unknown charset is _text's 400."""
+    try:
+        data.decode(charset)
+    except UnicodeDecodeError:
+        return False
+    except (LookupError, ValueError):
+        return True
+    return True
+
+
 @dataclass
 class UploadedFile:
     filename: str
@@ -223,6 +239,8 @@ async def _read_multipart(request: web.Request, params: dict, files: dict, field
         data = await _read_part(part, budget)
         if part.filename is not None:
             files[part.name] = UploadedFile(part.filename, data)
+        elif part.name in BINARY_FIELDS and not _decodes(data, part.get_charset(default="utf-8")):
+            files[part.name] = UploadedFile("", data)
         else:
             _set(params, part.name, _text(data, part.get_charset(default="utf-8"), f"field `{part.name}`"))
 

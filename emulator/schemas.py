@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from .errors import invalid_param, missing_param
 from .ids import CUSTOM_ID_DESCRIPTION, UID_DESCRIPTION, is_valid_id
+from .roles import role_error
 from .schedule import is_valid_cron
 from .specifications import SPEC_SLUGS
 
@@ -27,6 +28,11 @@ def _custom_id(value) -> bool:
 @formats.checks("uid")
 def _uid(value) -> bool:
     return not isinstance(value, str) or is_valid_id(value)
+
+
+@formats.checks("roles")
+def _roles(value) -> bool:  # Appwrite's Roles validator (roles.py), with its own wording in _describe
+    return role_error(value) is None
 
 
 @formats.checks("cron")
@@ -53,7 +59,7 @@ USAGE_RANGE = {"type": "string", "enum": ["24h", "30d", "90d"]}
 FUNCTION_FIELDS = {
     "name": text(128, 1),
     "runtime": text(128, 1),
-    "execute": strings(100, 128),
+    "execute": {"type": "array", "items": S, "format": "roles"},
     "events": strings(100, 256),
     "schedule": {"type": "string", "format": "cron", "maxLength": 256},
     "timeout": {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT},
@@ -169,7 +175,8 @@ def _coerce(value, schema: dict):
 def validate(operation: str, params: dict) -> dict:
     schema = SCHEMAS[operation]
     props = schema.get("properties", {})
-    clean = {k: _coerce(v, props[k]) for k, v in params.items() if k in props}
+    # A null is an omitted parameter (Appwrite's router then takes the default).
+    clean = {k: _coerce(v, props[k]) for k, v in params.items() if k in props and v is not None}
     for key in schema.get("required", []):
         if clean.get(key) is None:
             raise missing_param(key)
@@ -188,6 +195,8 @@ def _describe(err, schema: dict) -> str:
         return CUSTOM_ID_DESCRIPTION
     if schema.get("format") == "uid":  # Appwrite's UID validator: same rule, its own wording
         return UID_DESCRIPTION
+    if schema.get("format") == "roles":
+        return role_error(err.instance if len(err.path) == 1 else [err.instance]) or err.message
     if schema.get("format") == "cron":
         return "String must be a valid cron expression"
     validator = err.validator

@@ -252,6 +252,15 @@ class Store:
         return self.all_projects_select(
             "executions", f"{SCHEDULED_EXECUTIONS} AND json_extract(data, '$._scheduledAt') <= ?", (until_iso,))
 
+    def functions_named(self, function_id: str) -> list[tuple[str, str, dict]]:
+        """Functions whose id is `function_id` ignoring case, across projects: what a function domain
+        (a host name, so case-insensitive) names."""
+        return self.all_projects_select("functions", "lower(id) = ?", (function_id.lower(),))
+
+    def rules_for_domain(self, domain: str) -> list[tuple[str, str, dict]]:
+        """Proxy rules for `domain`, across projects: which function a request's Host names."""
+        return self.all_projects_select("rules", "json_extract(data, '$.domain') = ?", (domain,))
+
     def variable_key_taken(self, project: str, function_id: str, key: str, except_id: str = "") -> bool:
         """Whether a variable of this function other than `except_id` already has `key`."""
         return bool(self.select("variables", project, function_id, "json_extract(data, '$.key') = ? AND id != ?",

@@ -10,7 +10,9 @@ The emulator has no user accounts. A session only records the email it was opene
 account behind it is derived from that email. Sessions are stored (collection `sessions`) so a
 login survives restarts, and each one remembers the API key it was issued under, so restarting
 the server with another `--api-key` logs everybody out. Proxy rules are stored too (collection
-`rules`); the emulator does not serve functions by domain, so a rule's domain is informational.
+`rules`). A rule whose domain ends in the functions domain (`--functions-domain`, which
+`/console/variables` reports as `_APP_DOMAIN_FUNCTIONS`) routes requests with that Host to its
+function, as `<functionId>.<functions domain>` does without a rule (api/function_domains.py).
 
 Who gets a session: only a login (which, under `--api-key`, takes the key as its password) or a
 request that carried the real `--api-key` itself (grant_cli_session). Short-lived keys (a JWT
@@ -34,7 +36,6 @@ from ..services import console as service
 from .common import json_response, no_content, params, project, state
 
 SESSION_COOKIE = "a_session_console"
-DOMAIN_FUNCTIONS = "functions.localhost"
 CREDENTIAL = "credential"  # request key: what the request authenticated with (middlewares._credential)
 
 
@@ -176,7 +177,7 @@ async def console_variables(request: web.Request) -> web.Response:
         "_APP_STORAGE_LIMIT": MAX_DEPLOYMENT_SIZE, "_APP_COMPUTE_SIZE_LIMIT": MAX_DEPLOYMENT_SIZE,
         "_APP_USAGE_STATS": "disabled", "_APP_VCS_ENABLED": False, "_APP_DOMAIN_ENABLED": False,
         "_APP_ASSISTANT_ENABLED": False, "_APP_DOMAIN_SITES": "sites.localhost",
-        "_APP_DOMAIN_FUNCTIONS": DOMAIN_FUNCTIONS, "_APP_OPTIONS_FORCE_HTTPS": "disabled",
+        "_APP_DOMAIN_FUNCTIONS": state(request).settings.functions_domain, "_APP_OPTIONS_FORCE_HTTPS": "disabled",
         "_APP_DOMAINS_NAMESERVERS": "",
     })
 

@@ -6,16 +6,19 @@ import json
 
 from aiohttp import web
 
+from ..errors import AppwriteError
+from ..ids import unique_id
+from ..middlewares import GUEST
 from ..serializers import execution_model, list_model
 from ..services import executions as svc
-from aiohttp import MultipartWriter
-
 from .common import files, fmt, json_response, no_content, params, path_id, project, state, utf8
+from .console import CREDENTIAL
 
 
 def _caller(request: web.Request) -> svc.Caller:
     peer = request.remote or "127.0.0.1"
-    return svc.Caller(is_key=bool(request.headers.get("x-appwrite-key")), client_ip=peer)
+    return svc.Caller(is_key=bool(request.headers.get("x-appwrite-key")), client_ip=peer,
+                      guest=request.get(CREDENTIAL) == GUEST)
 
 
 async def list_executions(request: web.Request) -> web.Response:
@@ -28,13 +31,18 @@ async def list_executions(request: web.Request) -> web.Response:
 
 
 async def create_execution(request: web.Request) -> web.Response:
+    caller = _caller(request)
+    function_id = path_id(request, "functionId")
+    if caller.guest:  # may this guest execute at all? Asked before its body is read (middlewares.auth_middleware)
+        svc.executable(state(request), project(request), function_id, caller)
     p = await params(request, "createExecution")
     body_file = files(request).get("body")
-    if body_file is not None:  # a multipart file part carries a binary body byte for byte
+    if body_file is not None:  # a file part, or a field that is not text: the body byte for byte
         p["body"] = body_file.data
-    doc, response = await svc.create_execution(state(request), project(request), path_id(request, "functionId"),
-                                               p, _caller(request))
+    doc, response = await svc.create_execution(state(request), project(request), function_id, p, caller)
     model = execution_model(doc, fmt(request))
+    if caller.guest:  # `logs` and `errors` are sensitive in Appwrite's model: blank unless a key or the console asks
+        model["logs"] = model["errors"] = ""
     if response is None:
         return json_response(model, 202)
     # Only the synchronous answer carries the body and every header the function set.
@@ -42,28 +50,58 @@ async def create_execution(request: web.Request) -> web.Response:
     model["responseHeaders"] = [{"name": k, "value": v} for k, v in response["headers"]
                                 if k.lower() != "x-appwrite-execution-id"]
     model["responseHeaders"].append({"name": "x-appwrite-execution-id", "value": doc["$id"]})
-    if request.headers.get("accept", "").startswith("multipart/"):
-        return _multipart(model, response["body"], 201)
-    model["responseBody"] = response["body"].decode("utf-8", "replace")
+    model["responseBody"] = response["body"]
+    if _wants_multipart(request.headers.get("accept", "")):
+        return _multipart(model, 201)
+    try:
+        model["responseBody"] = response["body"].decode("utf-8")
+    except UnicodeDecodeError:
+        # Appwrite's JSON encoder fails on bytes that are not UTF-8 (the record is stored all the same).
+        raise AppwriteError("general_unknown",
+                            "Failed to parse response: Malformed UTF-8 characters, possibly incorrectly encoded", 400)
     return json_response(model, 201)
 
 
-def _multipart(model: dict, body: bytes, status: int) -> web.Response:
-    """Appwrite answers `accept: multipart/form-data` with one part per field, the response body
-    as raw bytes: the only way a binary response reaches a client intact."""
-    writer = MultipartWriter("form-data")
+def _wants_multipart(accept: str) -> bool:
+    """Appwrite reads `Accept` as a `, `-separated list, first match wins; JSON unless it asks multipart."""
+    for kind in accept.split(", "):
+        if kind.startswith(("application/json", "application/*")):
+            return False
+        if kind.startswith(("multipart/form-data", "multipart/*")):
+            return True
+    return False
+
+
+def _multipart_value(value) -> tuple[bytes, bool]:
+    """(bytes, is JSON) of one model field as PHP writes it into a part: arrays as JSON, true as 1,
+    false as 0, null as nothing."""
+    if isinstance(value, bytes):
+        return value, False
+    if isinstance(value, (list, dict)):
+        return utf8(json.dumps(value, separators=(",", ":"))), True
+    if isinstance(value, bool):
+        return (b"1" if value else b"0"), False
+    if value is None:
+        return b"", False
+    return utf8(str(value)), False
+
+
+def _multipart(model: dict, status: int) -> web.Response:
+    """The execution as Appwrite's multipart answer (`accept: multipart/form-data`): one part per
+    field, in the model's order, the response body as raw bytes, the only way a binary one
+    arrives intact. Boundary and framing as Appwrite's BodyMultipart writes them."""
+    boundary = "-" * 29 + unique_id()[:13]  # PHP's `uniqid()` after 29 dashes
+    delimiter = b"--" + boundary.encode()
+    chunks = [delimiter]
     for key, value in model.items():
-        if key == "responseBody":
-            part = writer.append(body, {"Content-Type": "application/octet-stream"})
-        elif isinstance(value, str):
-            part = writer.append(utf8(value), {"Content-Type": "text/plain; charset=utf-8"})
-        else:
-            part = writer.append(json.dumps(value), {"Content-Type": "application/json"})
-        part.set_content_disposition("form-data", name=key)
-    if "responseBody" not in model:
-        writer.append(body, {"Content-Type": "application/octet-stream"}).set_content_disposition(
-            "form-data", name="responseBody")
-    return web.Response(body=writer, status=status)
+        data, is_json = _multipart_value(value)
+        head = f'\r\nContent-Disposition: form-data; name="{key}"'
+        if is_json:
+            head += "\r\nContent-Type: application/json"
+        chunks += [head.encode(), b"\r\n\r\n", data, b"\r\n", delimiter]
+    chunks.append(b"--\r\n")
+    return web.Response(body=b"".join(chunks), status=status,
+                        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
 
 async def get_execution(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from ..errors import AppwriteError
 from ..executors.base import ExecutionRequest, ExecutorError, RuntimeSpec
 from ..ids import is_utf8, now_iso, parse_iso, to_iso, unique_id
+from ..roles import guest_refusal, guests_may_execute
 from .console import issue_ephemeral_key
 from .functions import check_runtime, due_schedules, function_env, get_function, specification_of
 from .listing import list_documents
@@ -42,6 +43,7 @@ class Caller:
     client_ip: str = ""  # the HTTP client's address; none for cron- and event-triggered runs
     user_id: str = ""
     jwt: str = ""
+    guest: bool = False  # no credential: Appwrite's guests role, held to the function's `execute` (roles.py)
 
 
 def get_execution(state: State, project: str, function_id: str, execution_id: str) -> dict:
@@ -131,16 +133,7 @@ async def create_execution(state: State, project: str, function_id: str, params:
                                 "Scheduled executions must run asynchronously. Set scheduledAt to a future date, or set async to true.")
         when = _parse_scheduled_at(scheduled_at, state.settings.min_schedule_delay)
     user_headers = parse_headers(params.get("headers"))
-    function = get_function(state, project, function_id)
-    if not function.get("enabled", True) and not caller.is_key:
-        raise AppwriteError("function_not_found")
-    check_runtime(function["runtime"])
-    deployment = state.store.get("deployments", project, function_id, function.get("deploymentId") or "")
-    if deployment is None:
-        raise AppwriteError("deployment_not_found",
-                            "Deployment not found. Create a deployment before trying to execute a function")
-    if deployment.get("status") != "ready":
-        raise AppwriteError("build_not_ready")
+    function, deployment = executable(state, project, function_id, caller)
 
     doc = new_execution(state, project, function, deployment["$id"],
                         trigger="schedule" if when else "http", method=params.get("method") or "POST",
@@ -156,18 +149,42 @@ async def create_execution(state: State, project: str, function_id: str, params:
             await state.runner.enqueue(project, function_id, doc["$id"])
         return doc, None
 
-    record = SyncRecord(state, project, function_id, doc)
+    return doc, await run_sync(state, project, function, deployment, doc, body, user_headers, caller)
+
+
+def executable(state: State, project: str, function_id: str, caller: Caller) -> tuple[dict, dict]:
+    """The function and its active deployment, if `caller` may execute them now: Appwrite's checks,
+    in its order (a guest learns it may not execute only after the deployment checks)."""
+    function = get_function(state, project, function_id)
+    if not function.get("enabled", True) and not caller.is_key:
+        raise AppwriteError("function_not_found")
+    check_runtime(function["runtime"])
+    deployment = state.store.get("deployments", project, function_id, function.get("deploymentId") or "")
+    if deployment is None:
+        raise AppwriteError("deployment_not_found",
+                            "Deployment not found. Create a deployment before trying to execute a function")
+    if deployment.get("status") != "ready":
+        raise AppwriteError("build_not_ready")
+    if caller.guest and not guests_may_execute(function.get("execute")):
+        raise AppwriteError("user_unauthorized", guest_refusal(function.get("execute") or []))
+    return function, deployment
+
+
+async def run_sync(state: State, project: str, function: dict, deployment: dict, doc: dict, body: bytes,
+                   headers: dict, caller: Caller) -> dict:
+    """Run a synchronous execution within Appwrite's 30 s cap and store its record; the response
+    (body and every header) for the caller. A create-execution call and a function domain's request alike."""
+    record = SyncRecord(state, project, function["$id"], doc)
     try:
         async with asyncio.timeout(state.settings.sync_timeout):  # no extra task, unlike wait_for
-            result = await run_execution(state, project, function, deployment, doc, body, user_headers,
-                                         caller.client_ip, save=record.save)
+            return await run_execution(state, project, function, deployment, doc, body, headers,
+                                       caller.client_ip, save=record.save)
     except asyncio.TimeoutError:
         doc.update(status="failed", responseStatusCode=500, duration=state.settings.sync_timeout,
                    errors="Synchronous function execution timed out. Use asynchronous execution instead, "
                           "or ensure the execution duration doesn't exceed 30 seconds.")
         record.save()
         raise AppwriteError("function_synchronous_timeout")
-    return doc, result
 
 
 class SyncRecord:

@@ -49,11 +49,14 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # each may be a comma-separated list; stored lower-case, no `/` at the end
     # Runtime id -> host binary that runs it on the local executor (`--toolchain python-3.12=/usr/bin/python3.12`).
     toolchains: dict[str, str] = field(default_factory=dict)
+    # Function domains (api/function_domains.py): `<functionId>.<this>[:port]` runs that function.
+    functions_domain: str = "functions.localhost"
 
     def __post_init__(self) -> None:
         # Normalised once here, not on every request that carries an Origin.
         self.cors_origins = tuple(origin.strip().rstrip("/").lower() for value in self.cors_origins
                                   for origin in value.split(",") if origin.strip())
+        self.functions_domain = self.functions_domain.strip().strip(".").lower()
 
 
 class ExpiringKeys(dict):
