@@ -2,7 +2,7 @@
 
 Each runtime's canonical test function is deployed and built by the emulator like a user's
 function, then every check becomes an execution. Languages whose toolchain is missing here
-skip with the exact install hint (under CI=true only dart, dotnet and swift may; see support.py).
+skip with the exact install hint (under CI=true only dart and dotnet may; see support.py).
 """
 from __future__ import annotations
 
