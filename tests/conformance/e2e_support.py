@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import uuid
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from support import Server, wait_for
+from support import Server, process_running, wait_for
 
 KEY = "e2e-secret-key"
 PROJECT = "e2e"
@@ -238,6 +239,14 @@ class Side:
             return doc if doc["status"] == status else None
         return wait_for(settled, timeout=timeout, interval=0.2, message=f"execution {execution_id} to be {status}")
 
+    # -- effects on disk and in the process table --------------------------------------------------
+    def function_dir(self, function_id: str) -> Path:
+        """Where the emulator keeps a function's deployments (its data dir layout)."""
+        return self.server.data_dir / "projects" / self.project / "functions" / function_id
+
+    def deployment_dir(self, function_id: str, deployment_id: str) -> Path:
+        return self.function_dir(function_id) / "deployments" / deployment_id
+
     # -- function domains --------------------------------------------------------------------------
     def setup_function_domain(self, function_id: str, subdomain: str = "") -> str:
         suffix = self.call("GET", "/console/variables").body["_APP_DOMAIN_FUNCTIONS"].split(",")[0]
@@ -278,3 +287,17 @@ def query(method: str, attribute: str | None = None, values=None) -> str:
 def headers_of(doc: dict, key: str) -> dict:
     """An execution's requestHeaders/responseHeaders as a dict."""
     return {h["name"]: h["value"] for h in doc[key]}
+
+
+def processes_with(token: str) -> list[int]:
+    """Pids of live processes whose command line contains `token`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and process_running(int(entry)):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if token.encode() in cmdline.read():
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids

@@ -3,11 +3,8 @@ every request carries the API key), one test per method, against a real emulator
 
 Methods not ported (they need what the emulator does not emulate) are listed in the README's
 "out of scope" list: testCreateFunctionAndDeploymentFromTemplate(Branch|Commit) (template deployments
-clone Appwrite's GitHub repositories), testCreateDeploymentLarge and testCreateDeploymentOutOfOrder
-(they upload the 7 MB video of Appwrite's `large` resource; see test_create_deployment_parallel_chunks_large_file
-for the chunked path), testScopes (the function calls Appwrite's users service), testDeleteFunctionRulesCleanup
-(redirect rules are Appwrite's domains service), testFunctionDeploymentRetention's maintenance part lives in the
-console-client port.
+clone Appwrite's GitHub repositories), testScopes (its build and its function call Appwrite's users service
+with the function's key). Parts left out of a ported method are named in its docstring.
 """
 from __future__ import annotations
 
@@ -15,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -23,7 +21,7 @@ from email.policy import HTTP
 
 import pytest
 
-from e2e_support import FUNCTIONS, Side, headers_of, package, query, unique
+from e2e_support import FUNCTIONS, Side, headers_of, package, processes_with, query, unique
 from support import wait_for
 
 
@@ -236,19 +234,26 @@ def test_create_deployment(server_side: Side):
 
 
 def test_cancel_deployment_build(server_side: Side, test_deployment: dict):
-    """FunctionsCustomServerTest::testCancelDeploymentBuild"""
+    """FunctionsCustomServerTest::testCancelDeploymentBuild. Appwrite's build of `basic` takes seconds, long
+    enough to be seen `building`; here it takes none, so the deployment's build command holds it (a
+    `commands` parameter the route takes) until the cancel ends it."""
     function_id = test_deployment["functionId"]
-    deployment = server_side.create_deployment(function_id, "basic", activate="false")
+    token = f"held-build-{unique()}"
+    deployment = server_side.create_deployment(function_id, "basic", activate="false",
+                                               commands=f"sleep 300 && echo {token}")
     assert deployment.status == 202 and deployment.body["$id"]
     assert is_datetime(deployment.body["$createdAt"]) and deployment.body["entrypoint"] == "index.js"
     deployment_id = deployment.body["$id"]
     wait_for(lambda: server_side.get_deployment(function_id, deployment_id).body["status"] == "building",
              timeout=100, interval=0.05, message="the build to be running")
+    wait_for(lambda: processes_with(token), timeout=30, message="the build command to run")
     canceled = server_side.cancel_deployment(function_id, deployment_id)
     assert canceled.status == 200 and canceled.body["status"] == "canceled"
     wait_for(lambda: "Build has been canceled." in server_side.get_deployment(function_id, deployment_id)
              .body["buildLogs"], message="the build log to say it was canceled")
     assert server_side.get_deployment(function_id, deployment_id).body["status"] == "canceled"
+    assert server_side.get_function(function_id).body["deploymentId"] == test_deployment["deploymentId"]
+    wait_for(lambda: not processes_with(token), timeout=30, message="the canceled build's command to end")
 
 
 def test_create_deployment_parallel_chunks_large_file(server_side: Side, tmp_path):
@@ -283,6 +288,72 @@ def test_create_deployment_parallel_chunks_large_file(server_side: Side, tmp_pat
         assert reply.status == 202, reply.body
     ready = server_side.wait_ready(function_id, deployment_id)
     assert ready["$id"] == deployment_id
+    server_side.cleanup_function(function_id)
+
+
+CHUNK = 5 * 1024 * 1024  # the SDKs' and the e2e suite's upload chunk
+
+
+@pytest.fixture(scope="module")
+def large_code() -> bytes:
+    """Appwrite's `large` resource: index.js beside a ~7 MB video. The video is stood in for by 7 MiB of
+    random bytes (incompressible, as video is), written at test time rather than kept in the repository."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(FUNCTIONS / "large" / "index.js", arcname="index.js")
+        video = os.urandom(7 * 1024 * 1024)
+        info = tarfile.TarInfo("blue.mp4")
+        info.size = len(video)
+        tar.addfile(info, io.BytesIO(video))
+    return buf.getvalue()
+
+
+def test_create_deployment_large(server_side: Side, large_code: bytes):
+    """FunctionsCustomServerTest::testCreateDeploymentLarge: a ~7 MB archive in 5 MiB chunks, with a
+    build command that copies the video (so the build output passes 10 MB). The original uploads to the
+    shared test function; this one uses a function of its own, so the shared deployment stays active."""
+    function_id = server_side.setup_function({"functionId": unique(), **TEST_FUNCTION})
+    deployment_id = ""
+    reply = None
+    for start in range(0, len(large_code), CHUNK):
+        end = min(start + CHUNK, len(large_code)) - 1
+        headers = {"content-range": f"bytes {start}-{end}/{len(large_code)}"}
+        if deployment_id:
+            headers["x-appwrite-id"] = deployment_id
+        reply = server_side.create_deployment(function_id, code=large_code[start:end + 1], headers=headers,
+                                              entrypoint="index.js", activate=True,
+                                              commands="cp blue.mp4 copy.mp4 && ls -al")
+        deployment_id = reply.body["$id"]
+    assert reply.status == 202, reply.body
+    assert reply.body["$id"] and is_datetime(reply.body["$createdAt"])
+    assert reply.body["entrypoint"] == "index.js"
+    assert 5 * 1024 * 1024 < reply.body["sourceSize"] < 10 * 1024 * 1024
+    ready = server_side.wait_ready(function_id, deployment_id)
+    assert ready["sourceSize"] == reply.body["sourceSize"]
+    assert ready["buildSize"] > 10 * 1024 * 1024
+    server_side.cleanup_function(function_id)
+
+
+def test_create_deployment_out_of_order(server_side: Side, large_code: bytes):
+    """FunctionsCustomServerTest::testCreateDeploymentOutOfOrder: the last chunk first, then the first,
+    the second, and the rest shuffled (with two chunks, as here and in the original, the last one is
+    sent twice). A function of its own, as in test_create_deployment_large."""
+    function_id = server_side.setup_function({"functionId": unique(), **TEST_FUNCTION})
+    chunks = [(start, min(start + CHUNK, len(large_code)) - 1) for start in range(0, len(large_code), CHUNK)]
+    assert len(chunks) >= 2
+    rest = list(range(2, len(chunks) - 1))
+    random.shuffle(rest)
+    deployment_id = ""
+    for index in [len(chunks) - 1, 0, 1, *rest]:
+        start, end = chunks[index]
+        headers = {"content-range": f"bytes {start}-{end}/{len(large_code)}"}
+        if deployment_id:
+            headers["x-appwrite-id"] = deployment_id
+        reply = server_side.create_deployment(function_id, code=large_code[start:end + 1], headers=headers,
+                                              entrypoint="index.js", activate=True)
+        assert reply.status == 202, reply.body
+        deployment_id = reply.body["$id"]
+    server_side.wait_ready(function_id, deployment_id)
     server_side.cleanup_function(function_id)
 
 
@@ -484,9 +555,12 @@ def test_delete_deployment(server_side: Side):
     assert deployment.status == 202, deployment.body
     deployment_id = deployment.body["$id"]
     server_side.wait_ready(function_id, deployment_id)
+    assert server_side.deployment_dir(function_id, deployment_id).is_dir()
     deleted = server_side.delete_deployment(function_id, deployment_id)
     assert deleted.status == 204 and not deleted.body
     assert server_side.get_deployment(function_id, deployment_id).status == 404
+    wait_for(lambda: not server_side.deployment_dir(function_id, deployment_id).exists(),
+             message="the deployment's files to be removed")
 
 
 def test_delete_function(server_side: Side):
@@ -496,6 +570,25 @@ def test_delete_function(server_side: Side):
     deleted = server_side.delete_function(function_id)
     assert deleted.status == 204 and not deleted.body
     assert server_side.get_function(function_id).status == 404
+
+
+def test_delete_function_rules_cleanup(server_side: Side):
+    """FunctionsCustomServerTest::testDeleteFunctionRulesCleanup, for the function's own domain rule; the
+    original also creates a redirect rule (`POST /proxy/rules/redirect`, Appwrite's domains service,
+    not emulated), left out here."""
+    function_id = server_side.setup_function({"functionId": unique(), "name": "Test Rules Cleanup Function",
+                                              "runtime": "node-22", "entrypoint": "index.js", "timeout": 15})
+    assert server_side.setup_function_domain(function_id)
+
+    def rules_total() -> int:
+        rules = server_side.call("GET", "/proxy/rules", {"queries": [
+            query("equal", "deploymentResourceId", [function_id])]})
+        assert rules.status == 200, rules.body
+        return rules.body["total"]
+
+    assert rules_total() >= 1
+    server_side.cleanup_function(function_id)
+    wait_for(lambda: rules_total() == 0, timeout=5, interval=0.5, message="the function's rules to be deleted")
 
 
 @pytest.mark.timeout(120)
