@@ -27,9 +27,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .api import console
-from .api.common import STATE_KEY, json_response, project
+from .api.common import MODEL_KEY, STATE_KEY, json_body, json_response, project
 from .errors import AppwriteError
 from .params import body_too_large
+from .response_formats import needs_shaping, shape
+from .serializers import parse_version
 from .services.function_domains import domain_label
 
 log = logging.getLogger("emulator")
@@ -244,6 +246,20 @@ async def auth_middleware(request: web.Request, handler):
                             f"{ANONYMOUS_BODY_BYTES} bytes, with a Content-Length.", 413)
     response = await handler(request)
     console.grant_cli_session(request, response)
+    return response
+
+
+@web.middleware
+async def response_format_middleware(request: web.Request, handler):
+    """A JSON model in the shape of the client's `X-Appwrite-Response-Format` (and a list's
+    Query.select), as Appwrite's response filters make it: one place for every route."""
+    response = await handler(request)
+    model = response.get(MODEL_KEY) if isinstance(response, web.Response) else None
+    if model is not None:
+        header = request.headers.get("x-appwrite-response-format")
+        fmt = parse_version(header) if header else None
+        if needs_shaping(model, fmt):
+            response.body = json_body(shape(model, fmt))
     return response
 
 

@@ -33,6 +33,22 @@ ATTRIBUTES = {
                    "deploymentId"),
     "variables": ("key", "resourceType", "resourceId", "secret"),
 }
+# Query.select is allowed on deployments only (Appwrite's Deployments validator); it may name any
+# attribute of the collection (app/config/collections/projects.php), not only the filterable ones,
+# or an internal one, or `*`. Elsewhere a select is an unknown method.
+SELECT_ATTRIBUTES = {
+    "deployments": ("resourceInternalId", "resourceId", "resourceType", "entrypoint", "buildCommands",
+                    "startCommand", "buildOutput", "sourcePath", "type", "installationId",
+                    "installationInternalId", "providerRepositoryId", "repositoryId", "repositoryInternalId",
+                    "providerRepositoryName", "providerRepositoryOwner", "providerRepositoryUrl",
+                    "providerCommitHash", "providerCommitAuthorUrl", "providerCommitAuthor", "providerCommitMessage",
+                    "providerCommitUrl", "providerBranch", "providerBranchUrl", "providerRootDirectory",
+                    "providerCommentId", "sourceSize", "sourceMetadata", "sourceChunksTotal",
+                    "sourceChunksUploaded", "activate", "screenshotLight", "screenshotDark", "buildStartedAt",
+                    "buildEndedAt", "buildDuration", "buildSize", "totalSize", "status", "buildPath", "buildLogs",
+                    "adapter", "fallbackFile"),
+}
+INTERNAL_ATTRIBUTES = ("$id", "$sequence", "$collection", "$tenant", "$createdAt", "$updatedAt", "$permissions")
 # Older names clients may still send for the same attribute.
 ALIASES = {"deployment": "deploymentId", "size": "sourceSize", "buildTime": "buildDuration",
            "statusCode": "responseStatusCode"}
@@ -67,6 +83,7 @@ class ListPlan:
     offset: int = 0
     cursor: str | None = None
     cursor_before: bool = False
+    select: list[str] | None = None  # the attributes the items keep (None: all)
 
 
 def _bad(message: str) -> AppwriteError:
@@ -247,7 +264,13 @@ def plan(collection: str, raw_queries, search: str | None = None) -> ListPlan:
             if attr and attr not in allowed:
                 raise _bad(f"Invalid query: Attribute not found in schema: {attr}")
             result.order.append((column(attr) if attr else "seq", q.method == "orderAsc"))
-        elif q.method in ("select", "orderRandom"):
+        elif q.method == "select":
+            _check_select(collection, q)
+            if "*" in q.values or result.select == ["*"]:
+                result.select = ["*"]
+            else:
+                result.select = (result.select or []) + q.values
+        elif q.method == "orderRandom":
             continue
         else:
             sql, args = _filter(q, allowed)
@@ -261,9 +284,32 @@ def plan(collection: str, raw_queries, search: str | None = None) -> ListPlan:
         for term in terms:
             clauses.append("(" + " OR ".join(f"CAST({column(a)} AS TEXT) LIKE ? ESCAPE '\\'" for a in attrs) + ")")
             params.extend([f"%{_like_escape(term)}%"] * len(attrs))
+    if result.select == ["*"]:
+        result.select = None
     result.where = " AND ".join(f"({c})" for c in clauses)
     result.params = tuple(params)
     return result
+
+
+def _check_select(collection: str, q: Query) -> None:
+    """Appwrite's Select validator (utopia-php/database), with its wording."""
+    if collection not in SELECT_ATTRIBUTES:
+        raise _bad("Invalid query method: select")
+    if not q.values:
+        raise _bad("Invalid query: No attributes selected")
+    if len({json.dumps(v) for v in q.values}) != len(q.values):
+        raise _bad("Invalid query: Duplicate attributes selected")
+    known = set(SELECT_ATTRIBUTES[collection]) | set(INTERNAL_ATTRIBUTES) | {"*"}
+    for value in q.values:
+        # A dotted name is a relationship path; only its first part is an attribute.
+        if not isinstance(value, str) or value.split(".")[0] not in known and value not in known:
+            raise _bad(f"Invalid query: Attribute not found in schema: {value}")
+
+
+def selection(collection: str, raw_queries) -> list[str] | None:
+    """The attributes a list's `Query.select` keeps (None: no select, or `*`); the queries were
+    validated by `plan` for the same collection."""
+    return plan(collection, raw_queries).select
 
 
 def _int_value(q: Query, low: int, high: int) -> int:

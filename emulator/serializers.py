@@ -1,13 +1,15 @@
-"""Appwrite's JSON response models, shaped for the client's `X-Appwrite-Response-Format`.
+"""Appwrite's JSON response models, in their newest shape.
 
 Documents are stored in the newest shape; these functions pick the public fields (with their
-defaults, never `null` where the SDKs' models reject it) and add the older names that clients
-built for earlier server versions read (`functionId` on executions for < 2.0, `specification` on
-functions for < 1.9).
+defaults, never `null` where the SDKs' models reject it) and tag the result with its model name
+(response_formats.Model), so that a client asking for an older `X-Appwrite-Response-Format` gets
+it reshaped by Appwrite's response filters in one place (response_formats.shape). Executions also
+carry `functionId`, which 1.9.x clients read, next to the 2.x `resourceId`/`resourceType`.
 """
 from __future__ import annotations
 
 from .errors import APPWRITE_VERSION
+from .response_formats import Model
 
 FUNCTION_DEFAULTS = {
     "$id": "", "$createdAt": "", "$updatedAt": "", "execute": [], "name": "", "description": "",
@@ -63,44 +65,37 @@ def _pick(doc: dict, defaults: dict) -> dict:
     return out
 
 
-def variable_model(doc: dict, fmt: tuple = ()) -> dict:
+def variable_model(doc: dict, fmt: tuple = ()) -> Model:
+    # `fmt` is not used: response_formats shapes every model for the request's format.
     out = _pick(doc, VARIABLE_DEFAULTS)
     if out["secret"]:
         out["value"] = ""
-    return out
+    return Model("variable", out)
 
 
-def function_model(doc: dict, variables: list[dict], fmt: tuple = ()) -> dict:
+def function_model(doc: dict, variables: list[dict], fmt: tuple = ()) -> Model:
     out = _pick(doc, FUNCTION_DEFAULTS)
-    out["vars"] = [variable_model(v, fmt) for v in variables]
-    if fmt and fmt < (1, 9, 0):
-        out["specification"] = out["buildSpecification"]
-    if fmt and fmt < (1, 7, 0):
-        out["deployment"] = out["deploymentId"]
-    return out
+    out["vars"] = [dict(variable_model(v)) for v in variables]
+    return Model("function", out)
 
 
-def deployment_model(doc: dict, fmt: tuple = ()) -> dict:
+def deployment_model(doc: dict, fmt: tuple = ()) -> Model:
     out = _pick(doc, DEPLOYMENT_DEFAULTS)
-    if fmt and fmt < (1, 7, 0):
-        out["size"] = out["sourceSize"]
-        out["buildTime"] = out["buildDuration"]
     for extra in ("chunksTotal", "chunksUploaded"):
         if extra in doc:
             out[extra] = doc[extra]
-    return out
+    return Model("deployment", out)
 
 
-def execution_model(doc: dict, fmt: tuple = ()) -> dict:
+def execution_model(doc: dict, fmt: tuple = ()) -> Model:
     out = _pick(doc, EXECUTION_DEFAULTS)
     out["responseHeaders"] = [{"name": str(h["name"]), "value": str(h["value"])} for h in out["responseHeaders"]]
     out["requestHeaders"] = [{"name": str(h["name"]), "value": str(h["value"])} for h in out["requestHeaders"]]
-    # Clients before 2.0 read `functionId`; newer ones `resourceId`. Both are harmless to either.
+    # Clients before 2.0 read `functionId`; newer ones `resourceId`. Both are harmless to either
+    # (a request naming a format before 2.0 gets only `functionId`, as from Appwrite).
     out["functionId"] = out["resourceId"]
-    if fmt and fmt < (1, 6, 0):
-        out["statusCode"] = out["responseStatusCode"]
-    return out
+    return Model("execution", out)
 
 
-def list_model(key: str, total: int, items: list[dict]) -> dict:
-    return {"total": total, key: items}
+def list_model(key: str, total: int, items: list[dict], selection: list[str] | None = None) -> Model:
+    return Model(f"{key}List", {"total": total, key: items}, items_key=key, selection=selection)

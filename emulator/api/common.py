@@ -9,6 +9,7 @@ from aiohttp import web
 from ..errors import AppwriteError
 from ..ids import check_uid, is_utf8, is_valid_id
 from ..params import read_params
+from ..response_formats import Model
 from ..schemas import validate
 from ..serializers import parse_version
 from ..services.state import State
@@ -54,9 +55,20 @@ def files(request: web.Request) -> dict:
     return request.get("files", {})
 
 
+# The Model a JSON response was rendered from, kept on the response for the response-format
+# middleware (response_formats.py), which reshapes it for the client's format.
+MODEL_KEY = "appwrite_model"
+
+
+def json_body(data) -> bytes:
+    return utf8(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
 def json_response(data, status: int = 200, headers: dict | None = None) -> web.Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return web.Response(body=utf8(body), status=status, headers={"Content-Type": JSON_TYPE, **(headers or {})})
+    response = web.Response(body=json_body(data), status=status, headers={"Content-Type": JSON_TYPE, **(headers or {})})
+    if isinstance(data, Model):
+        response[MODEL_KEY] = data
+    return response
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

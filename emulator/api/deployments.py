@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..queries import selection
 from ..serializers import deployment_model, list_model
 from ..services import deployments as svc
-from .common import files, fmt, json_response, no_content, params, path_id, project, state
+from .common import files, json_response, no_content, params, path_id, project, state
 
 
 def _ids(request):
@@ -15,7 +16,8 @@ def _ids(request):
 async def list_deployments(request: web.Request) -> web.Response:
     p = await params(request, "listDeployments")
     total, docs = svc.list_deployments(*_ids(request), p)
-    return json_response(list_model("deployments", total, [deployment_model(d, fmt(request)) for d in docs]))
+    return json_response(list_model("deployments", total, [deployment_model(d) for d in docs],
+                                    selection=selection("deployments", p.get("queries"))))
 
 
 async def create_deployment(request: web.Request) -> web.Response:
@@ -23,12 +25,12 @@ async def create_deployment(request: web.Request) -> web.Response:
     doc = await svc.upload_deployment(
         *_ids(request), p, files(request).get("code"), request.headers.get("content-range"),
         request.headers.get("x-appwrite-id"), request.headers.get("x-sdk-language", ""))
-    return json_response(deployment_model(doc, fmt(request)), 202)
+    return json_response(deployment_model(doc), 202)
 
 
 async def get_deployment(request: web.Request) -> web.Response:
     doc = svc.get_deployment(*_ids(request), path_id(request, "deploymentId"))
-    return json_response(deployment_model(doc, fmt(request)))
+    return json_response(deployment_model(doc))
 
 
 async def delete_deployment(request: web.Request) -> web.Response:
@@ -39,18 +41,19 @@ async def delete_deployment(request: web.Request) -> web.Response:
 async def duplicate_deployment(request: web.Request) -> web.Response:
     p = await params(request, "createDuplicateDeployment")
     doc = svc.duplicate_deployment(*_ids(request), p["deploymentId"])
-    return json_response(deployment_model(doc, fmt(request)), 202)
+    return json_response(deployment_model(doc), 202)
 
 
 async def retry_build_legacy(request: web.Request) -> web.Response:
-    """Appwrite <= 1.6 `POST .../deployments/{id}/builds/{buildId}` and `.../build`: rebuild, 204."""
-    svc.duplicate_deployment(*_ids(request), path_id(request, "deploymentId"))
+    """Appwrite <= 1.6 `POST .../deployments/{id}/builds/{buildId}` and `.../build`: rebuild, 204.
+    The rebuild goes live when ready, whatever the original's `activate`."""
+    svc.duplicate_deployment(*_ids(request), path_id(request, "deploymentId"), activate=True)
     return no_content()
 
 
 async def cancel_deployment(request: web.Request) -> web.Response:
-    doc = svc.cancel_deployment(*_ids(request), path_id(request, "deploymentId"))
-    return json_response(deployment_model(doc, fmt(request)))
+    doc = await svc.cancel_deployment(*_ids(request), path_id(request, "deploymentId"))
+    return json_response(deployment_model(doc))
 
 
 async def download_deployment(request: web.Request) -> web.StreamResponse:

@@ -5,6 +5,11 @@ them. Build output goes to `build.log` in the deployment's directory as it is pr
 never accumulated in memory, and cut to its last MAX_BUILD_LOG_CHARS characters like Appwrite's;
 every half second the deployment's `buildLogs` is refreshed from it, so a polling client sees
 progress. A ready deployment that was uploaded with `activate=true` becomes the function's active one.
+
+A build runs with the function's build specification (CPUs and memory, at least MIN_BUILD_MEMORY MB,
+as Appwrite's builds worker) in the environment both executors start it with (`build_environment`).
+A cancel (services/deployments.py) is final: it stops the build's processes, and a build that ends
+afterwards only adds Appwrite's "Build has been canceled." line, never its own status.
 """
 from __future__ import annotations
 
@@ -14,11 +19,13 @@ import math
 import os
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..executors.base import BuildJob
 from ..languages.base import BuildError
 from ..processes import ProcessOwner
+from ..runtime_env import build_env
 from .functions import activate_deployment, function_env, refresh_latest_deployment, specification_of
 from .state import State, deployment_key
 
@@ -28,6 +35,39 @@ BUILD_LOG_NAME = "build.log"
 # UTF-8 needs at most 4 bytes a character: this many trailing bytes always hold the kept characters.
 _TAIL_BYTES = 4 * MAX_BUILD_LOG_CHARS
 _COMPACT_AT_BYTES = 4 * _TAIL_BYTES  # the file is cut back to its tail when it grows past this
+# Appwrite's builds worker gives a function build at least this much memory, whatever its specification.
+MIN_BUILD_MEMORY = 1024
+# The deployment fields Appwrite's builds worker hands a build as APPWRITE_VCS_* variables.
+VCS_VARIABLES = {
+    "APPWRITE_VCS_REPOSITORY_ID": "providerRepositoryId", "APPWRITE_VCS_REPOSITORY_NAME": "providerRepositoryName",
+    "APPWRITE_VCS_REPOSITORY_OWNER": "providerRepositoryOwner", "APPWRITE_VCS_REPOSITORY_URL": "providerRepositoryUrl",
+    "APPWRITE_VCS_REPOSITORY_BRANCH": "providerBranch", "APPWRITE_VCS_REPOSITORY_BRANCH_URL": "providerBranchUrl",
+    "APPWRITE_VCS_COMMIT_HASH": "providerCommitHash", "APPWRITE_VCS_COMMIT_MESSAGE": "providerCommitMessage",
+    "APPWRITE_VCS_COMMIT_URL": "providerCommitUrl", "APPWRITE_VCS_COMMIT_AUTHOR_NAME": "providerCommitAuthor",
+    "APPWRITE_VCS_COMMIT_AUTHOR_URL": "providerCommitAuthorUrl", "APPWRITE_VCS_ROOT_DIRECTORY": "providerRootDirectory",
+}
+
+
+def canceled_logs(logs: str) -> str:
+    """A canceled build's logs: what it printed, then the line Appwrite's builds worker adds."""
+    now = datetime.now(timezone.utc).strftime("%H:%M:%S")
+    line = f"\033[90m[{now}] \033[90m[\033[0mappwrite\033[90m]\033[33m Build has been canceled. \033[0m\n"
+    return (logs + line)[-MAX_BUILD_LOG_CHARS:]
+
+
+def build_environment(state: State, project: str, function: dict, deployment: dict) -> tuple[dict[str, str], float, int]:
+    """(environment, CPUs, memory in MB) of a deployment's build, for either executor: the function's
+    variables and Appwrite's, with CPUS/MEMORY of its *build* specification, then the open-runtimes
+    block (entrypoint, limits, an empty secret). The docker executor only adds its hostname."""
+    cpus, memory = specification_of(function, "build")
+    memory = max(memory, MIN_BUILD_MEMORY)
+    variables = function_env(state, project, function, deployment["$id"])
+    variables.update({name: str(deployment.get(field) or "") for name, field in VCS_VARIABLES.items()})
+    variables.update({"APPWRITE_FUNCTION_CPUS": f"{cpus:g}", "APPWRITE_FUNCTION_MEMORY": str(memory),
+                      "APPWRITE_DEPLOYMENT_TYPE": deployment.get("type", "")})
+    env = build_env(variables, version=function.get("version", "v5"), entrypoint=deployment.get("entrypoint", ""),
+                    cpus=cpus, memory=memory)
+    return env, cpus, memory
 
 
 class BuildLog:
@@ -190,24 +230,26 @@ async def build_deployment(state: State, project: str, function_id: str, deploym
     refresh_latest_deployment(state, project, function_id)
 
     ddir = state.deployment_dir(project, function_id, deployment_id)
-    cpus, memory = specification_of(function, "build")
+    env, cpus, memory = build_environment(state, project, function, dep)
     job = BuildJob(
         deployment_key=deployment_key(project, deployment_id), runtime=function["runtime"],
         version=function.get("version", "v5"), source_archive=ddir / "source.tar.gz", build_dir=ddir / "build",
         output_archive=ddir / "output.tar.gz", entrypoint=dep.get("entrypoint", ""),
-        commands=dep.get("commands", ""), env=function_env(state, project, function, deployment_id),
-        timeout=state.settings.build_timeout, cpus=cpus, memory=max(memory, 1024))
+        commands=dep.get("commands", ""), env=env, timeout=state.settings.build_timeout, cpus=cpus, memory=memory)
     ddir.mkdir(parents=True, exist_ok=True)
     output = BuildLog(ddir / BUILD_LOG_NAME, echo=state.builds.echo(project, function_id, deployment_id))
     output.write(f"Building {function['runtime']} deployment {deployment_id} with the {state.executor_for(function).name} executor.\n")
+
+    def running() -> bool:
+        current = store.get("deployments", project, function_id, deployment_id)
+        return current is not None and current.get("status") != "canceled"
 
     async def flush_periodically():
         shown = 0
         while True:
             await asyncio.sleep(0.5)
-            current = store.get("deployments", project, function_id, deployment_id)
-            if current is None or current.get("status") == "canceled":
-                # Deleted or canceled: stop the build (and everything it started).
+            if not running():
+                # Deleted or canceled (which stop the build themselves): also what it started after that.
                 await state.executor_for(function).stop_deployment(job.deployment_key)
                 return
             if output.writes != shown:
@@ -227,7 +269,8 @@ async def build_deployment(state: State, project: str, function_id: str, deploym
         await state.executor_for(function).build(job, output.write)
         ok = True
     except BuildError as exc:
-        output.write(f"\nBuild failed: {exc}\n")
+        if running():  # a canceled build's processes were killed: that is no failure of its own
+            output.write(f"\nBuild failed: {exc}\n")
         ok = False
     except Exception as exc:  # noqa: BLE001 - any executor failure is a failed build, with its reason
         log.exception("executor build error")
@@ -238,20 +281,30 @@ async def build_deployment(state: State, project: str, function_id: str, deploym
         raise
     finally:
         flusher.cancel()
-    dep = store.get("deployments", project, function_id, deployment_id)
-    if dep is None or dep.get("status") == "canceled":
-        output.close()
-        return
     elapsed = time.monotonic() - started
-    output.write(f"Build {'finished' if ok else 'failed'} in {elapsed:.2f}s.\n")
+    if running():
+        output.write(f"Build {'finished' if ok else 'failed'} in {elapsed:.2f}s.\n")
     await asyncio.to_thread(output.close)
-    dep["buildLogs"] = await asyncio.to_thread(output.tail)
+    logs = await asyncio.to_thread(output.tail)
+    build_size = 0
+    if ok:
+        artifact = job.output_archive if job.output_archive.exists() else job.build_dir
+        build_size = artifact.stat().st_size if artifact.is_file() else await asyncio.to_thread(_dir_size, artifact)
+    # From here to the update nothing awaits: a cancel accepted while the build ran (or while its
+    # log was read above) is seen, and is final.
+    dep = store.get("deployments", project, function_id, deployment_id)
+    if dep is None:
+        return
+    if dep.get("status") == "canceled":
+        dep["buildLogs"] = canceled_logs(logs)
+        store.update("deployments", project, function_id, dep)
+        return
+    dep["buildLogs"] = logs
     dep["buildDuration"] = max(1, math.ceil(elapsed)) if ok else math.ceil(elapsed)
     dep["status"] = "ready" if ok else "failed"
     if ok:
-        artifact = job.output_archive if job.output_archive.exists() else job.build_dir
-        dep["buildSize"] = artifact.stat().st_size if artifact.is_file() else await asyncio.to_thread(_dir_size, artifact)
-        dep["totalSize"] = dep.get("sourceSize", 0) + dep["buildSize"]
+        dep["buildSize"] = build_size
+        dep["totalSize"] = dep.get("sourceSize", 0) + build_size
     store.update("deployments", project, function_id, dep)
     refresh_latest_deployment(state, project, function_id)
     if ok and dep.get("activate"):

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..archives import ArchiveError, create_archive, inspect_archive
 from ..errors import AppwriteError
 from ..ids import check_uid, now_iso, unique_id
+from .builds import canceled_logs
 from .functions import get_function, refresh_latest_deployment
 from .listing import list_documents
 from .state import State, deployment_key
@@ -159,16 +160,22 @@ def _assemble(chunk_dir: Path, target: Path, size: int) -> None:
     os.replace(tmp, target)
 
 
-def duplicate_deployment(state: State, project: str, function_id: str, deployment_id: str) -> dict:
+def duplicate_deployment(state: State, project: str, function_id: str, deployment_id: str,
+                         activate: bool | None = None) -> dict:
+    """A new deployment of the same source, as Appwrite's: it keeps the original's type and
+    `activate` (unless `activate` says otherwise) but builds with the function's *current*
+    entrypoint and commands, not the ones the original was built with."""
+    function = get_function(state, project, function_id)
     old = get_deployment(state, project, function_id, deployment_id)
     src = state.deployment_dir(project, function_id, deployment_id) / "source.tar.gz"
     if not src.exists():
         raise AppwriteError("deployment_not_found", "Deployment source is missing; upload it again.")
     new_id = unique_id()
     ddir = state.deployment_dir(project, function_id, new_id)
-    doc = _new_deployment(state, project, function_id, new_id, entrypoint=old.get("entrypoint", ""),
-                          commands=old.get("commands", ""), activate=True, size=old.get("sourceSize", 0),
-                          chunks_total=1, kind=old.get("type", "manual"))
+    doc = _new_deployment(state, project, function_id, new_id, entrypoint=function.get("entrypoint", ""),
+                          commands=function.get("commands", ""),
+                          activate=bool(old.get("activate")) if activate is None else activate,
+                          size=old.get("sourceSize", 0), chunks_total=1, kind=old.get("type", "manual"))
     ddir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, ddir / "source.tar.gz")
     doc["chunksUploaded"] = 1
@@ -178,14 +185,24 @@ def duplicate_deployment(state: State, project: str, function_id: str, deploymen
     return doc
 
 
-def cancel_deployment(state: State, project: str, function_id: str, deployment_id: str) -> dict:
+async def cancel_deployment(state: State, project: str, function_id: str, deployment_id: str) -> dict:
+    """Cancel a build that has not finished. The status is final at once; the build's processes are
+    stopped now, and its worker adds the closing log line when it sees them end (one still waiting
+    in the queue is never started, so the line is added here)."""
     doc = get_deployment(state, project, function_id, deployment_id)
     if doc.get("status") in ("ready", "failed"):
         raise AppwriteError("build_already_completed")
+    if doc.get("status") == "canceled":
+        return doc
+    was_waiting = doc.get("status") == "waiting"
     doc["status"] = "canceled"
-    doc["buildLogs"] = (doc.get("buildLogs") or "") + "Build canceled.\n"
+    if was_waiting:
+        doc["buildLogs"] = canceled_logs(doc.get("buildLogs") or "")
     state.store.update("deployments", project, function_id, doc)
     refresh_latest_deployment(state, project, function_id)
+    if not was_waiting:
+        function = get_function(state, project, function_id)
+        await state.executor_for(function).stop_deployment(deployment_key(project, deployment_id))
     return doc
 
 
