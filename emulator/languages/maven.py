@@ -65,8 +65,10 @@ class Coordinate:
 
 
 def gradle_files(build_dir: Path) -> list[Path]:
-    """The files the official build applies: `./*.gradle*` at the top of the function's folder."""
-    return sorted(p for p in Path(build_dir).glob("*.gradle*") if p.is_file())
+    """The files the official build applies: `./*.gradle*` at the top of the function's folder
+    (a link pointing out of it is not read)."""
+    root = Path(build_dir).resolve()
+    return sorted(p for p in root.glob("*.gradle*") if p.is_file() and p.resolve().is_relative_to(root))
 
 
 def declared(build_dir: Path) -> list[Coordinate]:

@@ -179,6 +179,15 @@ def test_declared_notations(tmp_path):
     assert [c.compile_only for c in maven.declared(tmp_path)] == [False, False, False, True, False, False]
 
 
+def test_a_link_out_of_the_folder_is_not_read(tmp_path):
+    outside = tmp_path / "outside.gradle"
+    outside.write_text("dependencies { implementation 'secret:line:1' }\n")
+    (tmp_path / "function").mkdir()
+    (tmp_path / "function" / "dependencies.gradle").symlink_to(outside)
+    (tmp_path / "function" / "inside.gradle").write_text("dependencies { implementation 'a:b:1' }\n")
+    assert [str(c) for c in maven.declared(tmp_path / "function")] == ["a:b:1"]
+
+
 @pytest.mark.parametrize("line, message", [
     ("implementation platform('a:b:1')", "cannot resolve 'implementation platform('a:b:1')'"),
     ("implementation 'a:b'", "'a:b' is not a 'group:artifact:version' coordinate"),
