@@ -2,9 +2,11 @@
 async gem and its server requires it): with and without a Gemfile of their own."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
+from emulator.languages.ruby import ASYNC_HINT as ASYNC_INSTALL
 from support import require_toolchain
 
 from .contract_common import RuntimeContract
@@ -83,3 +85,21 @@ def test_a_bundle_with_its_own_async_wins(tmp_path):
         r = driver.request(headers={})
         assert r.status == 200, r.short()
         assert r.json() == {"async": "the bundle's async", "version": "9.9.9"}
+
+
+def test_missing_gem_is_named_in_the_build_log(tmp_path, monkeypatch):
+    """A machine without the gem (here: a `ruby` that ignores installed gems) builds with the
+    install hint in the log; a function calling Async then fails with Ruby's own error."""
+    contract.require_toolchain()
+    real_ruby = shutil.which("ruby")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ruby").write_text(f'#!/bin/sh\nexec {real_ruby} --disable-gems "$@"\n')
+    (bin_dir / "ruby").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    with contract.running(tmp_path, {"index.rb": FUNCTION}, "index.rb") as driver:
+        assert f"is not installed here. Install: {ASYNC_INSTALL}" in driver.build_log, driver.build_log
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        r = driver.request(headers={"x-dir": str(run_dir)})
+        assert r.status == 500 and "undefined method `Async'" in r.errors, r.short()
