@@ -1,4 +1,5 @@
 # make run   : install if needed, then start the emulator on http://127.0.0.1:8080/v1
+#              (make run PORT=9000 DATA_DIR=/tmp/state: another port, another state folder)
 # make test  : install if needed, then run the whole test suite
 # make bench : install if needed, then run the benchmarks (prints a table, writes bench/results.json)
 PYTHON ?= python3
@@ -7,6 +8,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := tests/node/node_modules/.installed
 PYTEST_ARGS ?=
+PORT ?= 8080
+DATA_DIR ?= .emulator
 
 .PHONY: install run test bench clean
 
@@ -24,7 +27,7 @@ $(NODE_STAMP): tests/node/package.json
 	touch $(NODE_STAMP)
 
 run: $(STAMP)
-	$(PY) -m emulator serve --host 127.0.0.1 --port 8080 --data-dir .emulator
+	$(PY) -m emulator serve --host 127.0.0.1 --port $(PORT) --data-dir $(DATA_DIR)
 
 test: install
 	$(PY) -m pytest -n 2 --dist loadfile -q -rs $(PYTEST_ARGS)

@@ -219,7 +219,7 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain,
 
 
 @main.command("exec")
-@click.argument("function_id")
+@click.argument("function")
 @click.option("--body", default="", help="Request body.")
 @click.option("--path", default="/", show_default=True, help="Request path.")
 @click.option("--method", default="POST", show_default=True,
@@ -227,14 +227,49 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain,
 @click.option("--header", "headers", multiple=True, metavar="KEY:VALUE", help="Request header (repeatable).")
 @click.option("--async", "is_async", is_flag=True, help="Queue it asynchronously and wait for the result.")
 @client_options
-def exec_(function_id, body, path, method, headers, is_async, endpoint, project, key):
-    """Run FUNCTION_ID once on a running emulator; print status, response, logs and errors."""
+def exec_(function, body, path, method, headers, is_async, endpoint, project, key):
+    """Run FUNCTION once on a running emulator; print status, response, logs and errors.
+
+    FUNCTION is the function's folder (as `init` and `dev` know it, the project then coming from
+    its appwrite.config.json), its id, or its name."""
     client = Client(endpoint, project or default_project(), key)
     try:
+        function_id = find_function(client, function, project_given=project is not None)
         code = run_exec(client, function_id, body, path, method.upper(), parse_headers(headers), is_async)
     except ClientError as exc:
         raise click.ClickException(exc.message)
     sys.exit(code)
+
+
+def find_function(client: Client, ref: str, project_given: bool) -> str:
+    """The id of the function `ref` names: a folder with a function's code, else an id, else a
+    name. A folder also sets the client's project, unless one was given."""
+    import urllib.parse
+
+    from .ids import ID_PATTERN
+    from .project import function_in_folder
+
+    if Path(ref).is_dir():
+        found = function_in_folder(ref)
+        if found is not None:
+            if not project_given:
+                client.project = found[0]
+            return found[1]
+    if ID_PATTERN.match(ref):
+        try:
+            return client.call("GET", f"/functions/{ref}")["$id"]
+        except ClientError as exc:
+            if exc.status != 404:
+                raise
+    query = json.dumps({"method": "equal", "attribute": "name", "values": [ref]})
+    named = client.call("GET", "/functions?" + urllib.parse.urlencode({"queries[]": query}))["functions"]
+    if len(named) == 1:
+        return named[0]["$id"]
+    if named:
+        raise ClientError(f"{len(named)} functions are named {ref!r} in project {client.project!r}: "
+                          f"{', '.join(f['$id'] for f in named)}. Pass the id instead.")
+    raise ClientError(f"404: No function with the id, name or folder {ref!r} in project {client.project!r} "
+                      f"at {client.endpoint}.", 404)
 
 
 @main.command()
@@ -293,6 +328,14 @@ def starter_files(source: Path, legacy: bool) -> list[Path]:
     return files
 
 
+def copy_starter(source: Path, directory: Path, files: list[Path]) -> None:
+    import shutil
+    for rel in files:
+        target = directory / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / rel, target)
+
+
 def find_config(directory: Path) -> Path:
     """The appwrite.config.json that DIR belongs to: in DIR or, when DIR is inside the working
     directory, in a folder between them (as the CLI searches upwards); else a new one in DIR."""
@@ -308,17 +351,20 @@ def find_config(directory: Path) -> Path:
 @click.option("--name", default=None, help="Function name (default: the directory's name).")
 @click.option("--project-id", default="default", show_default=True,
               help="projectId written to a new appwrite.config.json.")
-def init(directory, runtime, legacy, function_id, name, project_id):
+@click.option("--event", "events", multiple=True, metavar="EVENT",
+              help="An event the function is subscribed to, e.g. 'users.*.create' (repeatable).")
+def init(directory, runtime, legacy, function_id, name, project_id, events):
     """Create a starter function in DIRECTORY and register it in appwrite.config.json.
 
     The files are Appwrite's starter for the runtime (/ping answers Pong, any other path a JSON
     greeting). The function is added to the appwrite.config.json found in DIRECTORY or a parent
     up to the working directory, or to a new one in DIRECTORY, so the Appwrite CLI
     (`appwrite push function`) and the emulator can deploy it. Existing files are never overwritten.
+    Run again on a directory it already set up for the same runtime, it changes nothing (a missing
+    starter file is copied again) and says so.
     """
     import json
     import os
-    import shutil
 
     from .ids import ID_PATTERN, unique_id
 
@@ -326,8 +372,7 @@ def init(directory, runtime, legacy, function_id, name, project_id):
     directory = directory.resolve()
     if directory.exists() and not directory.is_dir():
         raise click.ClickException(f"{directory} exists and is not a directory.")
-    function_id = function_id or unique_id()
-    if not ID_PATTERN.match(function_id):
+    if function_id is not None and not ID_PATTERN.match(function_id):
         raise click.ClickException(f"Invalid function id {function_id!r}: at most 36 chars of a-z, A-Z, 0-9, "
                                    "period, hyphen and underscore, not starting with a special char.")
     name = name or directory.name
@@ -345,28 +390,42 @@ def init(directory, runtime, legacy, function_id, name, project_id):
             raise click.ClickException(f"{config_path} is not an Appwrite CLI config (no functions list).")
     functions = config.setdefault("functions", [])
     rel_path = Path(os.path.relpath(directory, config_path.parent)).as_posix()
-    for existing in functions:
-        if isinstance(existing, dict) and existing.get("$id") == function_id:
-            raise click.ClickException(f"{config_path} already has a function with id {function_id!r}.")
-        if isinstance(existing, dict) and Path(existing.get("path", "")).as_posix() == rel_path:
-            raise click.ClickException(f"{config_path} already has a function in {rel_path!r} "
-                                       f"({existing.get('$id')}); choose another directory.")
-
     files = starter_files(source, legacy)
+    for existing in functions:
+        if not isinstance(existing, dict):
+            continue
+        same_folder = Path(existing.get("path", "")).as_posix() == rel_path
+        if same_folder and function_id in (None, existing.get("$id")) and existing.get("runtime") == runtime \
+                and existing.get("entrypoint") == variant["entrypoint"]:
+            # Set up by an earlier run (the README's tour run twice): reuse it.
+            missing = [rel for rel in files if not (directory / rel).exists()]
+            copy_starter(source, directory, missing)
+            click.echo(f"Function {existing.get('name')!r} is already set up in {directory} "
+                       f"(registered in {config_path}); nothing changed"
+                       + (f" but the missing starter files {', '.join(r.as_posix() for r in missing)}." if missing else "."))
+            click.echo(f"Function id: {existing.get('$id')}")
+            return
+        if function_id is not None and existing.get("$id") == function_id:
+            raise click.ClickException(f"{config_path} already has a function with id {function_id!r} "
+                                       f"(in {existing.get('path')!r}): choose another --function-id.")
+        if same_folder:
+            raise click.ClickException(f"{config_path} already has a function in {rel_path!r} ({existing.get('$id')}, "
+                                       f"{existing.get('runtime')}): choose another directory, or remove that "
+                                       "entry from the config first.")
+
     clashes = [str(directory / f) for f in files if (directory / f).exists()]
     if clashes:
-        raise click.ClickException("Refusing to overwrite existing files:\n  " + "\n  ".join(clashes))
-    for rel in files:
-        target = directory / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / rel, target)
+        raise click.ClickException("Refusing to overwrite existing files:\n  " + "\n  ".join(clashes)
+                                   + "\nChoose another directory, or move those files away.")
+    copy_starter(source, directory, files)
+    function_id = function_id or unique_id()
 
     functions.append({
         "$id": function_id,
         "name": name,
         "runtime": runtime,
         "execute": ["any"],
-        "events": [],
+        "events": list(events),
         "scopes": ["users.read"],
         "schedule": "",
         "timeout": 15,
@@ -386,3 +445,4 @@ def init(directory, runtime, legacy, function_id, name, project_id):
         click.echo(f"  {rel.as_posix()}")
     click.echo(f"Registered in {config_path} (entrypoint {variant['entrypoint']}"
                + (f", build: {variant['commands']}" if variant["commands"] else "") + ")")
+    click.echo(f"Function id: {function_id}")

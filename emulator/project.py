@@ -256,6 +256,32 @@ def load_project(path: Path | str, project_id: str | None = None) -> Project:
     return _from_folder(path, project_id)
 
 
+def function_in_folder(folder: Path | str) -> tuple[str, str] | None:
+    """(project id, function id) of the function whose code is in `folder`: the entry with that
+    `path` in the nearest appwrite.config.json (in the folder or above it) that has one, else the
+    one function `dev FOLDER` makes of a folder without a config; None when neither applies."""
+    folder = Path(os.path.abspath(folder))
+    start = folder
+    while (config := find_config(start)) is not None:
+        try:
+            project = _from_config(config, None)
+        except ProjectError:
+            project = None
+        for fn in project.functions if project else ():
+            if fn.path == folder:
+                return project.project_id, fn.id
+        if config.parent.parent == config.parent:
+            break
+        start = config.parent.parent
+    try:
+        project = load_project(folder)
+    except ProjectError:
+        return None
+    if project.config_file is None:
+        return project.project_id, project.functions[0].id
+    return None
+
+
 def _as_list(value, key: str, fid: str) -> list[str]:
     if value in (None, ""):
         return []

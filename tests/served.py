@@ -18,33 +18,35 @@ LISTENING = re.compile(r"listening on (http://\S+/v1)")
 
 
 class ServeProcess:
-    """`with ServeProcess(argv, cwd, env, log_path) as served:` starts `argv` (a list, or a shell
-    command line when `shell=True`) and returns once it prints `listening on <endpoint>`."""
+    """`with ServeProcess(argv, cwd, env, log_path) as served:` starts `argv` and returns once its
+    output matches `ready` (by default the banner, `listening on <endpoint>`)."""
 
-    def __init__(self, argv, cwd: Path, env: dict | None, log_path: Path, shell: bool = False,
+    def __init__(self, argv: list, cwd: Path, env: dict | None, log_path: Path, ready: str = LISTENING.pattern,
                  timeout: float = 120):
         self.argv, self.cwd, self.env, self.log_path = argv, cwd, env, log_path
-        self.shell, self.timeout = shell, timeout
+        self.ready, self.timeout = re.compile(ready), timeout
         self.proc: subprocess.Popen | None = None
         self.endpoint = ""
 
     def __enter__(self) -> "ServeProcess":
         with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(self.argv if self.shell else [str(a) for a in self.argv], cwd=self.cwd,
-                                         env=self.env, shell=self.shell, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen([str(a) for a in self.argv], cwd=self.cwd, env=self.env,
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
 
-        def listening():
-            found = LISTENING.search(self.output())
+        def ready():
+            found = self.ready.search(self.output())
             if found is None and self.proc.poll() is not None:
                 raise AssertionError(f"{self.argv} exited {self.proc.returncode}:\n{self.output()[-3000:]}")
             return found
 
         try:
-            self.endpoint = wait_for(listening, timeout=self.timeout, message=f"{self.argv} to listen").group(1)
+            wait_for(ready, timeout=self.timeout, message=f"{self.argv} to be ready ({self.ready.pattern})")
         except BaseException:
             self.stop()
             raise
+        listening = LISTENING.search(self.output())
+        self.endpoint = listening.group(1) if listening else ""
         return self
 
     def __exit__(self, *exc) -> None:
