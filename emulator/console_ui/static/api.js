@@ -72,7 +72,7 @@ export function listPath(path, queries) {
 // doubles up to `max`, and after an error too, so an idle console costs the server next to nothing.
 // A hidden tab is not polled. poke() asks for a fresh load now (after the user changed something).
 export class Poller {
-  constructor(load, { min = 500, max = 8000, onError = null } = {}) {
+  constructor(load, { min = 500, max = 5000, onError = null } = {}) {
     Object.assign(this, { load, min, max, onError });
     this.delay = min;
     this.timer = null;

@@ -117,17 +117,27 @@ function changeProject() {
   navigate(`/console${url.search}`); // another project's function is not this one: back to the list
 }
 
+// Whether this browser logged in here (a flag, not the session: the cookie is HttpOnly), so an open
+// server, where nobody logs in, is not asked for an account on every page.
+const LOGGED_IN = 'emulator-console-logged-in';
+
 async function refreshSession() {
+  if (!window.localStorage.getItem(LOGGED_IN)) {
+    fill(sessionBox);
+    return;
+  }
   try {
     const account = await api('GET', '/account');
     fill(sessionBox, h('span', { class: 'muted' }, account.email), ' ',
       h('button', { type: 'button', id: 'logout', onclick: logOut }, 'Log out'));
   } catch {
-    fill(sessionBox); // no session: an open server, or the login page is showing
+    window.localStorage.removeItem(LOGGED_IN); // the session ended (logged out, expired, another --api-key)
+    fill(sessionBox);
   }
 }
 
 async function logOut() {
+  window.localStorage.removeItem(LOGGED_IN);
   try {
     await api('DELETE', '/account/sessions/current');
   } catch (error) {
@@ -159,6 +169,7 @@ function loginPage(message) {
     password.value = '';
     try {
       await api('POST', '/account/sessions/email', { email: email.value.trim(), password: secret });
+      window.localStorage.setItem(LOGGED_IN, '1');
       render();
     } catch (failure) {
       fill(error, failure.message);
@@ -254,8 +265,7 @@ function functionPage({ functionId }) {
     return true;
   }, problems[1]);
 
-  const seen = new Set();
-  let firstLoad = true;
+  let seen = null; // the ids the list showed last time: rows not among them are marked new
   let shownExecutions = '';
   executionPoller = poll(async () => {
     const queries = [q('orderDesc', '$createdAt'), q('limit', null, [50])];
@@ -266,10 +276,9 @@ function functionPage({ functionId }) {
     const key = JSON.stringify(data) + JSON.stringify(filters);
     if (key === shownExecutions) return busy;
     shownExecutions = key;
-    fill(executions, data.total ? executionTable(functionId, data.executions, firstLoad ? null : seen)
+    fill(executions, data.total ? executionTable(functionId, data.executions, seen)
       : h('p', { class: 'muted' }, 'No executions match.'));
-    data.executions.forEach((ex) => seen.add(ex.$id));
-    firstLoad = false;
+    seen = new Set(data.executions.map((ex) => ex.$id));
     return true;
   }, problems[2]);
 }
