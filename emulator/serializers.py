@@ -65,21 +65,20 @@ def _pick(doc: dict, defaults: dict) -> dict:
     return out
 
 
-def variable_model(doc: dict, fmt: tuple = ()) -> Model:
-    # `fmt` is not used: response_formats shapes every model for the request's format.
+def variable_model(doc: dict) -> Model:
     out = _pick(doc, VARIABLE_DEFAULTS)
     if out["secret"]:
         out["value"] = ""
     return Model("variable", out)
 
 
-def function_model(doc: dict, variables: list[dict], fmt: tuple = ()) -> Model:
+def function_model(doc: dict, variables: list[dict]) -> Model:
     out = _pick(doc, FUNCTION_DEFAULTS)
     out["vars"] = [dict(variable_model(v)) for v in variables]
     return Model("function", out)
 
 
-def deployment_model(doc: dict, fmt: tuple = ()) -> Model:
+def deployment_model(doc: dict) -> Model:
     out = _pick(doc, DEPLOYMENT_DEFAULTS)
     for extra in ("chunksTotal", "chunksUploaded"):
         if extra in doc:
@@ -87,7 +86,7 @@ def deployment_model(doc: dict, fmt: tuple = ()) -> Model:
     return Model("deployment", out)
 
 
-def execution_model(doc: dict, fmt: tuple = ()) -> Model:
+def execution_model(doc: dict) -> Model:
     out = _pick(doc, EXECUTION_DEFAULTS)
     out["responseHeaders"] = [{"name": str(h["name"]), "value": str(h["value"])} for h in out["responseHeaders"]]
     out["requestHeaders"] = [{"name": str(h["name"]), "value": str(h["value"])} for h in out["requestHeaders"]]

@@ -11,7 +11,6 @@ from ..ids import check_uid, is_utf8, is_valid_id
 from ..params import read_params
 from ..response_formats import Model
 from ..schemas import validate
-from ..serializers import parse_version
 from ..services.state import State
 
 STATE_KEY = web.AppKey("state", State)
@@ -38,10 +37,6 @@ def project(request: web.Request) -> str:
 def path_id(request: web.Request, name: str) -> str:
     """An id from the URL path, checked with Appwrite's `UID` validator (400 if invalid)."""
     return check_uid(name, request.match_info[name])
-
-
-def fmt(request: web.Request) -> tuple:
-    return parse_version(request.headers.get("x-appwrite-response-format"))
 
 
 async def params(request: web.Request, operation: str) -> dict:

@@ -11,7 +11,7 @@ from ..ids import unique_id
 from ..middlewares import GUEST
 from ..serializers import execution_model, list_model
 from ..services import executions as svc
-from .common import files, fmt, json_response, no_content, params, path_id, project, state, utf8
+from .common import files, json_response, no_content, params, path_id, project, state, utf8
 from .console import CREDENTIAL
 
 
@@ -27,7 +27,7 @@ async def list_executions(request: web.Request) -> web.Response:
     # (with its own read connection) so a slow list never stalls other requests.
     total, docs = await asyncio.to_thread(svc.list_executions, state(request), project(request),
                                           path_id(request, "functionId"), p)
-    return json_response(list_model("executions", total, [execution_model(d, fmt(request)) for d in docs]))
+    return json_response(list_model("executions", total, [execution_model(d) for d in docs]))
 
 
 async def create_execution(request: web.Request) -> web.Response:
@@ -40,7 +40,7 @@ async def create_execution(request: web.Request) -> web.Response:
     if body_file is not None:  # a file part, or a field that is not text: the body byte for byte
         p["body"] = body_file.data
     doc, response = await svc.create_execution(state(request), project(request), function_id, p, caller)
-    model = execution_model(doc, fmt(request))
+    model = execution_model(doc)
     if caller.guest:  # `logs` and `errors` are sensitive in Appwrite's model: blank unless a key or the console asks
         model["logs"] = model["errors"] = ""
     if response is None:
@@ -107,7 +107,7 @@ def _multipart(model: dict, status: int) -> web.Response:
 async def get_execution(request: web.Request) -> web.Response:
     doc = svc.get_execution(state(request), project(request), path_id(request, "functionId"),
                             path_id(request, "executionId"))
-    return json_response(execution_model(doc, fmt(request)))
+    return json_response(execution_model(doc))
 
 
 async def delete_execution(request: web.Request) -> web.Response:

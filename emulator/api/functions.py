@@ -6,12 +6,12 @@ from aiohttp import web
 from ..serializers import function_model, list_model
 from ..services import functions as svc
 from ..specifications import SPECIFICATIONS
-from .common import fmt, json_response, no_content, params, path_id, project, state
+from .common import json_response, no_content, params, path_id, project, state
 
 
 def _model(request, doc: dict) -> dict:
     variables = svc.function_variables(state(request), project(request), doc["$id"])
-    return function_model(doc, variables, fmt(request))
+    return function_model(doc, variables)
 
 
 async def list_functions(request: web.Request) -> web.Response:
