@@ -5,9 +5,6 @@ package io.openruntimes.kotlin
 // root is class io.openruntimes.kotlin.Tests, and its main may suspend.
 
 import java.security.MessageDigest
-import kotlin.concurrent.thread
-import kotlin.coroutines.resume
-import kotlin.coroutines.suspendCoroutine
 import kotlin.system.exitProcess
 
 class Tests {
@@ -112,13 +109,8 @@ class Tests {
             }
             "timeout" -> {
                 context.log("Timeout start.")
-                // a real suspension, resumed from another thread after 3 s
-                suspendCoroutine<Unit> { continuation ->
-                    thread {
-                        Thread.sleep(3000)
-                        continuation.resume(Unit)
-                    }
-                }
+                // a real suspension (kotlinx.coroutines is bundled, as in the official runtime)
+                kotlinx.coroutines.delay(3000)
                 context.log("Timeout end.")
                 return res.text("Successful response.")
             }
