@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from html import escape
 
-# Error type -> the short heading shown above the message (the message is the error's own).
+# Error type -> the heading shown above the message (the message is the error's own); the
+# headings Appwrite's pages show, which its e2e tests look for.
 HEADINGS = {
     "function_not_found": "Function not found",
-    "deployment_not_found": "No active deployment",
+    "deployment_not_found": "No active deployments",
     "build_not_ready": "Deployment is still building",
     "build_failed": "Deployment build failed",
     "build_canceled": "Deployment build canceled",
@@ -34,19 +35,22 @@ justify-content:center;color:#2d2d31;background:#fafafb}}main{{max-width:36rem;p
 <body><main>
 <p class="label">{heading}</p>
 <h1>{message}</h1>
-{type_line}</main></body>
+{type_line}{links}</main></body>
 </html>
 """
 
 
-def error_page(error_type: str, code: int, message: str) -> str:
-    """The page for an error the domain request ended in (its type, HTTP code and message)."""
+def error_page(error_type: str, code: int, message: str, links: list[tuple[str, str]] = ()) -> str:
+    """The page for an error the domain request ended in (its type, HTTP code and message), with
+    `links` (label, URL) to where it can be fixed."""
+    anchors = "".join(f'<p><a href="{escape(url)}">{escape(label)}</a></p>\n' for label, url in links)
     return _PAGE.format(title=f"Error {code}", heading=escape(HEADINGS.get(error_type, f"Error {code}")),
-                        message=escape(message), type_line=f"<p><code>{escape(error_type)}</code></p>\n")
+                        message=escape(message), type_line=f"<p><code>{escape(error_type)}</code></p>\n",
+                        links=anchors)
 
 
 def status_page(code: int) -> str:
     """The page for a function's own error status sent with an empty body."""
     default = "An unexpected server error occurred." if code >= 500 else "An unexpected client error occurred."
     return _PAGE.format(title=f"Error {code}", heading=f"Error {code}",
-                        message=escape(STATUS_MESSAGES.get(code, default)), type_line="")
+                        message=escape(STATUS_MESSAGES.get(code, default)), type_line="", links="")

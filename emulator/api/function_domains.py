@@ -27,6 +27,7 @@ from ..services import function_domains as svc
 from .common import json_response, state
 
 log = logging.getLogger("emulator")
+FUNCTION_KEY = "function_domain_function"  # request key: the function a domain request names, once known
 NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Expires": "0", "Pragma": "no-cache"}
 # Response headers the emulator frames itself (or sets: the execution id).
 NOT_PASSED = {"content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
@@ -55,6 +56,7 @@ async def function_domain_router(request: web.Request, handler):
 async def _run(request: web.Request, hostname: str) -> web.Response:
     st = state(request)
     project, function_id = svc.function_of_host(st, hostname)
+    request[FUNCTION_KEY] = function_id
     # Checked before the body is read: a function nobody may call through its domain buffers nothing.
     function, deployment = svc.runnable(st, project, function_id)
     body = await request.read()
@@ -94,8 +96,24 @@ def _wants_json(request: web.Request) -> bool:
     return False
 
 
+# Error type -> the links its page offers (as Appwrite's pages do), to the emulator's console.
+LINKS = {"rule_not_found": ("Start with this domain",), "deployment_not_found": ("View deployments",),
+         "function_execute_permission_missing": ("View settings",), "build_failed": ("View logs",),
+         "build_canceled": ("View deployments",), "build_not_ready": ("Reload", "View logs")}
+
+
+def _links(request: web.Request, error_type: str) -> list[tuple[str, str]]:
+    """(label, URL) of each link: the console on the API's own address (a relative link would
+    stay on the function's domain), the function's page when the request named one."""
+    console = state(request).settings.endpoint.removesuffix("/v1") + "/console"
+    function_id = request.get(FUNCTION_KEY)
+    page = f"{console}/functions/{function_id}" if function_id else console
+    return [(label, request.path_qs if label == "Reload" else console if label.startswith("Start") else page)
+            for label in LINKS.get(error_type, ())]
+
+
 def _error_response(request: web.Request, exc: AppwriteError) -> web.Response:
     if _wants_json(request):
         return json_response(exc.to_json(), exc.code, headers=NO_CACHE)
-    return web.Response(status=exc.code, text=error_page(exc.type, exc.code, exc.message),
+    return web.Response(status=exc.code, text=error_page(exc.type, exc.code, exc.message, _links(request, exc.type)),
                         content_type="text/html", charset="utf-8", headers=NO_CACHE)

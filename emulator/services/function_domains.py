@@ -14,8 +14,10 @@ from .executions import Caller, new_execution, run_sync
 from .functions import check_runtime
 from .state import State
 
-# A deployment that is not ready, as the domain explains it (Appwrite's router).
+# An active deployment that is not ready, as the domain explains it (Appwrite's router).
 NOT_READY = {"failed": "build_failed", "canceled": "build_canceled"}
+UNKNOWN_DOMAIN = ("This domain is not connected to any Appwrite resources. Visit domains tab under function/site "
+                  "settings to configure it.")
 
 
 def domain_label(state: State, hostname: str) -> str | None:
@@ -34,7 +36,7 @@ def function_of_host(state: State, hostname: str) -> tuple[str, str]:
     label = domain_label(state, hostname)
     found = state.store.functions_named(label) if label else []
     if not found:
-        raise AppwriteError("function_not_found")
+        raise AppwriteError("rule_not_found", UNKNOWN_DOMAIN)
     if len(found) > 1:  # the same id in several projects (or in several cases): a rule must say which
         raise AppwriteError("rule_not_found", f"Function id {label!r} exists more than once (in several projects, "
                             "or differing in case). Create a proxy rule (POST /v1/proxy/rules/function) with its "
@@ -49,18 +51,16 @@ def runnable(state: State, project: str, function_id: str) -> tuple[dict, dict]:
     function = state.store.get("functions", project, "", function_id)
     if function is None:
         raise AppwriteError("function_not_found")
+    # The active deployment, as a function's rule names it in Appwrite: a build that failed or was
+    # canceled never became active, so the domain then has none (Appwrite's e2e testErrorPages).
     deployment = state.store.get("deployments", project, function_id, function.get("deploymentId") or "")
-    # Appwrite's domain serves the deployment its rule names, the newest, whatever its state; here
-    # only a ready one is ever active, so without one the newest (failed, canceled, building) says why.
-    latest = None if deployment else state.store.get("deployments", project, function_id,
-                                                     function.get("latestDeploymentId") or "")
-    if deployment is None and (latest is None or latest.get("status") == "ready"):
+    if deployment is None:
         raise AppwriteError("deployment_not_found")
     if not function.get("enabled", True):
         raise AppwriteError("function_not_found")
     check_runtime(function["runtime"])
-    if deployment is None:
-        raise AppwriteError(NOT_READY.get(latest.get("status"), "build_not_ready"))
+    if deployment.get("status") != "ready":  # the active deployment rebuilding (a retried build)
+        raise AppwriteError(NOT_READY.get(deployment.get("status"), "build_not_ready"))
     if not guests_may_execute(function.get("execute")):
         raise AppwriteError("function_execute_permission_missing")
     return function, deployment

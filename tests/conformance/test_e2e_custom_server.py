@@ -747,10 +747,6 @@ def assert_sizes(deployment) -> None:
     assert deployment.body["totalSize"] == deployment.body["sourceSize"] + deployment.body["buildSize"]
 
 
-ERROR_PAGES = ("issue 12 function domains: the error pages lack Appwrite's words (an unknown domain is "
-               "function_not_found, not 'Nothing is here yet'; 'Execution not permitted' / 'View settings')")
-
-
 def test_functions_domain(server_side: Side):
     """FunctionsCustomServerTest::testFunctionsDomain"""
     function_id = server_side.setup_function({"functionId": unique(), "name": "Test Cookie executions",
@@ -967,7 +963,6 @@ def test_update_deployment_status(server_side: Side):
     server_side.cleanup_function(function_id)
 
 
-@pytest.mark.xfail(strict=True, reason=ERROR_PAGES)
 def test_error_pages(server_side: Side):
     """FunctionsCustomServerTest::testErrorPages"""
     nothing = server_side.on_domain("non-existent-page.functions.localhost", "GET", "/")
@@ -995,7 +990,6 @@ def test_error_pages(server_side: Side):
     server_side.cleanup_function(function_id)
 
 
-@pytest.mark.xfail(strict=True, reason=ERROR_PAGES)
 def test_error_pages_permissions(server_side: Side):
     """FunctionsCustomServerTest::testErrorPagesPermissions"""
     function_id = server_side.setup_function({"functionId": unique(), "name": "Test Error Pages",

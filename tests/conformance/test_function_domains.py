@@ -118,11 +118,12 @@ def test_proxy_rule_domain_and_console_variables(server, open_fn):
     # A name under the domain that is neither a function nor a rule.
     r = requests.get(f"http://127.0.0.1:{port}/", headers={"Host": f"nothing-here.functions.localhost:{port}",
                                                             "Accept": "application/json"}, timeout=60)
-    assert (r.status_code, r.json()["type"]) == (404, "function_not_found")
+    assert (r.status_code, r.json()["type"]) == (404, "rule_not_found")
 
 
 def test_error_pages(server, tmp_path):
-    """No deployment, a failed build, `execute` without any/guests: Appwrite's errors, nothing runs."""
+    """An unknown name, no active deployment (none, one never activated, a failed build: Appwrite's
+    domain then has none either), `execute` without any/guests: Appwrite's errors, nothing runs."""
     port = _port(server)
     api = JsonApi(server.endpoint, PROJECT)
     api.ok("POST", "/functions", {"functionId": "undeployed", "name": "u", "runtime": "python-3.11",
@@ -138,13 +139,18 @@ def test_error_pages(server, tmp_path):
     wait_for(lambda: api.ok("GET", f"/functions/broken/deployments/{dep['$id']}")["status"] == "failed",
              timeout=120, message="the broken build to fail")
 
-    expected = {"missing-fn": (404, "function_not_found"), "undeployed": (404, "deployment_not_found"),
-                "broken": (400, "build_failed"), "closed-fn": (401, "function_execute_permission_missing")}
-    for function_id, (code, error_type) in expected.items():
+    expected = {"missing-fn": (404, "rule_not_found", "Nothing is here yet", "Start with this domain"),
+                "undeployed": (404, "deployment_not_found", "No active deployments", "View deployments"),
+                "broken": (404, "deployment_not_found", "No active deployments", "View deployments"),
+                "closed-fn": (401, "function_execute_permission_missing", "Execution not permitted", "View settings")}
+    for function_id, (code, error_type, heading, link) in expected.items():
         host = f"{function_id}.functions.localhost:{port}"
         page = requests.post(f"http://127.0.0.1:{port}/x", data=b"x", headers={"Host": host}, timeout=60)
         assert page.status_code == code and page.headers["content-type"].startswith("text/html"), function_id
         assert error_type in page.text and "<!DOCTYPE html>" in page.text
+        assert heading in page.text and f">{link}</a>" in page.text, page.text
+        if function_id != "missing-fn":  # the link leads to the function in the console, on the API's address
+            assert f'href="http://127.0.0.1:{port}/console/functions/{function_id}"' in page.text
         envelope = requests.get(f"http://127.0.0.1:{port}/", timeout=60,
                                 headers={"Host": host, "Accept": "application/json"}).json()
         assert (envelope["code"], envelope["type"]) == (code, error_type), envelope
