@@ -20,6 +20,7 @@ from served import ServeProcess
 from support import ROOT, JsonApi, archive_bytes, wait_for
 
 TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+DURATION = r"\d+(?:\.\d+)? m?s"  # "12 ms", "1.25 s"
 ANSI = "\x1b["
 CODE = {"main.py": "def main(context):\n"
                    "    context.log('log line from ' + context.req.path)\n"
@@ -55,7 +56,7 @@ def test_a_line_per_build_and_per_execution_without_colour_in_a_file(serve):
     api = JsonApi(server.endpoint, "demo")
     deployment = deploy(api)
     dep = deployment["$id"]
-    server.wait_for_line(rf"^{TIME} build +demo/hello {dep} ready in \d+(\.\d+)? m?s$")
+    server.wait_for_line(rf"^{TIME} build +demo/hello {dep} ready in {DURATION}$")
     lines = server.lines()
     started = lines.index(next(ln for ln in lines if re.search(rf"^{TIME} build +demo/hello {dep} started$", ln)))
     ended = lines.index(next(ln for ln in lines if re.search(rf"build +demo/hello {dep} ready", ln)))
@@ -66,8 +67,8 @@ def test_a_line_per_build_and_per_execution_without_colour_in_a_file(serve):
 
     api.ok("POST", "/functions/hello/executions", {"path": "/ok", "method": "GET"})
     api.ok("POST", "/functions/hello/executions", {"path": "/crash", "method": "PUT"})
-    server.wait_for_line(rf"^{TIME} execution demo/hello http GET /ok 201 \d+ ms completed$")
-    server.wait_for_line(rf"^{TIME} execution demo/hello http PUT /crash 500 \d+ ms failed$")
+    server.wait_for_line(rf"^{TIME} execution demo/hello http GET /ok 201 {DURATION} completed$")
+    server.wait_for_line(rf"^{TIME} execution demo/hello http PUT /crash 500 {DURATION} failed$")
     # Function logs are not shown without --logs; no colour codes in a file.
     assert not any("log line from" in ln or "error line from" in ln for ln in server.lines())
     assert ANSI not in server.output()
@@ -79,9 +80,18 @@ def test_a_failed_build_prints_its_reason(serve):
     api.ok("POST", "/functions", {"functionId": "broken", "name": "broken", "runtime": "python-3.11",
                                   "entrypoint": "main.py", "commands": "echo about-to-fail; exit 3"})
     dep = api.upload_ok("broken", archive_bytes(CODE))["$id"]
-    end = server.wait_for_line(rf"^{TIME} build +demo/broken {dep} failed in \d+(\.\d+)? m?s: (.+)$")
-    assert "exited with code 3" in end.group(2), end.group(0)
+    end = server.wait_for_line(rf"^{TIME} build +demo/broken {dep} failed in {DURATION}: (.+)$")
+    assert "exited with code 3" in end.group(1), end.group(0)
     assert "    broken | about-to-fail" in server.lines()
+
+
+def test_a_synchronous_execution_past_the_cap_is_printed_as_failed(serve):
+    server = serve("--sync-timeout", "1")
+    api = JsonApi(server.endpoint, "demo")
+    api.deploy("slow", {"main.py": "import time\n\ndef main(context):\n    time.sleep(5)\n    return context.res.text('late')\n"})
+    status, _ = api.call("POST", "/functions/slow/executions", {"path": "/slow", "method": "GET"})
+    assert status == 408
+    server.wait_for_line(rf"^{TIME} execution demo/slow http GET /slow 500 {DURATION} failed$")
 
 
 def test_logs_prints_the_function_logs_and_errors(serve):
@@ -89,7 +99,7 @@ def test_logs_prints_the_function_logs_and_errors(serve):
     api = JsonApi(server.endpoint, "demo")
     deploy(api)
     api.ok("POST", "/functions/hello/executions", {"path": "/with-logs", "method": "GET"})
-    head = server.wait_for_line(rf"^{TIME} execution demo/hello http GET /with-logs 201 \d+ ms completed$")
+    head = server.wait_for_line(rf"^{TIME} execution demo/hello http GET /with-logs 201 {DURATION} completed$")
     lines = server.lines()
     at = lines.index(head.group(0))
     assert lines[at + 1:at + 3] == ["    log | log line from /with-logs", "    error | error line from /with-logs"]

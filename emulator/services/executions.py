@@ -184,6 +184,7 @@ async def run_sync(state: State, project: str, function: dict, deployment: dict,
                    errors="Synchronous function execution timed out. Use asynchronous execution instead, "
                           "or ensure the execution duration doesn't exceed 30 seconds.")
         record.save()
+        publish_execution(state, project, function, doc)
         raise AppwriteError("function_synchronous_timeout")
 
 
@@ -308,12 +309,17 @@ async def run_execution(state: State, project: str, function: dict, deployment: 
         save()
     else:
         state.store.update("executions", project, function["$id"], doc)
+    publish_execution(state, project, function, doc)
+    return response
+
+
+def publish_execution(state: State, project: str, function: dict, doc: dict) -> None:
+    """Hand a finished execution to the runner's listeners (serve's access log, dev's console)."""
     for listener in getattr(state.runner, "listeners", ()):
         try:
             listener(project, function, doc)
         except Exception:  # an observer must never fail the execution
             log.exception("execution listener failed")
-    return response
 
 
 class ExecutionRunner:
