@@ -148,6 +148,12 @@ async function openMode(page) {
   await waitText(page, '#build-log', 'build-step-2');
   await waitText(page, '#build-status', 'ready');
   out.buildLogLiveWithoutReload = await page.evaluate(() => window.notReloaded === true);
+
+  // Last, as its 404s are what the browser reports as errors: a well-formed id of no function.
+  const errorsSoFar = [...out.pageErrors];
+  out.missingStatus = (await page.goto(consoleUrl('/functions/nosuchfn'))).status();
+  await waitText(page, '.problem', 'could not be found');
+  out.pageErrors = errorsSoFar;
 }
 
 async function keyMode(page) {

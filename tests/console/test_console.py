@@ -127,6 +127,8 @@ def test_console_pages_run_form_live_lists_and_build_log(server_factory, tmp_pat
     assert stored["responseBody"] == "" and "not kept" in page["responseBody"]  # Appwrite keeps no body either
     assert "console-test-failure" in seen["failedErrors"]
 
+    assert seen["missingStatus"] == 200
+
     # The build log was on the page while the build waited, and grew there once it went on.
     assert "building" in seen["buildStatusWhileWaiting"] and seen["stepTwoBeforeGo"] is False
     assert seen["buildLogLiveWithoutReload"] is True
