@@ -170,16 +170,16 @@ def build_dir(data_dir: Path, function_id: str, deployment_id: str) -> Path:
     return data_dir / "projects" / PROJECT / "functions" / function_id / "deployments" / deployment_id / "build"
 
 
-@pytest.mark.parametrize("runtime,standard", [("cpp-17", 201703), ("cpp-20", 202002)])
-def test_function_cmakelists_builds_with_libcurl(server_factory, token_server, runtime, standard):
+def test_function_cmakelists_builds_with_libcurl(server_factory, token_server):
+    """cpp-17: the CMake project takes the runtime's standard, not the newest one (cpp-20's is
+    checked on the g++ path below, which gets the same standard from the same place)."""
     require_cpp(cmake=True)
     url, token, seen = token_server
     srv = server_factory()
     api = JsonApi(srv.endpoint, PROJECT)
-    fid = f"cmake-{runtime.replace('-', '')}"
-    dep = api.deploy(fid, cmake_function(), entrypoint="src/index.cc", runtime=runtime, wait=600)
-    assert "the function's CMakeLists.txt appended" in dep["buildLogs"], dep["buildLogs"]
-    assert f"C++{standard // 100 % 100}" in dep["buildLogs"], dep["buildLogs"]
+    fid, standard = "cmake-fn", 201703
+    dep = api.deploy(fid, cmake_function(), entrypoint="src/index.cc", runtime="cpp-17", wait=600)
+    assert "with CMake (C++17, the function's CMakeLists.txt appended)" in dep["buildLogs"], dep["buildLogs"]
 
     out = run(api, fid, f"{url}/from-{fid}")
     # Computed by the function: fetched through libcurl from this test's server, which saw the call.
@@ -217,7 +217,8 @@ def test_broken_cmakelists_fails_the_build_with_cmake_s_message(server_factory):
     api = JsonApi(srv.endpoint, PROJECT)
     api.ok("POST", "/functions", {"functionId": "broken", "name": "broken", "runtime": "cpp-20",
                                   "entrypoint": "src/index.cc"})
-    files = {**single_file_function(), "CMakeLists.txt": "target_link_libraries(${PROJECT_NAME} PRIVATE no_such_lib_xyz)\n"}
+    # Fails while configuring (before the long compile): a package no machine has.
+    files = {**single_file_function(), "CMakeLists.txt": "find_package(NoSuchPackageXyz REQUIRED)\n"}
     dep_id = api.upload_ok("broken", archive_bytes(files))["$id"]
 
     def ended():
@@ -226,5 +227,5 @@ def test_broken_cmakelists_fails_the_build_with_cmake_s_message(server_factory):
 
     dep = wait_for(ended, timeout=600, message="the build to end")
     assert dep["status"] == "failed", dep["buildLogs"]
-    assert "no_such_lib_xyz" in dep["buildLogs"], dep["buildLogs"]
+    assert "NoSuchPackageXyz" in dep["buildLogs"], dep["buildLogs"]
     assert not (build_dir(srv.data_dir, "broken", dep_id) / ".cpp-cmake").exists()
