@@ -153,7 +153,8 @@ def runtimes(toolchains):
 @click.option("--api", type=click.Choice(["context", "legacy", "both"]), default="both", show_default=True)
 @click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True)
 @click.option("--endpoint", default=None, help="Use a running emulator instead of starting one.")
-def contract_test(runtimes, api, executor, endpoint):
+@toolchain_option
+def contract_test(runtimes, api, executor, endpoint, toolchains):
     """Deploy each runtime's canonical test function and check the contract point by point."""
     import tempfile
 
@@ -166,7 +167,8 @@ def contract_test(runtimes, api, executor, endpoint):
     apis = ["context", "legacy"] if api == "both" else [api]
     server = None
     if endpoint is None:
-        server = BackgroundServer(Settings(data_dir=Path(tempfile.mkdtemp(prefix="contract-")), executor=executor)).start()
+        server = BackgroundServer(Settings(data_dir=Path(tempfile.mkdtemp(prefix="contract-")), executor=executor,
+                                           toolchains=toolchains)).start()
         endpoint = server.endpoint
     try:
         results, missing = run_contract(endpoint, selected, apis)
