@@ -96,4 +96,8 @@ def test_create_custom_execution_binary_request(server):
     # Another field with bytes that are not text stays a 400: only `body` takes bytes.
     r = requests.post(url, headers={"x-appwrite-project": PROJECT}, files={"path": (None, raw)}, timeout=120)
     assert r.status_code == 400 and r.json()["type"] == "general_argument_invalid"
+    # Bytes are held to the limit a text body has (Appwrite's Text(10485760)).
+    r = requests.post(url, headers={"x-appwrite-project": PROJECT}, files={"body": (None, b"\xff" * 10_485_761)},
+                      timeout=120)
+    assert r.status_code == 400 and r.json()["message"].startswith("Invalid `body` param")
     assert api.ok("GET", "/functions/binary-request/executions")["total"] == 2
