@@ -4,7 +4,8 @@ Ported from FunctionsConsoleClientTest::testCreateFunction (roles are validated)
 FunctionsCustomClientTest::testCreateExecution / testCreateCustomExecutionGuest (a caller without
 a key is the guests role: it may create an execution of a function whose `execute` includes `any`
 or `guests`, nothing else). Guests read nothing (Appwrite gives them `executions.write` only). The
-official Python SDK without a key and the real web SDK in headless Chromium make the guest calls.
+official Python and Node SDKs without a key and the real web SDK in headless Chromium make the
+guest calls.
 Effects are read back with the key: executions stored, the function's own record of each run.
 """
 from __future__ import annotations
@@ -178,6 +179,44 @@ def test_python_sdk_guest(keyed, tmp_path):
         functions.get_execution("sdk-guests", execution.id)
     assert unread.value.code == 401
     assert _runs(tmp_path / "users.txt") == []
+
+
+NODE_GUEST = """
+import { Client, Functions } from 'node-appwrite';
+const [endpoint, project, open, closed] = process.argv.slice(1);
+const functions = new Functions(new Client().setEndpoint(endpoint).setProject(project));
+const seen = {};
+const execution = await functions.createExecution({ functionId: open, body: 'from-node-sdk' });
+seen.open = { status: execution.status, body: execution.responseBody };
+try {
+  await functions.createExecution({ functionId: closed, body: 'must-not-run' });
+  seen.closed = 'ran';
+} catch (e) {
+  seen.closed = { code: e.code, type: e.type };
+}
+console.log(JSON.stringify(seen));
+"""
+
+
+def test_node_sdk_guest(keyed, tmp_path):
+    """The official node-appwrite SDK without a key, as the Python one."""
+    if shutil.which("node") is None:
+        require_toolchain("node", "node not found. Install: apt-get install -y nodejs npm")
+    if not (NODE_MODULES / "node-appwrite").is_dir():
+        require_toolchain("node-appwrite", "node-appwrite not installed. Run: cd tests/node && npm install")
+    marks = tmp_path / "node.txt"
+    _deploy(keyed, "node-any", ["any"], marks)
+    _deploy(keyed, "node-closed", ["label:staff"], tmp_path / "node-closed.txt")
+    out = subprocess.run(["node", "--input-type=module", "-e", NODE_GUEST, keyed.endpoint, PROJECT, "node-any",
+                          "node-closed"], cwd=NODE_MODULES.parent, capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stdout + out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["open"]["status"] == "completed"
+    assert json.loads(seen["open"]["body"])["md5"] == hashlib.md5(b"from-node-sdk").hexdigest()
+    assert seen["closed"] == {"code": 401, "type": "user_unauthorized"}
+    assert _runs(marks) == [hashlib.md5(b"from-node-sdk").hexdigest()]
+    assert _runs(tmp_path / "node-closed.txt") == []
 
 
 @pytest.fixture
