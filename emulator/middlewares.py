@@ -54,7 +54,7 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 WILDCARD_ADDRESSES = {"", "0.0.0.0", "::"}
 
 
-def _hostname(authority: str) -> str | None:
+def host_name_of(authority: str) -> str | None:
     """The host part of a Host header or URL authority, lower-case, without port or brackets."""
     authority = authority.strip().lower()
     if authority.startswith("["):
@@ -84,7 +84,7 @@ def _origin_host(origin: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
-    return _hostname(parts.netloc)
+    return host_name_of(parts.netloc)
 
 
 def _host_allowed(request: web.Request, hostname: str | None) -> bool:
@@ -113,13 +113,13 @@ def origin_allowed(request: web.Request, origin: str) -> bool:
     hostname = _origin_host(origin)
     if hostname is None:  # `null` (sandboxed frames, file: pages) and non-web schemes
         return False
-    return _is_loopback(hostname) or hostname == _hostname(request.headers.get("Host", ""))
+    return _is_loopback(hostname) or hostname == host_name_of(request.headers.get("Host", ""))
 
 
 @web.middleware
 async def origin_guard(request: web.Request, handler):
     host = request.headers.get("Host")
-    if host is not None and not _host_allowed(request, _hostname(host)):
+    if host is not None and not _host_allowed(request, host_name_of(host)):
         return error_response(AppwriteError(
             "general_access_forbidden", f"Host {host!r} is not an address this emulator serves (a DNS-rebinding "
             "page uses its own name). Use localhost, 127.0.0.1, [::1], the --host address, or list the name's "

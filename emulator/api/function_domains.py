@@ -21,7 +21,7 @@ from multidict import CIMultiDict
 
 from ..error_pages import error_page, status_page
 from ..errors import AppwriteError
-from ..middlewares import _hostname
+from ..middlewares import host_name_of
 from ..params import body_too_large
 from ..services import function_domains as svc
 from .common import json_response, state
@@ -37,7 +37,7 @@ NOT_PASSED = {"content-type", "content-length", "transfer-encoding", "connection
 @web.middleware
 async def function_domain_router(request: web.Request, handler):
     st = state(request)
-    hostname = _hostname(request.headers.get("Host", "")) or ""
+    hostname = host_name_of(request.headers.get("Host", "")) or ""
     if not hostname.endswith("." + st.settings.functions_domain):
         return await handler(request)  # an API request
     try:
