@@ -170,7 +170,8 @@ def test_declared_notations(tmp_path):
         }
         configurations.implementation.exclude group: 'q'
     """)
-    (tmp_path / "extra.gradle.kts").write_text('dependencies { implementation(group = "g.h", name = "i", version = "[1.0,2.0)") }\n')
+    (tmp_path / "extra.gradle.kts").write_text(
+        'dependencies { implementation(group = "g.h", name = "i", version = "[1.0,2.0)") }\n')
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "ignored.gradle").write_text("dependencies { implementation 'not:top:level' }\n")
     assert [str(c) for c in maven.declared(tmp_path)] == [

@@ -116,7 +116,8 @@ LANG3_FUNCTION = {
         }
     """,
     # as the official test function does: gson declared although bundled
-    "dependencies.gradle": DEPENDENCIES.replace("dependencies {\n", "dependencies {\n    implementation 'com.google.code.gson:gson:2.9.0'\n"),
+    "dependencies.gradle": DEPENDENCIES.replace(
+        "dependencies {\n", "dependencies {\n    implementation 'com.google.code.gson:gson:2.9.0'\n"),
 }
 
 

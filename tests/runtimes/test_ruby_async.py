@@ -79,7 +79,8 @@ def test_a_bundle_with_its_own_async_wins(tmp_path):
         require_toolchain("bundle", "bundle not found. Install: apt-get install -y ruby-bundler")
     with contract.running(tmp_path, {
         **path_gem("own-async", "async", "9.9.9", "module Kernel\n  def Async = 'the bundle\\'s async'\nend\n"),
-        "index.rb": "def main(context) = context.res.json({ 'async' => Async(), 'version' => Gem.loaded_specs['async'].version.to_s })\n",
+        "index.rb": "def main(context) = context.res.json({ 'async' => Async(), "
+                    "'version' => Gem.loaded_specs['async'].version.to_s })\n",
     }, "index.rb") as driver:
         assert "async (9.9.9)" in (driver.code_dir / "Gemfile.lock").read_text()
         r = driver.request(headers={})
