@@ -503,10 +503,10 @@ def test_get_execution(server_side: Side, test_execution: dict):
     assert server_side.get_execution(test_execution["functionId"], "x").status == 404
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 19: deleting a waiting/processing execution is not refused "
-                                       "with 400 execution_in_progress")
 def test_delete_execution(server_side: Side, test_deployment: dict):
-    """FunctionsCustomServerTest::testDeleteExecution"""
+    """FunctionsCustomServerTest::testDeleteExecution. Appwrite queues an async execution, so the delete
+    that follows finds it waiting; the emulator starts it at once, so the execution asks `basic` to hold
+    its answer (`/hold`, ended by the function's 15 s timeout) to be still processing when deleted."""
     function_id = test_deployment["functionId"]
     execution = server_side.create_execution(function_id, {"async": "false"})
     assert execution.status == 201, execution.body
@@ -517,12 +517,13 @@ def test_delete_execution(server_side: Side, test_deployment: dict):
     assert again.status == 404
     assert "Execution with the requested ID could not be found" in again.body["message"]
 
-    execution = server_side.create_execution(function_id, {"async": True})
+    execution = server_side.create_execution(function_id, {"async": True, "path": "/hold?ms=60000"})
     assert execution.status == 202, execution.body
     refused = server_side.delete_execution(function_id, execution.body["$id"])
     assert refused.status == 400, refused.body
     assert "execution_in_progress" in refused.body["type"]
     assert "Can't delete ongoing execution." in refused.body["message"]
+    assert server_side.get_execution(function_id, execution.body["$id"]).status == 200  # still there
 
 
 def test_update_specs(server_side: Side, test_deployment: dict):

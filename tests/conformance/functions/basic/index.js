@@ -1,5 +1,7 @@
 // Echoes what the function sees (environment, trigger headers, variables) as JSON, and logs the request.
-// `/custom-response?code=N&body=B` answers exactly B with status N instead.
+// `/custom-response?code=N&body=B` answers exactly B with status N instead; `/hold?ms=N` answers after N ms
+// (the emulator runs an execution at once, where Appwrite queues it: a test that needs one still running
+// holds it).
 const header = (context, name) => context.req.headers[name] ?? '';
 
 module.exports = async (context) => {
@@ -8,6 +10,9 @@ module.exports = async (context) => {
   context.log(header(context, 'x-appwrite-user-jwt') ? 'jwt-is-valid' : 'jwt-is-invalid');
 
   const query = context.req.query;
+  if (context.req.path === '/hold') {
+    await new Promise((resolve) => setTimeout(resolve, Number(query.ms || '0')));
+  }
   if (context.req.path === '/custom-response') {
     return context.res.send(query.body || '', Number(query.code || '200'));
   }
