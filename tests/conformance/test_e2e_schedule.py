@@ -2,7 +2,8 @@
 plus one request with a session), one test per method, against a real emulator (conftest.py).
 
 Two of them wait for the clock: a cron run comes at the next whole minute, and `scheduledAt` must be a
-whole minute at least a minute ahead, so each waits one to two minutes, as Appwrite's do.
+whole minute at least a minute ahead, so they wait one to two minutes, as Appwrite's do (the cron
+function is deployed first, so both waits overlap).
 """
 from __future__ import annotations
 
@@ -23,26 +24,11 @@ def scheduled_function(side: Side, **extra) -> str:
     return function_id
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_create_scheduled_execution(server_side: Side):
-    """FunctionsScheduleTest::testCreateScheduledExecution: a cron run, with no client IP (no HTTP caller)."""
-    function_id = scheduled_function(server_side, events=["users.*.create", "users.*.delete"],
-                                     schedule="* * * * *")
-
-    def first_run():
-        executions = server_side.list_executions(function_id)
-        assert executions.status == 200
-        listed = executions.body["executions"]
-        return listed[0] if listed and listed[0]["status"] in ("completed", "failed") else None
-
-    run = wait_for(first_run, timeout=180, interval=0.5, message="a cron-triggered execution")
-    assert run["trigger"] == "schedule" and run["status"] == "completed", run
-    assert run["responseStatusCode"] == 200 and run["responseBody"] == ""
-    assert run["logs"] and run["errors"]
-    assert run["duration"] > 0 and run["$id"]
-    assert headers_of(run, "requestHeaders").get("x-appwrite-client-ip", "") == ""
-    server_side.cleanup_function(function_id)
+@pytest.fixture(scope="module", autouse=True)
+def cron_function(server_side: Side) -> str:
+    """testCreateScheduledExecution's function, deployed before the module's first test so that its
+    minute ticks while the other tests wait for theirs."""
+    return scheduled_function(server_side, events=["users.*.create", "users.*.delete"], schedule="* * * * *")
 
 
 @pytest.mark.slow
@@ -91,4 +77,25 @@ def test_delete_scheduled_execution(server_side: Side):
     deleted = server_side.delete_execution(function_id, execution.body["$id"])
     assert deleted.status == 204, deleted.body
     assert server_side.get_execution(function_id, execution.body["$id"]).status == 404
+    server_side.cleanup_function(function_id)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_create_scheduled_execution(server_side: Side, cron_function: str):
+    """FunctionsScheduleTest::testCreateScheduledExecution: a cron run, with no client IP (no HTTP caller)."""
+    function_id = cron_function
+
+    def first_run():
+        executions = server_side.list_executions(function_id)
+        assert executions.status == 200
+        listed = executions.body["executions"]
+        return listed[0] if listed and listed[0]["status"] in ("completed", "failed") else None
+
+    run = wait_for(first_run, timeout=180, interval=0.5, message="a cron-triggered execution")
+    assert run["trigger"] == "schedule" and run["status"] == "completed", run
+    assert run["responseStatusCode"] == 200 and run["responseBody"] == ""
+    assert run["logs"] and run["errors"]
+    assert run["duration"] > 0 and run["$id"]
+    assert headers_of(run, "requestHeaders").get("x-appwrite-client-ip", "") == ""
     server_side.cleanup_function(function_id)
