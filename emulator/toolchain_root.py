@@ -96,8 +96,9 @@ class ToolchainRoot:
         return f"{command}   (Debian {self.suite} root with {' '.join(self.packages)}; needs debootstrap, about 3 GB)"
 
     def command(self, argv: list[str], cwd: Path | str, paths: tuple[Path | str, ...] = ()) -> list[str]:
-        """`argv` run inside the root in `cwd`, with /tmp, `cwd` and `paths` bound at their host paths."""
-        binds = _dedupe(["/tmp", str(cwd), *map(str, paths)])
+        """`argv` run inside the root in `cwd`, with /tmp ($TMPDIR), `cwd` and `paths` bound at their host paths."""
+        temp = [os.environ["TMPDIR"]] if os.environ.get("TMPDIR") else []
+        binds = _dedupe(["/tmp", *temp, str(cwd), *map(str, paths)])
         return [*_unshare(), "--", "/bin/sh", "-c", ENTER_SCRIPT, "enter-root", str(self.path), *binds, "--",
                 str(cwd), *argv]
 

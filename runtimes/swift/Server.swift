@@ -132,7 +132,7 @@ final class RuntimeLogger: @unchecked Sendable {  // state behind `lock`
             collected = ([], [])
         } else if enabled {
             for path in [logsPath, errorsPath] where !FileManager.default.fileExists(atPath: path) {
-                FileManager.default.createFile(atPath: path, contents: nil)
+                _ = FileManager.default.createFile(atPath: path, contents: nil)
             }
         }
     }
@@ -453,12 +453,76 @@ enum Outcome {
     case timedOut
 }
 
-// Runs one call as a Task, its print() going to `logger`, and waits for it on this connection's
-// thread (each connection has its own): calls on other connections run at the same time.
+#if compiler(>=6.0)
+// The thread one call runs on. Swift's shared pool has one thread per core: a function that blocks
+// (sleep, a busy loop, synchronous I/O) would hold one of them, and a few hung calls would stall
+// every later one. Here a blocked or hung call holds only its own thread.
+final class CallThread: TaskExecutor, @unchecked Sendable {  // state behind `condition`
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var finished = false
+    private var exited = false
+
+    init() {
+        Thread.detachNewThread { self.run() }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        defer { condition.unlock() }
+        if exited {
+            // Work of the call that comes after its end (an unstructured task it started).
+            globalConcurrentExecutor.enqueue(ExecutorJob(job))
+            return
+        }
+        jobs.append(job)
+        condition.signal()
+    }
+
+    // The call is over: the thread runs what is queued, then ends.
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !finished { condition.wait() }
+            if jobs.isEmpty {
+                exited = true
+                condition.unlock()
+                return
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+}
+
+func startCall(_ operation: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
+    let thread = CallThread()
+    return Task(executorPreference: thread) {
+        await operation()
+        thread.finish()
+    }
+}
+#else
+func startCall(_ operation: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
+    return Task { await operation() }
+}
+#endif
+
+// Runs one call, its print() going to `logger`, and waits for it on this connection's thread (each
+// connection has its own): calls on other connections run at the same time.
 func invoke(timeout: Int?, logger: RuntimeLogger, _ body: @escaping () async throws -> Outcome) -> Outcome {
     let box = Box<Outcome>()
     let done = DispatchSemaphore(value: 0)
-    let task = Task {
+    let task = startCall {
         do {
             box.value = try await CurrentCall.$logger.withValue(logger) { try await body() }
         } catch {

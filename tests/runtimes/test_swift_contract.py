@@ -5,6 +5,7 @@ when the host has no Swift. Without a Swift toolchain (host or root) the contrac
 hint, which includes the command that builds the root; under CI=true they fail instead."""
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import subprocess
 from pathlib import Path
@@ -75,6 +76,10 @@ CONCURRENT_FUNCTION = slow_function({
                 context.log("slow end")
                 FileManager.default.createFile(atPath: context.req.headers["x-marker"]!, contents: nil)
                 return context.res.text("finished")
+            case "hang":  // holds its thread for good
+                while true { sleep(3600) }
+            case "ping":
+                return context.res.text("pong")
             case "exit":
                 FileHandle.standardError.write("exiting with 4\\n".data(using: .utf8)!)
                 exit(4)
@@ -96,7 +101,8 @@ CONCURRENT_FUNCTION = slow_function({
 
 def test_concurrent_calls_timeout_isolated_logs_and_exit(tmp_path):
     """Calls on separate connections run at the same time, each print() lands in its own call's log;
-    a timed-out call is answered at once and what it prints afterwards is dropped; exit inside a
+    a timed-out call is answered at once and what it prints afterwards is dropped; calls that hang
+    for good do not stall the ones after them; exit inside a
     function ends the runtime with its code (through the toolchain root's exec chain too). One build."""
     with contract.running(tmp_path, CONCURRENT_FUNCTION, "Sources/index.swift") as driver:
         tokens = [f"t{i}" for i in range(6)]
@@ -104,6 +110,13 @@ def test_concurrent_calls_timeout_isolated_logs_and_exit(tmp_path):
         assert_isolated_logs(tokens, results, response=upper_text, lines=native_context_lines, leaks=line_end_leaks)
         assert_timeout_drops_late_output(driver, tmp_path / "slow.done", "slow", function_stopped=False,
                                          empty_body=True, late_output_hidden=True)
+        # More hung calls than Swift's shared pool has threads (one per core): each holds only its own.
+        hung = len(os.sched_getaffinity(0)) + 1
+        with concurrent.futures.ThreadPoolExecutor(hung) as pool:
+            for r in pool.map(lambda _: driver.request(headers={"x-token": "hang"}, timeout=1), range(hung)):
+                assert r.status == 500 and "Execution timed out." in r.errors, r.short()
+        r = driver.request(headers={"x-token": "ping"}, timeout=5)
+        assert r.status == 200 and r.text == "pong", r.short()
         assert_exit_stops_server(driver, {"x-token": "exit"}, 4, "exiting with 4")
 
 
