@@ -34,19 +34,19 @@ def new_variable(side: Side, function_id: str, key: str, value: str, **extra) ->
 
 
 @pytest.fixture(scope="module")
-def test_function(console_side: Side) -> dict:
+def shared_function(console_side: Side) -> dict:
     """setupTestFunction"""
     return {"functionId": new_function(console_side, "Test", events=["users.*.create", "users.*.delete"],
                                        schedule="0 0 1 1 *")}
 
 
 @pytest.fixture(scope="module")
-def test_variables(console_side: Side, test_function: dict) -> dict:
+def shared_variables(console_side: Side, shared_function: dict) -> dict:
     """setupTestVariables: one plain and one secret variable on the shared function."""
-    function_id = test_function["functionId"]
+    function_id = shared_function["functionId"]
     plain = new_variable(console_side, function_id, "APP_TEST", "TESTINGVALUE", secret=False)
     secret = new_variable(console_side, function_id, "APP_TEST_1", "TESTINGVALUE_1", secret=True)
-    return {**test_function, "variableId": plain["$id"], "secretVariableId": secret["$id"]}
+    return {**shared_function, "variableId": plain["$id"], "secretVariableId": secret["$id"]}
 
 
 def test_create_function(console_side: Side):
@@ -58,9 +58,9 @@ def test_create_function(console_side: Side):
     assert refused.status == 400, refused.body
 
 
-def test_function_usage(console_side: Side, test_function: dict):
+def test_function_usage(console_side: Side, shared_function: dict):
     """FunctionsConsoleClientTest::testFunctionUsage"""
-    usage = console_side.get_usage(test_function["functionId"], {"range": "24h"})
+    usage = console_side.get_usage(shared_function["functionId"], {"range": "24h"})
     assert usage.status == 200, usage.body
     assert len(usage.body) == 24 and usage.body["range"] == "24h"
     for total in ("deploymentsTotal", "deploymentsStorageTotal", "buildsTotal", "buildsStorageTotal",
@@ -71,7 +71,7 @@ def test_function_usage(console_side: Side, test_function: dict):
                    "executions", "executionsTime", "executionsMbSeconds"):
         assert isinstance(usage.body[series], list), series
 
-    assert console_side.get_usage(test_function["functionId"], {"range": "232h"}).status == 400
+    assert console_side.get_usage(shared_function["functionId"], {"range": "232h"}).status == 400
     assert console_side.get_usage("randomFunctionId", {"range": "24h"}).status == 404
 
 
@@ -94,9 +94,9 @@ def test_create_function_variable(console_side: Side):
     assert create(key="LONGKEY", value="#" * 8193).status == 400
 
 
-def test_list_variables(console_side: Side, test_variables: dict):
+def test_list_variables(console_side: Side, shared_variables: dict):
     """FunctionsConsoleClientTest::testListVariables"""
-    response = console_side.list_variables(test_variables["functionId"])
+    response = console_side.list_variables(shared_variables["functionId"])
     assert response.status == 200
     variables = response.body["variables"]
     assert len(variables) == 2 and response.body["total"] == 2
@@ -141,12 +141,12 @@ def test_list_variables_cursor_pagination(console_side: Side):
     console_side.cleanup_function(function_id)
 
 
-def test_get_variable(console_side: Side, test_variables: dict):
+def test_get_variable(console_side: Side, shared_variables: dict):
     """FunctionsConsoleClientTest::testGetVariable"""
-    function_id = test_variables["functionId"]
-    plain = console_side.get_variable(function_id, test_variables["variableId"])
+    function_id = shared_variables["functionId"]
+    plain = console_side.get_variable(function_id, shared_variables["variableId"])
     assert plain.status == 200 and (plain.body["key"], plain.body["value"]) == ("APP_TEST", "TESTINGVALUE")
-    secret = console_side.get_variable(function_id, test_variables["secretVariableId"])
+    secret = console_side.get_variable(function_id, shared_variables["secretVariableId"])
     assert secret.status == 200 and secret.body["key"] == "APP_TEST_1" and not secret.body["value"]
     assert console_side.get_variable(function_id, "NON_EXISTING_VARIABLE").status == 404
 

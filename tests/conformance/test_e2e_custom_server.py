@@ -40,7 +40,7 @@ UPDATED_FUNCTION = {"name": "Test1", "events": ["users.*.update.name", "users.*.
 
 
 @pytest.fixture(scope="module")
-def test_function(server_side: Side) -> dict:
+def shared_function(server_side: Side) -> dict:
     """setupTestFunction: a function with three variables, shared by the tests that only read it."""
     reply = server_side.create_function({"functionId": unique(), **TEST_FUNCTION})
     assert reply.status == 201, reply.body
@@ -53,10 +53,10 @@ def test_function(server_side: Side) -> dict:
 
 
 @pytest.fixture(scope="module")
-def test_deployment(server_side: Side, test_function: dict) -> dict:
+def shared_deployment(server_side: Side, shared_function: dict) -> dict:
     """setupTestDeployment: the function updated as testUpdateFunction does, GLOBAL_VARIABLE, an active
     `basic` deployment (and an inactive one, deleted again)."""
-    function_id = test_function["functionId"]
+    function_id = shared_function["functionId"]
     assert server_side.update_function(function_id, UPDATED_FUNCTION).status == 200
     variable = server_side.create_variable(function_id, {"variableId": "unique()", "key": "GLOBAL_VARIABLE",
                                                          "value": "Global Variable Value"})
@@ -69,16 +69,16 @@ def test_deployment(server_side: Side, test_function: dict) -> dict:
     server_side.wait_ready(function_id, inactive.body["$id"])
     assert server_side.get_function(function_id).body["deploymentId"] == active.body["$id"]
     assert server_side.delete_deployment(function_id, inactive.body["$id"]).status == 204
-    return {**test_function, "deploymentId": active.body["$id"]}
+    return {**shared_function, "deploymentId": active.body["$id"]}
 
 
 @pytest.fixture(scope="module")
-def test_execution(server_side: Side, test_deployment: dict) -> dict:
+def shared_execution(server_side: Side, shared_deployment: dict) -> dict:
     """setupTestExecution: one completed synchronous execution of the shared deployment."""
-    execution = server_side.create_execution(test_deployment["functionId"], {"async": "false"})
+    execution = server_side.create_execution(shared_deployment["functionId"], {"async": "false"})
     assert execution.status == 201, execution.body
     assert execution.body["status"] == "completed"
-    return {**test_deployment, "executionId": execution.body["$id"]}
+    return {**shared_deployment, "executionId": execution.body["$id"]}
 
 
 def test_list_specs(server_side: Side):
@@ -122,9 +122,9 @@ def test_create_function(server_side: Side):
         assert variable.status == 201, variable.body
 
 
-def test_list_functions(server_side: Side, test_function: dict):
+def test_list_functions(server_side: Side, shared_function: dict):
     """FunctionsCustomServerTest::testListFunctions"""
-    function_id = test_function["functionId"]
+    function_id = shared_function["functionId"]
     functions = server_side.list_functions({"search": function_id})
     assert functions.status == 200
     assert len(functions.body["functions"]) == 1 and functions.body["functions"][0]["name"] == "Test"
@@ -159,9 +159,9 @@ def test_list_functions(server_side: Side, test_function: dict):
     assert unknown.status == 400, unknown.body
 
 
-def test_get_function(server_side: Side, test_function: dict):
+def test_get_function(server_side: Side, shared_function: dict):
     """FunctionsCustomServerTest::testGetFunction"""
-    function = server_side.get_function(test_function["functionId"])
+    function = server_side.get_function(shared_function["functionId"])
     assert function.status == 200 and function.body["name"] == "Test"
     assert server_side.get_function("x").status == 404
 
@@ -233,11 +233,11 @@ def test_create_deployment(server_side: Side):
     assert server_side.delete_deployment(function_id, inactive).status == 204
 
 
-def test_cancel_deployment_build(server_side: Side, test_deployment: dict):
+def test_cancel_deployment_build(server_side: Side, shared_deployment: dict):
     """FunctionsCustomServerTest::testCancelDeploymentBuild. Appwrite's build of `basic` takes seconds, long
     enough to be seen `building`; here it takes none, so the deployment's build command holds it (a
     `commands` parameter the route takes) until the cancel ends it."""
-    function_id = test_deployment["functionId"]
+    function_id = shared_deployment["functionId"]
     token = f"held-build-{unique()}"
     deployment = server_side.create_deployment(function_id, "basic", activate="false",
                                                commands=f"sleep 300 && echo {token}")
@@ -252,7 +252,7 @@ def test_cancel_deployment_build(server_side: Side, test_deployment: dict):
     wait_for(lambda: "Build has been canceled." in server_side.get_deployment(function_id, deployment_id)
              .body["buildLogs"], message="the build log to say it was canceled")
     assert server_side.get_deployment(function_id, deployment_id).body["status"] == "canceled"
-    assert server_side.get_function(function_id).body["deploymentId"] == test_deployment["deploymentId"]
+    assert server_side.get_function(function_id).body["deploymentId"] == shared_deployment["deploymentId"]
     wait_for(lambda: not processes_with(token), timeout=30, message="the canceled build's command to end")
 
 
@@ -357,19 +357,19 @@ def test_create_deployment_out_of_order(server_side: Side, large_code: bytes):
     server_side.cleanup_function(function_id)
 
 
-def test_update_deployment(server_side: Side, test_deployment: dict):
+def test_update_deployment(server_side: Side, shared_deployment: dict):
     """FunctionsCustomServerTest::testUpdateDeployment (the pre-1.7 `PATCH .../deployments/{id}`)."""
-    response = server_side.call("PATCH", f"/functions/{test_deployment['functionId']}/deployments/"
-                                         f"{test_deployment['deploymentId']}", [])
+    response = server_side.call("PATCH", f"/functions/{shared_deployment['functionId']}/deployments/"
+                                         f"{shared_deployment['deploymentId']}", [])
     assert response.status == 200, response.body
     assert response.body["$id"]
     assert is_datetime(response.body["$createdAt"]) and is_datetime(response.body["$updatedAt"])
-    assert response.body["deploymentId"] == test_deployment["deploymentId"]
+    assert response.body["deploymentId"] == shared_deployment["deploymentId"]
 
 
-def test_list_deployments(server_side: Side, test_deployment: dict):
+def test_list_deployments(server_side: Side, shared_deployment: dict):
     """FunctionsCustomServerTest::testListDeployments"""
-    function_id = test_deployment["functionId"]
+    function_id = shared_deployment["functionId"]
     deployments = server_side.list_deployments(function_id)
     assert deployments.status == 200
     assert deployments.body["total"] >= 1 and len(deployments.body["deployments"]) >= 1
@@ -412,19 +412,19 @@ def test_list_deployments(server_side: Side, test_deployment: dict):
     assert same and same[0]["sourceSize"] == first["sourceSize"]
 
 
-def test_get_deployment(server_side: Side, test_deployment: dict):
+def test_get_deployment(server_side: Side, shared_deployment: dict):
     """FunctionsCustomServerTest::testGetDeployment"""
-    deployment = server_side.get_deployment(test_deployment["functionId"], test_deployment["deploymentId"])
+    deployment = server_side.get_deployment(shared_deployment["functionId"], shared_deployment["deploymentId"])
     assert deployment.status == 200
     assert deployment.body["buildDuration"] > 0
     assert deployment.body["status"] and deployment.body["buildLogs"]
     assert {"sourceSize", "buildSize"} <= set(deployment.body)
-    assert server_side.get_deployment(test_deployment["functionId"], "x").status == 404
+    assert server_side.get_deployment(shared_deployment["functionId"], "x").status == 404
 
 
-def test_create_execution(server_side: Side, test_deployment: dict):
+def test_create_execution(server_side: Side, shared_deployment: dict):
     """FunctionsCustomServerTest::testCreateExecution"""
-    function_id = test_deployment["functionId"]
+    function_id = shared_deployment["functionId"]
     execution = server_side.create_execution(function_id, {"async": "false"})
     assert execution.status == 201, execution.body
     body = execution.body
@@ -432,7 +432,7 @@ def test_create_execution(server_side: Side, test_deployment: dict):
     assert headers_of(body, "responseHeaders").get("x-appwrite-execution-id") == body["$id"]
     assert body["$id"] and body["functionId"] == function_id and is_datetime(body["$createdAt"])
     assert body["status"] == "completed" and body["responseStatusCode"] == 200
-    for expected in (function_id, test_deployment["deploymentId"], "Test1", "http", "Node.js", "22",
+    for expected in (function_id, shared_deployment["deploymentId"], "Test1", "http", "Node.js", "22",
                      "Global Variable Value"):
         assert expected in body["responseBody"], expected
     assert body["errors"] and body["logs"]
@@ -451,20 +451,20 @@ def test_create_execution(server_side: Side, test_deployment: dict):
     assert server_side.delete_execution(function_id, execution.body["$id"]).status == 204
 
 
-def test_list_executions(server_side: Side, test_execution: dict):
+def test_list_executions(server_side: Side, shared_execution: dict):
     """FunctionsCustomServerTest::testListExecutions (1.9.6 has no `search` on this route: it is ignored)."""
-    function_id, execution_id = test_execution["functionId"], test_execution["executionId"]
+    function_id, execution_id = shared_execution["functionId"], shared_execution["executionId"]
     executions = server_side.list_executions(function_id)
     assert executions.status == 200
     assert executions.body["total"] >= 1 and len(executions.body["executions"]) >= 1
-    assert test_execution["deploymentId"] in [e["deploymentId"] for e in executions.body["executions"]]
+    assert shared_execution["deploymentId"] in [e["deploymentId"] for e in executions.body["executions"]]
 
     without_total = server_side.list_executions(function_id, {"total": False})
     assert without_total.status == 200
     assert without_total.body["total"] == 0 and len(without_total.body["executions"]) > 0
 
     executions = server_side.list_executions(function_id, {"queries": [
-        query("equal", "deploymentId", [test_execution["deploymentId"]])]})
+        query("equal", "deploymentId", [shared_execution["deploymentId"]])]})
     assert executions.status == 200 and executions.body["total"] >= 1 and executions.body["executions"]
     executions = server_side.list_executions(function_id, {"queries": [query("equal", "deploymentId",
                                                                              ["some-random-id"])]})
@@ -484,9 +484,9 @@ def test_list_executions(server_side: Side, test_execution: dict):
     assert execution_id in [e["$id"] for e in executions.body["executions"]]
 
 
-def test_sync_create_execution(server_side: Side, test_deployment: dict):
+def test_sync_create_execution(server_side: Side, shared_deployment: dict):
     """FunctionsCustomServerTest::testSyncCreateExecution: no parameters at all (PHP sends `[]`)."""
-    execution = server_side.create_execution(test_deployment["functionId"])
+    execution = server_side.create_execution(shared_deployment["functionId"])
     assert execution.status == 201, execution.body
     assert execution.body["status"] == "completed" and execution.body["responseStatusCode"] == 200
     for expected in ("Test1", "http", "Node.js", "22"):
@@ -494,20 +494,20 @@ def test_sync_create_execution(server_side: Side, test_deployment: dict):
     assert execution.body["duration"] < 1.5
 
 
-def test_get_execution(server_side: Side, test_execution: dict):
+def test_get_execution(server_side: Side, shared_execution: dict):
     """FunctionsCustomServerTest::testGetExecution"""
-    execution = server_side.get_execution(test_execution["functionId"], test_execution["executionId"])
+    execution = server_side.get_execution(shared_execution["functionId"], shared_execution["executionId"])
     assert execution.status == 200
-    assert execution.body["$id"] == test_execution["executionId"]
-    assert execution.body["deploymentId"] == test_execution["deploymentId"]
-    assert server_side.get_execution(test_execution["functionId"], "x").status == 404
+    assert execution.body["$id"] == shared_execution["executionId"]
+    assert execution.body["deploymentId"] == shared_execution["deploymentId"]
+    assert server_side.get_execution(shared_execution["functionId"], "x").status == 404
 
 
-def test_delete_execution(server_side: Side, test_deployment: dict):
+def test_delete_execution(server_side: Side, shared_deployment: dict):
     """FunctionsCustomServerTest::testDeleteExecution. Appwrite queues an async execution, so the delete
     that follows finds it waiting; the emulator starts it at once, so the execution asks `basic` to hold
     its answer (`/hold`, ended by the function's 15 s timeout) to be still processing when deleted."""
-    function_id = test_deployment["functionId"]
+    function_id = shared_deployment["functionId"]
     execution = server_side.create_execution(function_id, {"async": "false"})
     assert execution.status == 201, execution.body
     execution_id = execution.body["$id"]
@@ -526,9 +526,9 @@ def test_delete_execution(server_side: Side, test_deployment: dict):
     assert server_side.get_execution(function_id, execution.body["$id"]).status == 200  # still there
 
 
-def test_update_specs(server_side: Side, test_deployment: dict):
+def test_update_specs(server_side: Side, shared_deployment: dict):
     """FunctionsCustomServerTest::testUpdateSpecs"""
-    function_id = test_deployment["functionId"]
+    function_id = shared_deployment["functionId"]
     settings = {k: v for k, v in UPDATED_FUNCTION.items() if k != "schedule"}
     for spec, memory in (("s-1vcpu-1gb", 1024), ("s-1vcpu-512mb", 512)):
         function = server_side.update_function(function_id, {**settings, "runtimeSpecification": spec})
