@@ -22,7 +22,8 @@ from .schedule import CronError, next_run
 
 # The model a list's items have, by the list's key (Appwrite's MODEL_*_LIST).
 LIST_ITEMS = {"functions": "function", "deployments": "deployment", "executions": "execution",
-              "variables": "variable", "runtimes": "runtime", "specifications": "specification"}
+              "variables": "variable", "runtimes": "runtime", "specifications": "specification",
+              "rules": "proxyRule"}
 
 
 class Model(dict):
@@ -75,6 +76,21 @@ def _v19_variable(doc: dict) -> None:
     _drop(doc, "secret")
 
 
+def _v19_proxy_rule(doc: dict) -> None:
+    doc["resourceType"] = doc.get("deploymentResourceType") or ""
+    doc["resourceId"] = doc.get("deploymentResourceId") or ""
+    _drop(doc, "deploymentResourceType", "deploymentResourceId", "type", "trigger", "triggerData",
+          "redirectStatusCode", "deploymentId", "deploymentVcsProviderBranch")
+
+
+def _v19_usage_function(doc: dict) -> None:
+    _drop(doc, "buildsSuccessTotal", "buildsFailedTotal", "buildsTimeAverage", "buildsSuccess", "buildsFailed")
+
+
+def _v19_usage_functions(doc: dict) -> None:
+    _drop(doc, "buildsSuccessTotal", "buildsFailedTotal", "buildsSuccess", "buildsFailed")
+
+
 def _v18_function(doc: dict) -> None:  # 1.6.0 -> 1.5.x
     _drop(doc, "scopes", "specification")
 
@@ -123,7 +139,9 @@ def _v16_variable(doc: dict) -> None:
 FILTERS: list[tuple[tuple[int, int, int], dict]] = [
     ((2, 0, 0), {"execution": _v27_execution}),
     ((1, 9, 0), {"function": _v21_function}),
-    ((1, 7, 0), {"function": _v19_function, "deployment": _v19_deployment, "variable": _v19_variable}),
+    ((1, 7, 0), {"function": _v19_function, "deployment": _v19_deployment, "variable": _v19_variable,
+                 "proxyRule": _v19_proxy_rule, "usageFunction": _v19_usage_function,
+                 "usageFunctions": _v19_usage_functions}),
     ((1, 6, 0), {"function": _v18_function, "execution": _v18_execution, "runtime": _v18_runtime}),
     ((1, 4, 0), {"function": _v16_function, "deployment": _v16_deployment, "execution": _v16_execution,
                  "variable": _v16_variable}),

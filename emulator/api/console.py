@@ -30,6 +30,7 @@ from aiohttp import web
 from ..errors import AppwriteError, invalid_param, missing_param
 from ..ids import CUSTOM_ID_DESCRIPTION, is_valid_id, now_iso
 from ..params import read_params
+from ..response_formats import Model
 from ..serializers import list_model
 from ..services.deployments import MAX_DEPLOYMENT_SIZE
 from ..services import console as service
@@ -205,15 +206,15 @@ async def create_project_jwt(request: web.Request) -> web.Response:
 
 
 # -- proxy rules -----------------------------------------------------------------------------------
-def _rule_model(request: web.Request, doc: dict) -> dict:
-    return {
+def _rule_model(request: web.Request, doc: dict) -> Model:
+    return Model("proxyRule", {
         "$id": doc["$id"], "$createdAt": doc["$createdAt"], "$updatedAt": doc["$updatedAt"],
         "domain": doc["domain"], "type": "deployment", "trigger": doc.get("trigger", "manual"), "redirectUrl": "",
         "redirectStatusCode": 301, "deploymentId": service.rule_deployment_id(state(request), project(request), doc),
         "deploymentResourceType": "function", "deploymentResourceId": doc["deploymentResourceId"],
         "deploymentVcsProviderBranch": doc.get("deploymentVcsProviderBranch", ""), "status": "verified",
         "logs": "", "renewAt": "",
-    }
+    })
 
 
 async def create_function_rule(request: web.Request) -> web.Response:

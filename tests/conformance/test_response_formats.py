@@ -134,6 +134,31 @@ def test_variable_and_runtime_formats(fn):
     assert get(srv, "/functions/runtimes", "1.6.0")["runtimes"] == runtimes
 
 
+def test_usage_and_proxy_rule_formats(fn):
+    """Before 1.7 the usage models had no build figures, and a proxy rule named its function with
+    resourceType/resourceId (Response/Filters/V19.php)."""
+    srv, _, _ = fn
+    builds = {"buildsSuccessTotal", "buildsFailedTotal", "buildsSuccess", "buildsFailed"}
+    new = get(srv, "/functions/fmt/usage")
+    assert builds | {"buildsTimeAverage"} <= set(new) and new["buildsTotal"] >= 1
+    assert get(srv, "/functions/fmt/usage", "1.7.0") == new
+    assert diff(get(srv, "/functions/fmt/usage", "1.6.0"), new) == (set(), builds | {"buildsTimeAverage"})
+    all_new = get(srv, "/functions/usage")
+    assert diff(get(srv, "/functions/usage", "1.6.0"), all_new) == (set(), builds)
+
+    r = requests.post(srv.endpoint + "/proxy/rules/function", headers=H,
+                      json={"domain": "fmt-rule.functions.localhost", "functionId": "fmt"})
+    assert r.status_code == 201, r.text
+    rule = r.json()
+    old = get(srv, f"/proxy/rules/{rule['$id']}", "1.6.0")
+    assert diff(old, rule) == ({"resourceType", "resourceId"}, {
+        "deploymentResourceType", "deploymentResourceId", "type", "trigger", "redirectStatusCode", "deploymentId",
+        "deploymentVcsProviderBranch"})
+    assert (old["resourceType"], old["resourceId"], old["domain"]) == ("function", "fmt", rule["domain"])
+    assert get(srv, "/proxy/rules", "1.8.0")["rules"] == get(srv, "/proxy/rules")["rules"]
+    assert old in get(srv, "/proxy/rules", "1.6.0")["rules"]
+
+
 def test_writes_answer_in_the_format(fn):
     """Creates and updates are shaped too, and an error keeps Appwrite's envelope whatever the format."""
     srv, _, _ = fn
