@@ -36,7 +36,10 @@ async def run_dev(project: Project, settings: Settings, host: str, port: int, de
         await loop.start()
         await loop.initial_deploys()
         ids = next(iter(loop.watched), "FUNCTION_ID")
-        click.secho(f"Watching for changes (Ctrl+C to stop). Try: python -m emulator exec {ids} "
+        # The command as it was typed: `appwrite-emulator` or `python -m emulator`.
+        context = click.get_current_context(silent=True)
+        command = context.find_root().info_name if context is not None else "appwrite-emulator"
+        click.secho(f"Watching for changes (Ctrl+C to stop). Try: {command} exec {ids} "
                     f"--endpoint {settings.endpoint} --project {project.project_id}", bold=True)
         if ready is not None:
             ready.set()
