@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..executors.base import BuildJob
+from ..ids import now_iso
 from ..languages.base import BuildError
 from ..processes import ProcessOwner
 from ..runtime_env import build_env
@@ -261,6 +262,7 @@ async def build_deployment(state: State, project: str, function_id: str, deploym
                     store.update("deployments", project, function_id, current)
 
     dep["status"] = "building"
+    dep["buildStartedAt"] = now_iso()  # not in the model; a cancel counts its buildDuration from it
     store.update("deployments", project, function_id, dep)
     refresh_latest_deployment(state, project, function_id)
     started = time.monotonic()

@@ -12,11 +12,12 @@ import contextlib
 import os
 import re
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..archives import ArchiveError, create_archive, inspect_archive
 from ..errors import AppwriteError
-from ..ids import check_uid, now_iso, unique_id
+from ..ids import check_uid, now_iso, parse_iso, unique_id
 from .builds import canceled_logs
 from .functions import get_function, refresh_latest_deployment
 from .listing import list_documents
@@ -196,6 +197,8 @@ async def cancel_deployment(state: State, project: str, function_id: str, deploy
         return doc
     was_waiting = doc.get("status") == "waiting"
     doc["status"] = "canceled"
+    started = parse_iso(doc.get("buildStartedAt") or "")
+    doc["buildDuration"] = int((datetime.now(timezone.utc) - started).total_seconds()) if started else 0
     if was_waiting:
         doc["buildLogs"] = canceled_logs(doc.get("buildLogs") or "")
     state.store.update("deployments", project, function_id, doc)

@@ -153,6 +153,7 @@ def test_cancel_deployment_build(api, tmp_path):
 
     status, canceled = api.call("PATCH", path + "/status")
     assert status == 200 and canceled["status"] == "canceled", canceled
+    assert isinstance(canceled["buildDuration"], int) and canceled["buildDuration"] >= 0  # counted from its start
     wait_for(lambda: not processes_with(marker), timeout=30, message="the build's processes to end")
     logs = wait_for(lambda: (lambda d: d["buildLogs"] if "Build has been canceled." in d["buildLogs"] else None)(
         deployment(api, "cancel", dep["$id"])), timeout=60, message="the closing log line")
