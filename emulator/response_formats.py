@@ -148,8 +148,21 @@ FILTERS: list[tuple[tuple[int, int, int], dict]] = [
 ]
 
 
+def _item_model(model: Model) -> str:
+    """The model the filters reshape: a list's items, or the model itself."""
+    return LIST_ITEMS.get(model.items_key, "") if model.items_key else model.name
+
+
+def _filters_for(model: Model, fmt: tuple | None) -> list:
+    if fmt is None:
+        return []
+    name = _item_model(model)
+    return [filters[name] for version, filters in FILTERS if fmt < version and name in filters]
+
+
 def needs_shaping(model: Model, fmt: tuple | None) -> bool:
-    return model.selection is not None or (fmt is not None and any(fmt < version for version, _ in FILTERS))
+    """Whether `shape` would change anything (most answers to most clients are sent as rendered)."""
+    return model.selection is not None or bool(_filters_for(model, fmt))
 
 
 def shape(model: Model, fmt: tuple | None) -> dict:
@@ -158,16 +171,12 @@ def shape(model: Model, fmt: tuple | None) -> dict:
     if model.items_key:
         items = [dict(item) for item in model[model.items_key]]
         out = {**model, model.items_key: items}
-        item_model = LIST_ITEMS.get(model.items_key, "")
     else:
         items = [dict(model)]
         out = items[0]
-        item_model = model.name
-    for version, filters in FILTERS:
-        apply = filters.get(item_model)
-        if apply is not None and fmt is not None and fmt < version:
-            for item in items:
-                apply(item)
+    for apply in _filters_for(model, fmt):
+        for item in items:
+            apply(item)
     if model.selection is not None and model.items_key:
         wanted = set(model.selection)
         out[model.items_key] = [{k: v for k, v in item.items() if k in wanted or k.startswith("$")} for item in items]
