@@ -1,6 +1,7 @@
 """Fixtures shared by every test package: a real emulator server on a free port."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,11 @@ from support import Server
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """When a test fails, add the thread stacks of every emulator server still running: a test that
+    """When a test fails by a timeout, add the thread stacks of every emulator server still running: a test that
     timed out waiting for an answer then shows where the server was stuck."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed and call.when == "call":
+    if report.failed and call.when == "call" and re.search(r"[Tt]ime(d )?out", report.longreprtext):
         for srv in list(Server.running):
             stacks = srv.thread_stacks()
             if stacks:
