@@ -10,19 +10,17 @@ Effects are read back with the key: executions stored, the function's own record
 """
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import json
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import requests
 
-from support import ROOT, Server, archive_bytes, require_toolchain, wait_for
+from browser import NODE_MODULES, SDK_BUNDLE, drive, require_browser, serve_folder
+from support import Server, archive_bytes, require_toolchain, wait_for
 
 KEY = "permissions-test-key"
 PROJECT = "perms"
@@ -35,8 +33,6 @@ def main(context):
     return context.res.json({"md5": hashlib.md5(body).hexdigest(), "size": len(body),
                              "trigger": context.req.headers.get("x-appwrite-trigger", "")})
 """
-NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
-SDK_BUNDLE = NODE_MODULES / "appwrite" / "dist" / "iife" / "sdk.js"
 DRIVER = Path(__file__).with_name("web_sdk_guest.mjs")
 
 
@@ -222,38 +218,23 @@ def test_node_sdk_guest(keyed, tmp_path):
 @pytest.fixture
 def page_server(tmp_path):
     """A page on its own loopback port (an allowed origin) with the web SDK bundle."""
+    require_browser(sdk=True)  # before the bundle is copied: a missing one skips with the hint
     site = tmp_path / "site"
     site.mkdir()
     shutil.copy(SDK_BUNDLE, site / "sdk.js")
     (site / "guest.html").write_text('<!doctype html><script src="/sdk.js"></script><p>guest</p>')
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *a, **k: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/guest.html"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_folder(site) as port:
+        yield f"http://127.0.0.1:{port}/guest.html"
 
 
 def test_web_sdk_guest_in_browser(keyed, tmp_path, page_server):
     """The real `appwrite` web SDK in Chromium, no key: createExecution runs a function open to `any`
     and is refused (401) for one that is not."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        require_toolchain("chromium", "headless Chromium not found. Install: apt-get install -y chromium")
-    if shutil.which("node") is None:
-        require_toolchain("node", "node not found. Install: apt-get install -y nodejs npm")
-    if not (NODE_MODULES / "playwright-core").is_dir() or not SDK_BUNDLE.exists():
-        require_toolchain("node-packages", "playwright-core / appwrite not installed. Run: cd tests/node && npm install")
     marks = tmp_path / "browser.txt"
     _deploy(keyed, "web-any", ["any"], marks)
     _deploy(keyed, "web-closed", ["team:staff"], tmp_path / "closed.txt")
-    args = {"page": page_server, "endpoint": keyed.endpoint, "project": PROJECT, "chromium": chromium,
-            "open": "web-any", "closed": "web-closed"}
-    out = subprocess.run(["node", str(DRIVER), json.dumps(args)], capture_output=True, text=True, timeout=240,
-                         stdin=subprocess.DEVNULL)
-    assert out.returncode == 0, out.stdout + out.stderr
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = drive(DRIVER, {"page": page_server, "endpoint": keyed.endpoint, "project": PROJECT,
+                          "open": "web-any", "closed": "web-closed"})
     assert seen["open"]["status"] == "completed", seen
     assert json.loads(seen["open"]["body"])["md5"] == hashlib.md5(b"from-browser").hexdigest()
     assert seen["closed"] == {"code": 401, "type": "user_unauthorized"}, seen

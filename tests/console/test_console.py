@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
-from support import ROOT, JsonApi, archive_bytes, require_toolchain, wait_for
+import browser
+from browser import require_browser
+from support import ROOT, JsonApi, archive_bytes
 
 pytestmark = pytest.mark.timeout(420)
-NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
 DRIVER = ROOT / "tests" / "console" / "console_browser.mjs"
 PROJECT = "consoletest"
 SECRET_VALUE = "s3cret-console-VALUE-9f1c"
@@ -46,24 +45,8 @@ def main(context):
 """
 
 
-def chromium_path() -> str:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or ""
-
-
-def require_browser() -> None:
-    if not chromium_path():
-        require_toolchain("chromium", "headless Chromium not found. Install: apt-get install -y chromium")
-    if shutil.which("node") is None:
-        require_toolchain("node", "node not found. Install: apt-get install -y nodejs npm")
-    if not (NODE_MODULES / "playwright-core").is_dir():
-        require_toolchain("node-packages", "playwright-core not installed. Run: cd tests/node && npm install")
-
-
 def drive(args: dict) -> dict:
-    out = subprocess.run(["node", str(DRIVER), json.dumps({"chromium": chromium_path(), **args})],
-                         capture_output=True, text=True, timeout=360, stdin=subprocess.DEVNULL)
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return browser.drive(DRIVER, args, timeout=360)
 
 
 def base_of(endpoint: str) -> str:

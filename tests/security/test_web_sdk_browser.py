@@ -10,56 +10,35 @@ The CORS and preflight details are checked without a browser in test_browser_ori
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import shutil
-import subprocess
-import threading
 from urllib.parse import urlsplit
 
 import pytest
 
+from browser import SDK_BUNDLE, drive, require_browser, serve_folder
 from security_helpers import call, deploy_marker, marks
-from support import ROOT, require_toolchain
+from support import ROOT
 
-NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
-SDK_BUNDLE = NODE_MODULES / "appwrite" / "dist" / "iife" / "sdk.js"
 DRIVER = ROOT / "tests" / "security" / "web_sdk_browser.mjs"
 PROJECT = "console"  # a simple request cannot send x-appwrite-project: an attack lands in the default project
 PAGE = '<!doctype html><html><head><script src="/sdk.js"></script></head><body><p>{name}</p></body></html>'
 
 
-def chromium_path() -> str:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or ""
-
-
 @pytest.fixture
 def static_site(tmp_path):
     """A local web server (127.0.0.1, its own port) serving the pages and the SDK bundle."""
+    require_browser(sdk=True)  # before the bundle is copied: a missing one skips with the hint
     site = tmp_path / "site"
     site.mkdir()
     shutil.copy(SDK_BUNDLE, site / "sdk.js")
     for name in ("ok", "evil"):
         (site / f"{name}.html").write_text(PAGE.format(name=name))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *a, **k: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_folder(site) as port:
+        yield port
 
 
 def test_web_sdk_from_allowed_and_foreign_pages(server_factory, tmp_path, static_site):
-    if not chromium_path():
-        require_toolchain("chromium", "headless Chromium not found. Install: apt-get install -y chromium")
-    if shutil.which("node") is None:
-        require_toolchain("node", "node not found. Install: apt-get install -y nodejs npm")
-    if not (NODE_MODULES / "playwright-core").is_dir() or not SDK_BUNDLE.exists():
-        require_toolchain("node-packages", "playwright-core / appwrite not installed. Run: cd tests/node && npm install")
-
     srv = server_factory(data_dir=tmp_path / "browser-data")  # open server: nothing but the origin checks
     mark_file = tmp_path / "marks.txt"
     deploy_marker(srv.endpoint, PROJECT, None, "marker", mark_file, tmp_path)
@@ -69,12 +48,9 @@ def test_web_sdk_from_allowed_and_foreign_pages(server_factory, tmp_path, static
         "evilPage": f"http://evil.example:{static_site}/evil.html",
         "endpoint": srv.endpoint,
         "reboundUrl": f"http://evil.example:{emulator_port}/v1/health/version",
-        "project": PROJECT, "functionId": "marker", "chromium": chromium_path(),
+        "project": PROJECT, "functionId": "marker",
     }
-    out = subprocess.run(["node", str(DRIVER), json.dumps(args)], capture_output=True, text=True, timeout=240,
-                         stdin=subprocess.DEVNULL)
-    assert out.returncode == 0, out.stdout + out.stderr
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = drive(DRIVER, args)
 
     # The allowed page: preflight passed, the SDK got the execution back, the function ran once.
     assert seen["allowed"] == {"status": "completed", "body": seen["allowed"].get("body")}, seen
