@@ -64,17 +64,6 @@ class ServeProcess:
         return wait_for(lambda: next((m for m in map(regex.search, self.lines()) if m), None),
                         timeout=timeout, message=f"a line matching {pattern!r} in:\n{self.output()[-2000:]}")
 
-    def wait_for_deployment(self, api, function_id: str, deployment_id: str, timeout: float = 300) -> dict:
-        """The deployment once ready (fails at once when its build failed)."""
-        path = f"/functions/{function_id}/deployments/{deployment_id}"
-
-        def ready():
-            doc = api.ok("GET", path)
-            assert doc["status"] not in ("failed", "canceled"), doc["buildLogs"]
-            return doc if doc["status"] == "ready" else None
-
-        return wait_for(ready, timeout=timeout, message=f"deployment {deployment_id} to be ready")
-
     def stop(self) -> None:
         """SIGTERM to its whole session (make, a shell and the server under them), waiting until every
         process of it is gone (the server stops its runtimes first); SIGKILL after a grace period."""

@@ -121,6 +121,16 @@ def wait_for(condition, timeout: float = 30, interval: float = 0.05, message: st
         time.sleep(interval)
 
 
+def wait_deployment_ready(fetch, deployment_id: str, timeout: float = 180, interval: float = 0.05) -> dict:
+    """Polls `fetch()` (deployment `deployment_id`'s document) until its build is ready and returns it;
+    fails at once, with the build log, when the build failed or was canceled."""
+    def ready():
+        doc = fetch()
+        assert doc["status"] not in ("failed", "canceled"), doc.get("buildLogs")
+        return doc if doc["status"] == "ready" else None
+    return wait_for(ready, timeout=timeout, interval=interval, message=f"deployment {deployment_id} to be ready")
+
+
 def process_running(pid: int) -> bool:
     """True while `pid` exists and is not a zombie (a killed child its parent has not reaped yet)."""
     try:
@@ -229,12 +239,12 @@ class JsonApi:
         self.ok("POST", "/functions", {"functionId": function_id, "name": function_id, "runtime": runtime,
                                        "entrypoint": entrypoint, **fields})
         dep_id = self.upload_ok(function_id, archive_bytes(files))["$id"]
-        path = f"/functions/{function_id}/deployments/{dep_id}"
+        self.wait_ready(function_id, dep_id, timeout=wait)
+        wait_for(lambda: self.ok("GET", f"/functions/{function_id}")["deploymentId"] == dep_id, timeout=wait,
+                 message=f"{dep_id} to be {function_id}'s active deployment")
+        return self.ok("GET", f"/functions/{function_id}/deployments/{dep_id}")
 
-        def active():
-            dep = self.ok("GET", path)
-            assert dep["status"] not in ("failed", "canceled"), dep["buildLogs"]
-            return dep["status"] == "ready" and self.ok("GET", f"/functions/{function_id}")["deploymentId"] == dep_id
-
-        wait_for(active, timeout=wait, message=f"{function_id} to be built and active")
-        return self.ok("GET", path)
+    def wait_ready(self, function_id: str, deployment_id: str, timeout: float = 180) -> dict:
+        """The deployment once its build is ready (fails at once when the build failed or was canceled)."""
+        path = f"/functions/{function_id}/deployments/{deployment_id}"
+        return wait_deployment_ready(lambda: self.ok("GET", path), deployment_id, timeout=timeout)

@@ -111,7 +111,7 @@ def test_installed_console_script_inits_serves_and_runs_a_starter(installed, tmp
         api.ok("POST", "/functions", {"functionId": "starter", "name": "starter", "runtime": runtime,
                                       "entrypoint": function["entrypoint"], "commands": function["commands"]})
         deployment = api.upload_ok("starter", tar_members(files))
-        served.wait_for_deployment(api, "starter", deployment["$id"], timeout=BUILD_TIMEOUT)
+        api.wait_ready("starter", deployment["$id"], timeout=BUILD_TIMEOUT)
         execution = api.ok("POST", "/functions/starter/executions", {"path": "/ping", "method": "GET"})
         assert (execution["status"], execution["responseBody"]) == ("completed", "Pong"), execution
         assert (work / "data" / "emulator.db").is_file()  # state where --data-dir says, relative to the cwd

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from support import Server, process_running, wait_for
+from support import Server, process_running, wait_deployment_ready, wait_for
 
 KEY = "e2e-secret-key"
 PROJECT = "e2e"
@@ -220,11 +220,8 @@ class Side:
         return deployment_id
 
     def wait_ready(self, function_id: str, deployment_id: str) -> dict:
-        def ready():
-            doc = self.admin.get_deployment(function_id, deployment_id).body
-            assert doc["status"] not in ("failed", "canceled"), doc.get("buildLogs")
-            return doc if doc["status"] == "ready" else None
-        return wait_for(ready, timeout=180, interval=0.2, message=f"deployment {deployment_id} to be ready")
+        return wait_deployment_ready(lambda: self.admin.get_deployment(function_id, deployment_id).body,
+                                     deployment_id, interval=0.2)
 
     def cleanup_function(self, function_id: str) -> None:
         assert self.admin.delete_function(function_id).status == 204
