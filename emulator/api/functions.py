@@ -1,6 +1,8 @@
 """HTTP handlers for functions, runtimes and specifications."""
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from ..serializers import function_model, list_model
@@ -57,7 +59,8 @@ async def update_deployment_legacy(request: web.Request) -> web.Response:
 
 
 async def list_runtimes(request: web.Request) -> web.Response:
-    runtimes = svc.runtimes_catalog()
+    # Probing toolchains runs binaries: off the event loop.
+    runtimes = await asyncio.to_thread(svc.runtimes_catalog, state(request).settings.toolchains)
     return json_response(list_model("runtimes", len(runtimes), runtimes))
 
 

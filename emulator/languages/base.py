@@ -191,12 +191,19 @@ def _first_matching(candidates: tuple[str, ...], version_args: tuple[str, ...], 
             if path in seen or not (os.path.isfile(path) and os.access(path, os.X_OK)):
                 continue
             seen.add(path)
-            try:
-                out = subprocess.run([path, *version_args], capture_output=True, text=True, timeout=60)
-            except (OSError, subprocess.SubprocessError):
-                continue
-            text = (out.stdout or out.stderr).strip()
-            if out.returncode == 0 and version_matches(text.splitlines()[0] if text else "", wanted):
+            if version_matches(binary_version(path, version_args), wanted):
                 return path
     return ""
+
+
+@functools.lru_cache(maxsize=None)
+def binary_version(path: str, version_args: tuple[str, ...]) -> str:
+    """First line of what `path version_args` prints, "" when it fails. Cached per binary: the
+    runtimes of every version of a language ask the same candidates (a JVM start each, for javac)."""
+    try:
+        out = subprocess.run([path, *version_args], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if out.returncode == 0 and text else ""
 

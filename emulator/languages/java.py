@@ -1,4 +1,7 @@
-"""Java (`java-8.0` … `java-25`): every version runs on the host JDK, with the adapter in runtimes/java.
+"""Java (`java-8.0` … `java-25`): each version runs on a host JDK of that version when one is installed
+(`jdk_candidates`: PATH, $JAVA_HOME, /usr/lib/jvm, SDKMAN, ...) or on the JDK the user mapped it to
+(`--toolchain java-17.0=/path/to/javac`), else on the JDK on PATH, and the build says so. javac and
+java always come from the same JDK. The adapter is in runtimes/java.
 
 The adapter is a JDK-only HTTP core (runtimes/java/core, shared with Kotlin) plus the Java facade
 (runtimes/java/facade: io.openruntimes.java.RuntimeContext & co.). The adapter is compiled once per
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import maven
-from .base import RUNTIMES_DIR, Language, ServerCommand, run_logged
+from .base import RUNTIMES_DIR, Language, ServerCommand, Toolchain, _probe_toolchain, run_logged
 
 OUT = ".jvm-build"  # inside the build dir: compiled classes, runtime jars, generated sources
 CORE_DIR = RUNTIMES_DIR / "java" / "core"
@@ -155,11 +158,40 @@ def generated_entry(out: Path, entrypoint: str, source: str) -> Path:
     return target
 
 
-def javac(files: list[Path], classpath: list[str], out: Path, build_dir: Path, log) -> None:
+def jdk_candidates() -> list[str]:
+    """Where JDKs live (javac binaries), the PATH's first: a runtime takes the first of its version."""
+    java_home = os.environ.get("JAVA_HOME")
+    return ["javac", *([os.path.join(java_home, "bin", "javac")] if java_home else []),
+            "/usr/lib/jvm/*/bin/javac", "/opt/java/*/bin/javac", "/opt/jdk*/bin/javac",
+            "~/.sdkman/candidates/java/*/bin/javac", "~/.jdks/*/bin/javac", "~/.asdf/installs/java/*/bin/javac"]
+
+
+def jdk_home(javac_binary: str) -> Path | None:
+    """The JDK a javac belongs to (through the /usr/bin alternatives' symlinks), None when not found."""
+    found = shutil.which(javac_binary)
+    return Path(os.path.realpath(found)).parent.parent if found else None
+
+
+def jdk_env(javac_binary: str) -> dict[str, str]:
+    """JAVA_HOME and PATH of that JDK, for build commands and kotlinc (which runs on JAVA_HOME's java)."""
+    home = jdk_home(javac_binary)
+    if home is None:
+        return {}
+    return {"JAVA_HOME": str(home), "PATH": os.pathsep.join([str(home / "bin"), os.environ.get("PATH", "")])}
+
+
+def jdk_tool(javac_binary: str, name: str) -> str:
+    """`name` (java, javac) of the JDK `javac_binary` belongs to; bare `name` when it has none."""
+    home = jdk_home(javac_binary)
+    tool = home / "bin" / name if home else None
+    return str(tool) if tool is not None and os.access(tool, os.X_OK) else name
+
+
+def javac(files: list[Path], classpath: list[str], out: Path, build_dir: Path, log, javac_binary: str = "javac") -> None:
     # An @argfile keeps long source lists clear of the command-line limit.
     argfile = out / "javac-sources.txt"
     argfile.write_text("\n".join('"' + str(f).replace("\\", "\\\\") + '"' for f in files) + "\n", encoding="utf-8")
-    argv = ["javac", *COMPILER_JVM_FLAGS, "-encoding", "UTF-8", "-proc:none", "-nowarn", "-d", str(out / "classes")]
+    argv = [javac_binary, *COMPILER_JVM_FLAGS, "-encoding", "UTF-8", "-proc:none", "-nowarn", "-d", str(out / "classes")]
     if classpath:
         argv += ["-cp", os.pathsep.join(classpath)]
     run_logged([*argv, f"@{argfile}"], build_dir, None, log)
@@ -250,6 +282,27 @@ class Java(Language):
     install_hint = "apt-get install -y default-jdk-headless"
     version_command = ("javac", "-version")
     test_entrypoints = {"context": "Tests.java", "legacy": "src/Index.java"}
+    # A runtime can be mapped to a JDK's javac; its java runs the function.
+    primary_binary = "javac"
+
+    def version_candidates(self) -> list[str]:
+        return jdk_candidates()
+
+    def wanted_version(self) -> str:
+        # JDK 8 calls itself 1.8 ("javac 1.8.0_412").
+        wanted = super().wanted_version()
+        return "1.8" if wanted == "8" else wanted
+
+    def tool(self, name: str) -> str:
+        """java or javac of the JDK this runtime runs on."""
+        return jdk_tool(self.binary(), name)
+
+    def toolchain(self) -> Toolchain:
+        return _probe_toolchain((self.tool("java"), self.tool("javac")), (self.tool("javac"), "-version"),
+                                self.install_hint)
+
+    def build_env(self, build_dir: Path) -> dict[str, str]:
+        return jdk_env(self.binary())
 
     def compile(self, build_dir: Path, entrypoint: str, log) -> None:
         build_dir = Path(build_dir).resolve()
@@ -273,7 +326,7 @@ class Java(Language):
         if sources:
             log(f"Compiling {len(sources)} Java source file(s) ...\n")
             classpath = [str(adapter / "classes"), *compile_classpath(out), *user_jars(build_dir)]
-            javac(sources, classpath, out, build_dir, log)
+            javac(sources, classpath, out, build_dir, log, self.tool("javac"))
         shutil.copytree(adapter / "classes", out / "classes", dirs_exist_ok=True)
 
     def _adapter_classes(self, log) -> Path:
@@ -283,10 +336,10 @@ class Java(Language):
 
         def compile_adapter(target: Path) -> None:
             log("Compiling the Java adapter (once per adapter version) ...\n")
-            javac(files, [], target, target, log)
+            javac(files, [], target, target, log, self.tool("javac"))
 
         return cached("java-adapter-" + key, compile_adapter, None)[0]
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
-        return ServerCommand(["java", *JVM_FLAGS, "-cp", server_classpath(code_dir), "io.openruntimes.java.Server"],
-                             cwd=str(code_dir))
+        return ServerCommand([self.tool("java"), *JVM_FLAGS, "-cp", server_classpath(code_dir),
+                              "io.openruntimes.java.Server"], cwd=str(code_dir))

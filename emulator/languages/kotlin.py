@@ -1,4 +1,7 @@
-"""Kotlin (`kotlin-1.6` … `kotlin-2.3`): every version is compiled by the host's kotlinc and runs on the JDK.
+"""Kotlin (`kotlin-1.6` … `kotlin-2.3`): each version is compiled by a kotlinc of that Kotlin version when
+one is installed (`version_candidates`: SDKMAN, /opt, ...) or by the one the user mapped it to
+(`--toolchain kotlin-2.0=/path/to/kotlinc`), else by the default kotlinc, and the build says so. It
+runs on the JDK on PATH; kotlinc is given that JDK's JAVA_HOME, so compiler and JVM agree.
 
 One HTTP core for both JVM languages: the JDK-only Java core in runtimes/java/core is javac-compiled,
 then kotlinc compiles the Kotlin facade (runtimes/kotlin/facade: io.openruntimes.kotlin.RuntimeContext
@@ -21,6 +24,7 @@ package `kotlin-compiler` (the JetBrains distribution) installs it without putti
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import re
 import shutil
@@ -28,7 +32,7 @@ import subprocess
 from pathlib import Path
 
 from . import java as jvm
-from .base import Language, ServerCommand, Toolchain, run_logged
+from .base import Language, ServerCommand, Toolchain, run_logged, version_matches
 
 KOTLIN_VERSION = "2.4.20"
 HINT = ("apt-get install -y default-jdk-headless && npm install -g kotlin-compiler@" + KOTLIN_VERSION
@@ -79,7 +83,7 @@ def _kotlinc_version(kotlinc: str) -> str:
 
 def _kotlinc(kotlinc: str, args: list[str], cwd: Path, log) -> None:
     run_logged([kotlinc, *jvm.COMPILER_JVM_FLAGS, *args], cwd,
-               {"JAVA_OPTS": os.environ.get("JAVA_OPTS", "-Xmx768M -Xms128M")}, log)
+               {"JAVA_OPTS": os.environ.get("JAVA_OPTS", "-Xmx768M -Xms128M"), **jvm.jdk_env("javac")}, log)
 
 
 def bundled_libraries(kotlinc: str) -> list[jvm.Bundled]:
@@ -126,19 +130,47 @@ class Kotlin(Language):
     install_hint = HINT
     version_command = ("javac", "-version")
     test_entrypoints = {"context": "Tests.kt", "legacy": "Index.kt"}
+    # The runtime version is Kotlin's: a runtime can be mapped to a kotlinc.
+    primary_binary = "kotlinc"
+
+    def version_candidates(self) -> list[str]:
+        v = self.runtime_version
+        default = find_kotlinc()
+        return [*([default] if default else []), f"~/.sdkman/candidates/kotlin/{v}.*/bin/kotlinc",
+                f"/opt/kotlinc-{v}.*/bin/kotlinc", f"/opt/kotlin-{v}.*/bin/kotlinc",
+                f"/usr/local/kotlin-{v}.*/bin/kotlinc"]
+
+    def versioned_binary(self) -> str:
+        if self.toolchain_override:
+            return self.toolchain_override
+        # A distribution's build.txt names its release: no JVM start per candidate.
+        wanted = self.wanted_version()
+        for candidate in self.version_candidates():
+            if any(ch in candidate for ch in "*?["):
+                paths = sorted(glob.glob(os.path.expanduser(candidate)), reverse=True)
+            else:
+                paths = [candidate]
+            for path in paths:
+                if os.access(path, os.X_OK) and version_matches(_kotlinc_version(path), wanted):
+                    return path
+        return ""
+
+    def kotlinc(self) -> str | None:
+        """The kotlinc this runtime compiles with: its version's (or the mapped one), else the default."""
+        return self.versioned_binary() or find_kotlinc()
 
     def toolchain(self) -> Toolchain:
         jdk = super().toolchain()
         if not jdk.available:
             return jdk
-        kotlinc = find_kotlinc()
+        kotlinc = self.kotlinc()
         if kotlinc is None:
             return Toolchain(False, "", f"kotlinc not found. Install: {HINT}")
         return Toolchain(True, f"{_kotlinc_version(kotlinc) or 'kotlinc'}, {jdk.version}", "")
 
     def compile(self, build_dir: Path, entrypoint: str, log) -> None:
         build_dir = Path(build_dir).resolve()
-        kotlinc = find_kotlinc()
+        kotlinc = self.kotlinc()
         out = jvm.prepare_output(build_dir)
         jvm.resolve_dependencies(build_dir, out, log, bundled_libraries(kotlinc))
         lib = out / "lib"

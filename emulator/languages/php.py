@@ -1,7 +1,10 @@
 """PHP: every Appwrite php runtime id runs on a host php-cli with runtimes/php/server.php: `php8.3`
-for php-8.3 when installed (Debian's and Ondrej's packages name them so), else `php`."""
+for php-8.3 when installed (Debian's and Ondrej's packages name them so), else `php`. The default
+build's composer runs on that php too."""
 from __future__ import annotations
 
+import shlex
+import shutil
 from pathlib import Path
 
 from .base import Language, ServerCommand
@@ -28,7 +31,14 @@ class Php(Language):
 
     def default_install(self, build_dir: Path) -> str:
         # Appwrite's default build command for php; nothing to install without a composer.json.
-        return "composer install --no-interaction" if (Path(build_dir) / "composer.json").is_file() else ""
+        if not (Path(build_dir) / "composer.json").is_file():
+            return ""
+        composer = shutil.which("composer")
+        php = self.versioned_binary()
+        if php and composer:
+            # composer is a PHP script whose #! names the default php: run it with this runtime's.
+            return f"{shlex.quote(php)} {shlex.quote(composer)} install --no-interaction"
+        return "composer install --no-interaction"
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
         # No php.ini memory cap: the server process holds a request body (up to 20 MB) several

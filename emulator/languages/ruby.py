@@ -1,4 +1,5 @@
-"""Ruby: every Appwrite ruby runtime id runs on the host's `ruby` with runtimes/ruby/server.rb.
+"""Ruby: every Appwrite ruby runtime id runs on a host ruby with runtimes/ruby/server.rb: one of the
+runtime's version when installed (`ruby3.3` on PATH, rbenv, rvm, asdf, chruby), else `ruby` on PATH.
 
 The official runtime's Gemfile has the `async` gem and its server requires it, so functions use
 `Async do ... end.wait` without a require. The adapter requires it for every function (from the
@@ -7,6 +8,7 @@ to install it when the host has none (`ASYNC_HINT`), rather than fetching gems b
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -27,10 +29,24 @@ class Ruby(Language):
     install_hint = "apt-get install -y ruby ruby-bundler"
     version_command = ("ruby", "--version")
     test_entrypoints = {"context": "tests.rb", "legacy": "tests.rb"}
+    primary_binary = "ruby"
+
+    def version_candidates(self) -> list[str]:
+        v = self.wanted_version()
+        rbenv = os.environ.get("RBENV_ROOT") or "~/.rbenv"
+        asdf = os.environ.get("ASDF_DATA_DIR") or "~/.asdf"
+        return ["ruby", f"ruby{v}", f"/usr/bin/ruby{v}", f"{rbenv}/versions/{v}.*/bin/ruby",
+                f"~/.rvm/rubies/ruby-{v}.*/bin/ruby", f"/usr/local/rvm/rubies/ruby-{v}.*/bin/ruby",
+                f"{asdf}/installs/ruby/{v}.*/bin/ruby", f"~/.rubies/ruby-{v}.*/bin/ruby", f"/opt/rubies/ruby-{v}.*/bin/ruby"]
 
     def build_env(self, build_dir: Path) -> dict[str, str]:
         # Relative to the Gemfile's directory: a custom `bundle install` stays in the build dir too.
-        return {"BUNDLE_PATH": "vendor/bundle"}
+        env = {"BUNDLE_PATH": "vendor/bundle"}
+        ruby = self.versioned_binary()
+        if ruby:
+            # rbenv/rvm/asdf keep `bundle` beside their ruby: the build's bundler runs on this version.
+            env["PATH"] = os.pathsep.join([str(Path(ruby).parent), os.environ.get("PATH", "")])
+        return env
 
     def default_install(self, build_dir: Path) -> str:
         # Gems go into the build dir (vendor/bundle, recorded in .bundle/config), never the host's
@@ -40,19 +56,19 @@ class Ruby(Language):
         return "bundle config set --local path vendor/bundle && bundle install"
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
-        return ServerCommand(argv=["ruby", str(self.adapter_dir / "server.rb")], cwd=str(code_dir))
+        return ServerCommand(argv=[self.binary(), str(self.adapter_dir / "server.rb")], cwd=str(code_dir))
 
     def compile(self, build_dir: Path, entrypoint: str, log) -> None:
         lock = Path(build_dir) / "Gemfile.lock"
         if lock.is_file() and BUNDLED_ASYNC.search(lock.read_text(encoding="utf-8", errors="replace")):
             return
-        if not async_installed():
+        if not async_installed(self.binary()):
             log("Warning: the async gem, which the official Ruby runtime loads for every function "
                 f"(Async do ... end), is not installed here. Install: {ASYNC_HINT}\n")
 
 
-def async_installed() -> bool:
+def async_installed(ruby: str = "ruby") -> bool:
     try:
-        return subprocess.run(["ruby", "-e", "require 'async'"], capture_output=True, timeout=60).returncode == 0
+        return subprocess.run([ruby, "-e", "require 'async'"], capture_output=True, timeout=60).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False

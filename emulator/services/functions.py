@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Mapping
 
 from ..errors import AppwriteError, invalid_param
 from ..ids import is_valid_id, now_iso, parse_iso, to_iso, unique_id
@@ -218,18 +219,23 @@ def function_env(state: State, project: str, function: dict, deployment_id: str)
     return env
 
 
-def runtimes_catalog() -> list[dict]:
+def runtimes_catalog(toolchains: Mapping[str, str] | None = None) -> list[dict]:
+    """Appwrite's Runtime models, plus what runs each one on this machine's local executor (with the
+    user's `--toolchain` mappings): probes toolchains, so callers run it off the event loop."""
     out = []
     for lang in LANGUAGES.values():
-        toolchain = lang.toolchain()
         for version in lang.versions:
+            runtime = language_for_runtime(f"{lang.key}-{version}", toolchains)
+            toolchain = runtime.toolchain()
             out.append({
-                "$id": f"{lang.key}-{version}", "key": lang.key, "name": lang.name, "version": version,
+                "$id": runtime.runtime_id, "key": lang.key, "name": lang.name, "version": version,
                 "base": f"openruntimes/{lang.key}:v5-{version}", "image": f"openruntimes/{lang.key}:v5-{version}",
                 "logo": f"{lang.key}.png", "supports": ["amd64", "arm64"],
-                # Emulator extras: can this machine run it, with what, and how to install it.
+                # Emulator extras: can this machine run it, with what (localNote: when that is not the
+                # runtime's version), and how to install it.
                 "available": toolchain.available, "localVersion": toolchain.version,
-                "installHint": toolchain.hint,
+                "localBinary": runtime.versioned_binary() if toolchain.available else "",
+                "localNote": runtime.version_note(), "installHint": toolchain.hint,
             })
     return out
 

@@ -92,7 +92,7 @@ async def hotswap_deployment(state: State, project: str, function_id: str, base_
     base = get_deployment(state, project, function_id, base_deployment_id)
     if base.get("status") != "ready":
         raise AppwriteError("build_not_ready")
-    language = language_for_runtime(function["runtime"])
+    language = language_for_runtime(function["runtime"], state.settings.toolchains)
     if language is None or language.compiled:
         raise AppwriteError("general_argument_invalid",
                             f"Runtime {function['runtime']} is compiled: its source cannot be hot-swapped, build it.")

@@ -138,7 +138,7 @@ def test_runtimes_lists_a_mapping_and_refuses_bad_ones():
     assert line.split()[1:] == ["Python", mapped_version, f"({mapped})"], line
 
     for bad, why in ((f"{runtime}=/nonexistent/python3", "is not an executable file"),
-                     (f"java-17.0={mapped}", "cannot be mapped"),
+                     (f"cpp-17={mapped}", "cannot be mapped"),
                      (f"python-9.9={mapped}", "unknown runtime"),
                      ("python-3.12", "expected RUNTIME=PATH")):
         refused = runtimes("--toolchain", bad)
