@@ -27,9 +27,7 @@ import io
 import json
 import os
 import platform
-import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,6 +42,9 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 import peers  # noqa: E402  (bench/peers.py)
+
+sys.path.insert(0, str(ROOT / "tests"))
+from support import Server  # noqa: E402  (the test suite's: serve in its own session, stdout to its log)
 
 from emulator.executors.base import RuntimeSpec  # noqa: E402
 from emulator.executors.local import LocalExecutor  # noqa: E402
@@ -201,40 +202,6 @@ def machine() -> dict:
 
 # -- the server and the API ---------------------------------------------------------------------
 
-class Server:
-    def __init__(self, data_dir: Path, *args: str):
-        self.data_dir = data_dir
-        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
-        log = open(self.log_path, "ab")
-        offset = log.tell()
-        # stdout to the log too: a server printing a line per request must not block on a full pipe
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", "--port", "0", "--data-dir", str(data_dir), *args],
-            cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with open(self.log_path, "rb") as fh:
-                fh.seek(offset)
-                match = re.search(rb"listening on (\S+)", fh.read())
-            if match:
-                self.endpoint = match.group(1).decode()
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise RuntimeError("server did not start:\n" + self.log_path.read_text()[-3000:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
 def archive(files: dict[str, str | bytes] | Path) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
@@ -329,7 +296,7 @@ class Bench:
         server_args = ["--idle-timeout", "0"]  # sections reuse warm instances across minutes
         if self.args.pool_size:
             server_args += ["--pool-size", str(self.args.pool_size)]
-        self.server = Server(self.tmp / "data", *server_args)
+        self.server = Server(self.tmp / "data", *server_args).start(timeout=60)
         await asyncio.sleep(1.0)
         self.section("idle_server", {"rss_mb": round(rss_kb(self.server.proc.pid) / 1024, 1)})
         connector = aiohttp.TCPConnector(limit=0, force_close=False)
@@ -668,7 +635,7 @@ class Bench:
         sizes = (1, 10) if self.quick else (1, 10, 100)
         # A server of its own, whose idle timeout is long enough for the measurements and short
         # enough to wait for: what `serve --idle-timeout` gives back is part of the result.
-        server = Server(self.tmp / "scale-data", "--idle-timeout", str(SCALE_IDLE_TIMEOUT))
+        server = Server(self.tmp / "scale-data", "--idle-timeout", str(SCALE_IDLE_TIMEOUT)).start(timeout=60)
         api = Api(self.session, server.endpoint)
 
         def instances() -> list[int]:

@@ -34,7 +34,7 @@ class Server:
         self.endpoint = ""
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
 
-    def start(self) -> "Server":
+    def start(self, timeout: float = 30) -> "Server":
         self.log = open(self.log_path, "ab")
         offset = self.log.tell()
         # stdout goes to the log file too, never to a pipe nobody reads: a server that prints a line
@@ -42,7 +42,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "emulator", "serve", "--port", "0", "--data-dir", str(self.data_dir), *self.args],
             cwd=ROOT, stdout=self.log, stderr=self.log, start_new_session=True)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with open(self.log_path, "rb") as fh:
                 fh.seek(offset)
