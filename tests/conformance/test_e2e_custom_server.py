@@ -21,6 +21,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 
 import pytest
+from urllib3 import encode_multipart_formdata
 
 from e2e_support import FUNCTIONS, Side, headers_of, package, processes_with, query, unique
 from support import wait_for
@@ -678,10 +679,9 @@ def test_create_custom_execution_binary_request(server_side: Side):
                                               "execute": ["any"]})
     server_side.setup_deployment(function_id, "binary-request")
     data = bytes([0, 20, 255])
-    execution = server_side.call("POST", f"/functions/{function_id}/executions", {"body": data.decode("latin-1")},
-                                 raw=multipart_body({"body": data}), headers={
-                                     "content-type": "multipart/form-data; boundary=e2eboundary",
-                                     "accept": "application/json"})
+    form, form_type = encode_multipart_formdata({"body": data})  # a plain field (no file name) of raw bytes
+    execution = server_side.call("POST", f"/functions/{function_id}/executions", raw=form,
+                                 headers={"content-type": form_type, "accept": "application/json"})
     assert execution.status == 201, execution.body
     assert execution.body["responseBody"] == hashlib.md5(data).hexdigest()
     assert execution.headers["content-type"].startswith("application/json")
@@ -693,13 +693,6 @@ def test_create_custom_execution_binary_request(server_side: Side):
     body = execution.body if isinstance(execution.body, dict) else {}
     assert body.get("responseBody") != hashlib.md5(data).hexdigest()
     server_side.cleanup_function(function_id)
-
-
-def multipart_body(fields: dict[str, bytes], boundary: str = "e2eboundary") -> bytes:
-    out = b""
-    for name, value in fields.items():
-        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").encode() + value + b"\r\n"
-    return out + f"--{boundary}--\r\n".encode()
 
 
 def test_get_runtimes(guest_side: Side):
