@@ -53,7 +53,7 @@ set -e
 root=$1; shift
 bind() {
     top=/$(printf '%s' "$1" | cut -d/ -f2)
-    case "$top" in /bin|/boot|/dev|/etc|/lib|/lib32|/lib64|/libx32|/opt|/proc|/run|/sbin|/srv|/sys|/usr|/var) top=$1;; esac
+    case "$top" in @ROOT_OWN@) top=$1;; esac
     [ -d "$root$top" ] || mkdir -p "$root$top"
     mountpoint -q "$root$top" || mount --rbind "$top" "$root$top"
 }
@@ -63,7 +63,7 @@ shift
 [ -z "$OPEN_RUNTIMES_LOGS_DIR" ] || bind "$OPEN_RUNTIMES_LOGS_DIR"
 cwd=$1; shift
 exec chroot "$root" /usr/bin/env --chdir="$cwd" "$@"
-"""
+""".replace("@ROOT_OWN@", "|".join(f"/{top}" for top in sorted(ROOT_OWN)))
 
 
 class RootUnavailable(RuntimeError):
