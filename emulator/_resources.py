@@ -12,11 +12,10 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_DIR_NAME = "_bundled"
-RESOURCE_NAMES = ("runtimes", "starters")
 
 
 def resource_dir(name: str) -> Path:
-    """The folder `name` (one of RESOURCE_NAMES) as shipped with this copy of the emulator."""
+    """The folder `name` ("runtimes" or "starters") as shipped with this copy of the emulator."""
     bundled = PACKAGE_DIR / BUNDLED_DIR_NAME / name
     return bundled if bundled.is_dir() else PACKAGE_DIR.parent / name
 
