@@ -41,8 +41,6 @@ class Caller:
     """Who asked for the execution, as far as the function's headers are concerned."""
     is_key: bool = True
     client_ip: str = ""  # the HTTP client's address; none for cron- and event-triggered runs
-    user_id: str = ""
-    jwt: str = ""
     guest: bool = False  # no credential: Appwrite's guests role, held to the function's `execute` (roles.py)
 
 
