@@ -218,9 +218,11 @@ async def error_middleware(request: web.Request, handler):
         return error_response(AppwriteError("general_unknown", "Server Error", 500))
 
 
+NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Expires": "0", "Pragma": "no-cache"}
+
+
 def error_response(exc: AppwriteError) -> web.Response:
-    return json_response(exc.to_json(), exc.code, headers={
-        "Cache-Control": "no-cache, no-store, must-revalidate", "Expires": "0", "Pragma": "no-cache"})
+    return json_response(exc.to_json(), exc.code, headers=NO_CACHE)
 
 
 @web.middleware

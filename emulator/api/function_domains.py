@@ -21,14 +21,13 @@ from multidict import CIMultiDict
 
 from ..error_pages import error_page, status_page
 from ..errors import AppwriteError
-from ..middlewares import host_name_of
+from ..middlewares import NO_CACHE, error_response, host_name_of
 from ..params import body_too_large
 from ..services import function_domains as svc
-from .common import json_response, state
+from .common import state
 
 log = logging.getLogger("emulator")
 FUNCTION_KEY = "function_domain_function"  # request key: the function a domain request names, once known
-NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Expires": "0", "Pragma": "no-cache"}
 # Response headers the emulator frames itself (or sets: the execution id).
 NOT_PASSED = {"content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
               "x-appwrite-execution-id"}
@@ -114,6 +113,6 @@ def _links(request: web.Request, error_type: str) -> list[tuple[str, str]]:
 
 def _error_response(request: web.Request, exc: AppwriteError) -> web.Response:
     if _wants_json(request):
-        return json_response(exc.to_json(), exc.code, headers=NO_CACHE)
+        return error_response(exc)
     return web.Response(status=exc.code, text=error_page(exc.type, exc.code, exc.message, _links(request, exc.type)),
                         content_type="text/html", charset="utf-8", headers=NO_CACHE)
