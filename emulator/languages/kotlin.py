@@ -143,6 +143,8 @@ class Kotlin(Language):
     def versioned_binary(self) -> str:
         if self.toolchain_override:
             return self.toolchain_override
+        if not self.runtime_version:
+            return ""
         # A distribution's build.txt names its release: no JVM start per candidate.
         wanted = self.wanted_version()
         for candidate in self.version_candidates():

@@ -35,7 +35,7 @@ class Php(Language):
             return ""
         composer = shutil.which("composer")
         php = self.versioned_binary()
-        if php and composer:
+        if php and composer and php != shutil.which("php"):
             # composer is a PHP script whose #! names the default php: run it with this runtime's.
             return f"{shlex.quote(php)} {shlex.quote(composer)} install --no-interaction"
         return "composer install --no-interaction"

@@ -34,6 +34,16 @@ public class Main {
     }
 }
 """}
+KOTLIN_REPORT = {"src/Main.kt": """package io.openruntimes.kotlin.src
+
+import io.openruntimes.kotlin.RuntimeContext
+import io.openruntimes.kotlin.RuntimeOutput
+
+class Main {
+    fun main(context: RuntimeContext): RuntimeOutput =
+        context.res.text(KotlinVersion.CURRENT.toString() + " " + System.getProperty("java.version"))
+}
+"""}
 RUBY_REPORT = {"index.rb": "def main(context)\n  context.res.text(RUBY_VERSION)\nend\n"}
 PHP_REPORT = {"index.php": "<?php\nreturn function ($context) {\n    return $context->res->text(PHP_VERSION);\n};\n",
               "composer.json": json.dumps({"repositories": [{"packagist.org": False}]})}
@@ -142,6 +152,24 @@ def test_a_java_runtime_mapped_to_another_jdk_compiles_and_runs_on_it(server_fac
     version, home = run_text(api, "javamapped").split(" ", 1)
     assert java_major(version) == major and Path(home) == Path(javac).parent.parent, (version, home)
     assert f"Note: {runtime} runs on the mapped toolchain, javac {major}." in dep["buildLogs"], dep["buildLogs"]
+
+
+@pytest.mark.timeout(600)
+def test_a_kotlin_runtime_mapped_to_a_kotlinc_builds_with_it(server_factory):
+    """The runtime version is Kotlin's: kotlin-2.0 mapped to a kotlinc distribution compiles with it
+    and runs on its stdlib, and the build log says which Kotlin that is."""
+    require_jdk()
+    kotlinc = find_kotlinc()
+    if kotlinc is None:
+        require_toolchain("kotlin", language_for_runtime("kotlin-2.0").install_hint)
+    release = (Path(os.path.realpath(kotlinc)).parent.parent / "build.txt").read_text().strip()
+    srv = server_factory("--toolchain", f"kotlin-2.0={kotlinc}")
+    api = JsonApi(srv.endpoint, PROJECT)
+    dep = api.deploy("kotlinmapped", KOTLIN_REPORT, entrypoint="src/Main.kt", runtime="kotlin-2.0", wait=400)
+    stdlib, java_version = run_text(api, "kotlinmapped").split(" ", 1)
+    assert release.startswith(stdlib) and java_major(java_version) == default_jdk_major(), (stdlib, java_version)
+    if not release.startswith("2.0."):
+        assert f"Note: kotlin-2.0 runs on the mapped toolchain, kotlinc {release}" in dep["buildLogs"], dep["buildLogs"]
 
 
 def test_ruby_runtimes_run_on_their_ruby_or_say_which_runs(server_factory, tmp_path):
