@@ -7,8 +7,8 @@ instance; the runtimes catalog calls `toolchain` to report what this machine can
 `languages.language_for_runtime("python-3.12")` hands out the language bound to that runtime
 version (`runtime_version`), and to the binary the user mapped that runtime to, if any
 (`toolchain_override`, from `--toolchain python-3.12=/usr/bin/python3.12`). A language whose
-`primary_binary` can differ per version (python3, node, php, deno) then runs the host binary of that
-version when one is installed (`versioned_binary`); otherwise `version_note` says which version
+`primary_binary` can differ per version (python3, node, php, deno, ruby, javac, kotlinc) then runs the
+host binary of that version when one is installed (`versioned_binary`); otherwise `version_note` says which version
 actually runs, in the build log and in `python -m emulator runtimes`.
 """
 from __future__ import annotations
@@ -57,8 +57,8 @@ class Language:
     version_command: tuple[str, ...] = ()
     # Entrypoints of the canonical test functions in runtimes/<key>/tests/{context,legacy}/.
     test_entrypoints: dict[str, str] = {}
-    # The binary that runs functions and can be had per version (python3, node, php, deno): a runtime can be
-    # mapped to another one of these. "" when the language picks its toolchain itself.
+    # The binary that runs (or, for javac and kotlinc, builds) functions and can be had per version: a runtime
+    # can be mapped to another one of these. "" when the language picks its toolchain itself.
     primary_binary: str = ""
     # False when the runtime version is not a toolchain version (C++'s is the language standard).
     versioned_toolchain: bool = True
