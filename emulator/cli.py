@@ -55,6 +55,8 @@ def serve_options(fn):
                            "always are.")(fn)
     fn = click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True,
                       help="Run functions as host processes or in openruntimes containers.")(fn)
+    fn = click.option("--docker-image-prefix", default="openruntimes", show_default=True,
+                      help="Docker executor images are <prefix>/<language>:v5-<version>.")(fn)
     fn = click.option("--functions-domain", default="functions.localhost", show_default=True,
                       envvar="APPWRITE_EMULATOR_FUNCTIONS_DOMAIN",
                       help="Requests whose Host is <functionId>.<this>[:port] run that function (Appwrite's "
@@ -92,8 +94,6 @@ async def run_server(settings: Settings, host: str, port: int, access_log: Acces
               help="Seconds before a warm runtime nobody calls is stopped (0: never); the next call starts it.")
 @click.option("--sync-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Cap in seconds on a synchronous execution, then 408 (Appwrite: 30).")
-@click.option("--docker-image-prefix", default="openruntimes", show_default=True,
-              help="Docker executor images are <prefix>/<language>:v5-<version>.")
 @click.option("--appwrite-version", default=APPWRITE_VERSION, show_default=True,
               help="Appwrite version emulated: below 1.4 new functions use the v2 runtime contract.")
 @click.option("--logs", "show_logs", is_flag=True, help="Print each execution's logs and errors under its line.")
@@ -193,8 +193,6 @@ def contract_test(runtimes, api, executor, endpoint, toolchains):
               help="Project id the functions live under [default: the config's projectId, else 'default'].")
 @click.option("--debounce", default=100, show_default=True, type=click.IntRange(10, 5000),
               help="Milliseconds of quiet after a change before reloading.")
-@click.option("--docker-image-prefix", default="openruntimes", show_default=True,
-              help="Docker executor images are <prefix>/<language>:v5-<version>.")
 def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain, project_dir, project_id, debounce,
         docker_image_prefix, toolchains):
     """Serve, deploy the project's functions and redeploy them on every change.
