@@ -12,7 +12,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from support import wait_for
+from support import wait_for, wait_for_output
 
 LISTENING = re.compile(r"listening on (http://\S+/v1)")
 
@@ -24,7 +24,7 @@ class ServeProcess:
     def __init__(self, argv: list, cwd: Path, env: dict | None, log_path: Path, ready: str = LISTENING.pattern,
                  timeout: float = 120):
         self.argv, self.cwd, self.env, self.log_path = argv, cwd, env, log_path
-        self.ready, self.timeout = re.compile(ready), timeout
+        self.ready, self.timeout = ready, timeout  # a regex
         self.proc: subprocess.Popen | None = None
         self.endpoint = ""
 
@@ -33,15 +33,8 @@ class ServeProcess:
             self.proc = subprocess.Popen([str(a) for a in self.argv], cwd=self.cwd, env=self.env,
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-
-        def ready():
-            found = self.ready.search(self.output())
-            if found is None and self.proc.poll() is not None:
-                raise AssertionError(f"{self.argv} exited {self.proc.returncode}:\n{self.output()[-3000:]}")
-            return found
-
         try:
-            wait_for(ready, timeout=self.timeout, message=f"{self.argv} to be ready ({self.ready.pattern})")
+            wait_for_output(self.proc, self.log_path, self.ready, timeout=self.timeout)
         except BaseException:
             self.stop()
             raise

@@ -42,19 +42,13 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "emulator", "serve", "--port", "0", "--data-dir", str(self.data_dir), *self.args],
             cwd=ROOT, stdout=self.log, stderr=self.log, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(self.log_path, "rb") as fh:
-                fh.seek(offset)
-                match = re.search(rb"listening on (\S+)", fh.read())
-            if match:
-                self.endpoint = match.group(1).decode()
-                Server.running.add(self)
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
+        try:
+            self.endpoint = wait_for_output(self.proc, self.log_path, r"listening on (\S+)", offset, timeout).group(1)
+        except BaseException:
+            self.stop()  # a server that never got ready does not outlive the test
+            raise
+        Server.running.add(self)
+        return self
 
     def stop(self, sig=signal.SIGTERM) -> None:
         Server.running.discard(self)
@@ -119,6 +113,25 @@ def wait_for(condition, timeout: float = 30, interval: float = 0.05, message: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+def wait_for_output(proc: subprocess.Popen, log_path: Path, pattern: str, offset: int = 0,
+                    timeout: float = 30) -> re.Match:
+    """The first match of `pattern` in what `proc` wrote to `log_path` after byte `offset`, waiting
+    until it is written; fails at once, with the output's tail, when `proc` exits first."""
+    regex = re.compile(pattern)
+
+    def found():
+        with open(log_path, "rb") as fh:
+            fh.seek(offset)
+            output = fh.read().decode(errors="replace")
+        match = regex.search(output)
+        if match is None and proc.poll() is not None:
+            raise AssertionError(f"{proc.args} exited {proc.returncode} before printing {pattern!r}:\n"
+                                 f"{output[-3000:]}")
+        return match
+
+    return wait_for(found, timeout=timeout, interval=0.02, message=f"{pattern!r} in {log_path}")
 
 
 def wait_deployment_ready(fetch, deployment_id: str, timeout: float = 180, interval: float = 0.05) -> dict:
