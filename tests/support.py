@@ -153,18 +153,23 @@ def process_running(pid: int) -> bool:
         return False
 
 
-def runtimes_of(data_dir) -> list[int]:
-    """Pids of runtime processes started for this data dir (their env names its run dir)."""
-    marker = f"OPEN_RUNTIMES_LOGS_DIR={data_dir}/run".encode()
-    pids = []
+def processes_with(token: str, where: str = "cmdline") -> list[int]:
+    """Pids of live processes whose /proc/<pid>/<where> (`cmdline` or `environ`) contains `token`."""
+    needle, pids = token.encode(), []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
+        if entry.isdigit() and process_running(int(entry)):
             try:
-                if marker in open(f"/proc/{entry}/environ", "rb").read():
-                    pids.append(int(entry))
+                with open(f"/proc/{entry}/{where}", "rb") as fh:
+                    if needle in fh.read():
+                        pids.append(int(entry))
             except OSError:
                 pass
     return pids
+
+
+def runtimes_of(data_dir) -> list[int]:
+    """Pids of runtime processes started for this data dir (their env names its run dir)."""
+    return processes_with(f"OPEN_RUNTIMES_LOGS_DIR={data_dir}/run", "environ")
 
 
 TAR_TYPES = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
 import uuid
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from support import Server, process_running, wait_deployment_ready, wait_for
+from support import Server, wait_deployment_ready, wait_for
 
 KEY = "e2e-secret-key"
 PROJECT = "e2e"
@@ -284,17 +283,3 @@ def query(method: str, attribute: str | None = None, values=None) -> str:
 def headers_of(doc: dict, key: str) -> dict:
     """An execution's requestHeaders/responseHeaders as a dict."""
     return {h["name"]: h["value"] for h in doc[key]}
-
-
-def processes_with(token: str) -> list[int]:
-    """Pids of live processes whose command line contains `token`."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and process_running(int(entry)):
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                    if token.encode() in cmdline.read():
-                        pids.append(int(entry))
-            except OSError:
-                pass
-    return pids

@@ -23,8 +23,8 @@ from email.policy import HTTP
 import pytest
 from urllib3 import encode_multipart_formdata
 
-from e2e_support import FUNCTIONS, Side, headers_of, package, processes_with, query, unique
-from support import wait_for
+from e2e_support import FUNCTIONS, Side, headers_of, package, query, unique
+from support import processes_with, wait_for
 
 
 def is_datetime(value: str) -> bool:
