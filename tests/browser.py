@@ -62,3 +62,16 @@ def serve_folder(folder: Path) -> Iterator[int]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextmanager
+def sdk_site(folder: Path, pages: dict[str, str]) -> Iterator[int]:
+    """`pages` (file name -> HTML) and the web SDK's bundle as /sdk.js in `folder`, served by
+    serve_folder; yields the port. Skips with the hint when the browser or the bundle is missing."""
+    require_browser(sdk=True)  # before the bundle is copied
+    folder.mkdir()
+    shutil.copy(SDK_BUNDLE, folder / "sdk.js")
+    for name, html in pages.items():
+        (folder / name).write_text(html)
+    with serve_folder(folder) as port:
+        yield port

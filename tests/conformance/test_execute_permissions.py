@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from browser import NODE_MODULES, SDK_BUNDLE, drive, require_browser, serve_folder
+from browser import NODE_MODULES, drive, sdk_site
 from support import Server, archive_bytes, require_toolchain, wait_for
 
 KEY = "permissions-test-key"
@@ -218,12 +218,8 @@ def test_node_sdk_guest(keyed, tmp_path):
 @pytest.fixture
 def page_server(tmp_path):
     """A page on its own loopback port (an allowed origin) with the web SDK bundle."""
-    require_browser(sdk=True)  # before the bundle is copied: a missing one skips with the hint
-    site = tmp_path / "site"
-    site.mkdir()
-    shutil.copy(SDK_BUNDLE, site / "sdk.js")
-    (site / "guest.html").write_text('<!doctype html><script src="/sdk.js"></script><p>guest</p>')
-    with serve_folder(site) as port:
+    page = '<!doctype html><script src="/sdk.js"></script><p>guest</p>'
+    with sdk_site(tmp_path / "site", {"guest.html": page}) as port:
         yield f"http://127.0.0.1:{port}/guest.html"
 
 

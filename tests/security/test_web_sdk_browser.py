@@ -11,12 +11,11 @@ The CORS and preflight details are checked without a browser in test_browser_ori
 from __future__ import annotations
 
 import json
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
 
-from browser import SDK_BUNDLE, drive, require_browser, serve_folder
+from browser import drive, sdk_site
 from security_helpers import call, deploy_marker, marks
 from support import ROOT
 
@@ -28,13 +27,7 @@ PAGE = '<!doctype html><html><head><script src="/sdk.js"></script></head><body><
 @pytest.fixture
 def static_site(tmp_path):
     """A local web server (127.0.0.1, its own port) serving the pages and the SDK bundle."""
-    require_browser(sdk=True)  # before the bundle is copied: a missing one skips with the hint
-    site = tmp_path / "site"
-    site.mkdir()
-    shutil.copy(SDK_BUNDLE, site / "sdk.js")
-    for name in ("ok", "evil"):
-        (site / f"{name}.html").write_text(PAGE.format(name=name))
-    with serve_folder(site) as port:
+    with sdk_site(tmp_path / "site", {f"{name}.html": PAGE.format(name=name) for name in ("ok", "evil")}) as port:
         yield port
 
 
