@@ -15,13 +15,6 @@ interface Output {
   body: Uint8Array;
 }
 
-const encoder = new TextEncoder();
-
-function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
-  let offset = 0;
-  while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
-}
-
 function syntaxError(err: unknown): string | null {
   // Deno reports parse failures of imported modules as a plain Error mentioning the parser
   const isSyntax = err instanceof SyntaxError ||
@@ -44,10 +37,7 @@ const platform = {
   importModule: (file: string) => import(pathToFileURL(file).href),
   syntaxError,
   mkdirs: (dir: string) => Deno.mkdirSync(dir, { recursive: true }),
-  openLog(file: string) {
-    const handle = Deno.openSync(file, { append: true, create: true });
-    return { write: (text: string) => writeAll(handle, encoder.encode(text)), close: () => handle.close() };
-  },
+  appendLog: (file: string, text: string) => Deno.writeTextFileSync(file, text, { append: true }),
   randomBytes: (n: number) => crypto.getRandomValues(new Uint8Array(n)),
 };
 

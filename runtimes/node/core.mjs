@@ -12,6 +12,8 @@ const LOG_LIMIT = 8000;
 const TRUNCATED = '... Log truncated due to size limit (8000 characters)';
 const NATIVE_NOTICE = 'Native logs detected. Use context.log() or context.error() for better experience.';
 const MAX_BODY_BYTES = 20 * 1024 * 1024;
+const LOG_BUFFER_BYTES = 1024 * 1024;
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -197,7 +199,7 @@ const TIMED_OUT = Symbol('timed out');
  *   env(name) -> string | undefined, envObject() -> object, defaultEntrypoint,
  *   entryFile(codeDir, entrypoint) -> path, isFile(path) -> bool,
  *   importModule(path) -> Promise<module>, syntaxError(err) -> message | null,
- *   mkdirs(dir), openLog(path) -> { write(text), close() }, randomBytes(n) -> Uint8Array,
+ *   mkdirs(dir), appendLog(path, text) (creates the file, even for ''), randomBytes(n) -> Uint8Array,
  * }
  * request (per call): { method, target: path + query, headers: { lower-case name: string },
  *   readBody() -> Promise<Uint8Array | null> (null: over the size limit), reply(output) -> any }
@@ -227,32 +229,67 @@ export function createAdapter(platform) {
     const now = performance.timeOrigin + performance.now();
     const seconds = Math.floor(now / 1000);
     const micros = Math.floor((now - seconds * 1000) * 1000) % 1000000;
-    const random = Array.from(platform.randomBytes(4), (b) => b.toString(16).padStart(2, '0')).join('');
+    let random = '';
+    for (const byte of platform.randomBytes(4)) random += HEX[byte];
     return seconds.toString(16).padStart(8, '0') + micros.toString(16).padStart(5, '0') + random.slice(0, 7);
   }
 
-  // One per v5 call. Writes are synchronous so everything is on disk before the response leaves,
-  // and writes after close (a timed-out function still running) are dropped.
+  // The logs directory is made once; again only if it has gone missing since.
+  let logsDirMade = false;
+  function appendLog(file, text) {
+    try {
+      if (!logsDirMade) {
+        platform.mkdirs(config.logsDir);
+        logsDirMade = true;
+      }
+      platform.appendLog(file, text);
+    } catch (err) {
+      try {
+        platform.mkdirs(config.logsDir);
+        platform.appendLog(file, text);
+      } catch (again) {
+        // a full disk must not fail the execution
+      }
+    }
+  }
+
+  // One per v5 call. Output is kept in memory (a file per stream would cost an open, writes and a
+  // close on every call) and written by flush(), before the response leaves; past LOG_BUFFER_BYTES
+  // a stream is written out at once, so a flood of output is not held. Writes after close (a
+  // timed-out function still running) are dropped.
   class Logger {
     constructor(id) {
       this.id = id;
-      this.files = null;
+      this.open = Boolean(id);
+      this.streams = { log: { chunks: [], size: 0, written: false }, error: { chunks: [], size: 0, written: false } };
       this.nativeSeen = false;
-      if (id) {
-        platform.mkdirs(config.logsDir);
-        this.files = {
-          log: platform.openLog(`${config.logsDir}/${id}_logs.log`),
-          error: platform.openLog(`${config.logsDir}/${id}_errors.log`),
-        };
-      }
     }
 
     write(stream, text) {
-      if (!this.files) return;
-      try {
-        this.files[stream].write(text);
-      } catch (err) {
-        // a full disk must not fail the execution
+      if (!this.open) return;
+      const buffer = this.streams[stream];
+      buffer.chunks.push(text);
+      buffer.size += text.length;
+      if (buffer.size > LOG_BUFFER_BYTES) this.writeOut(stream);
+    }
+
+    writeOut(stream) {
+      const buffer = this.streams[stream];
+      const text = buffer.chunks.length === 1 ? buffer.chunks[0] : buffer.chunks.join('');
+      buffer.chunks = [];
+      buffer.size = 0;
+      buffer.written = true;
+      appendLog(`${config.logsDir}/${this.id}_${stream === 'log' ? 'logs' : 'errors'}.log`, text);
+    }
+
+    // Both files exist afterwards, empty when nothing was logged, as the official runtimes leave
+    // them; once written, a file is touched again only for new output (the executor may have
+    // read and removed it by then).
+    flush() {
+      if (!this.open) return;
+      for (const stream of ['log', 'error']) {
+        const buffer = this.streams[stream];
+        if (!buffer.written || buffer.size > 0) this.writeOut(stream);
       }
     }
 
@@ -271,12 +308,8 @@ export function createAdapter(platform) {
     }
 
     close() {
-      const files = this.files;
-      this.files = null;
-      if (files) {
-        files.log.close();
-        files.error.close();
-      }
+      this.flush();
+      this.open = false;
     }
   }
 
@@ -326,11 +359,11 @@ export function createAdapter(platform) {
     return Object.assign(headers, config.headers);
   }
 
-  function buildRequest(request, body) {
+  function buildRequest(request, target, body) {
     const headers = functionHeaders(request);
     const scheme = request.headers['x-forwarded-proto'] || 'http';
     const { host, port, defaultPort } = splitHost(request.headers.host || '', scheme);
-    const { path, queryString } = splitTarget(request.target);
+    const { path, queryString } = target;
     const origin = `${scheme}://${host}${port === defaultPort ? '' : `:${port}`}`;
     const req = {
       headers,
@@ -355,9 +388,9 @@ export function createAdapter(platform) {
     return req;
   }
 
-  function buildContext(request, body, logger) {
+  function buildContext(request, target, body, logger) {
     return {
-      req: buildRequest(request, body),
+      req: buildRequest(request, target, body),
       res: responseBuilder(),
       log: (...messages) => logger.message('log', messages),
       error: (...messages) => logger.message('error', messages),
@@ -416,8 +449,8 @@ export function createAdapter(platform) {
   // -------------------------------------------------------------- the two wires
 
   async function handleV5(request) {
-    const { path } = splitTarget(request.target);
-    if (request.method === 'GET' && path === '/__opr/health') return request.reply(plainOutput(200, 'OK'));
+    const target = splitTarget(request.target);
+    if (request.method === 'GET' && target.path === '/__opr/health') return request.reply(plainOutput(200, 'OK'));
 
     const timeoutHeader = request.headers['x-open-runtimes-timeout'];
     let timeout = 0;
@@ -466,7 +499,7 @@ export function createAdapter(platform) {
         const { state } = legacy;
         output = state.isJson ? r.json(state.body, state.status) : r.text(state.called ? state.body : '', state.status);
       } else {
-        const context = buildContext(request, body, logger);
+        const context = buildContext(request, target, body, logger);
         output = await runWithTimeout(logger, () => handler(context), timeout);
         if (output === TIMED_OUT) return fail(500, 'Execution timed out.');
         if (output === null || output === undefined || typeof output !== 'object') {
@@ -478,8 +511,10 @@ export function createAdapter(platform) {
     }
 
     try {
-      const sent = request.reply(functionOutput(output.statusCode === undefined ? 200 : output.statusCode,
-        output.headers, toBytes(output.body, true), logId));
+      const reply = functionOutput(output.statusCode === undefined ? 200 : output.statusCode,
+        output.headers, toBytes(output.body, true), logId);
+      logger.flush(); // on disk before the executor, having the response, reads the files
+      const sent = request.reply(reply);
       logger.close();
       return sent;
     } catch (err) {

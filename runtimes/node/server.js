@@ -41,10 +41,7 @@ const platform = {
   importModule,
   syntaxError,
   mkdirs: (dir) => fs.mkdirSync(dir, { recursive: true }),
-  openLog(file) {
-    const fd = fs.openSync(file, 'a');
-    return { write: (text) => fs.writeSync(fd, text), close: () => fs.closeSync(fd) };
-  },
+  appendLog: (file, text) => fs.appendFileSync(file, text),
   randomBytes: (n) => crypto.randomBytes(n),
 };
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import heapq
 import http
-import http.client
 import importlib
 import importlib.machinery
 import importlib.util
@@ -13,14 +13,13 @@ import inspect
 import io
 import json
 import os
-import queue
 import secrets
 import socket
+import socketserver
 import sys
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # ---------------------------------------------------------------------------------------------
 # config
@@ -318,12 +317,10 @@ class LegacyResponse:
         return self
 
 
-def request_headers(raw_headers) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for key, value in raw_headers:
-        key = key.lower()
-        if not key.startswith("x-open-runtimes-"):
-            headers[key] = value
+def request_headers(received: dict[str, str]) -> dict[str, str]:
+    """The function's view of the request headers (names already lower case): the executor's own
+    x-open-runtimes-* left out, the enforced ones on top."""
+    headers = {key: value for key, value in received.items() if not key.startswith("x-open-runtimes-")}
     headers.update(ENFORCED_HEADERS)
     return headers
 
@@ -442,73 +439,123 @@ def _takes_two_arguments(fn) -> bool:
     return len(positional) >= 2
 
 
-class _Worker(threading.Thread):
-    """Runs handler calls off the connection thread so a soft timeout can answer while a call keeps
-    running. Workers are reused (with their event loop) because starting a thread and a loop per
-    call costs more than the rest of a request together."""
-
-    idle: list["_Worker"] = []
+class _Watchdog(threading.Thread):
+    """The soft timeout: answers a call that is past its deadline while the call keeps running on its
+    connection's thread. One thread for all calls, woken only by a deadline earlier than the one it
+    sleeps until, so a call that ends in time costs a heap push and no thread switch."""
 
     def __init__(self):
-        super().__init__(daemon=True, name="function-worker")
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self.loop: asyncio.AbstractEventLoop | None = None
+        super().__init__(daemon=True, name="timeout-watchdog")
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[list] = []  # [deadline, sequence, _Call or None once it ended]
+        self._sequence = 0
+        self._wake_at = float("inf")
+        self._compact_at = 64
         self.start()
 
-    def run(self):
-        while True:
-            call = self.jobs.get()
-            call.execute(self)
-            _Worker.idle.append(self)  # a call that timed out frees its worker only when it really ends
+    def watch(self, call: "_Call", seconds: int) -> list:
+        entry = [time.monotonic() + seconds, 0, call]
+        with self._cond:
+            self._sequence += 1
+            entry[1] = self._sequence
+            heapq.heappush(self._heap, entry)
+            if len(self._heap) >= self._compact_at:
+                # Ended calls are dropped lazily; this keeps them from piling up between wake-ups.
+                self._heap = [e for e in self._heap if e[2] is not None]
+                heapq.heapify(self._heap)
+                self._compact_at = 2 * len(self._heap) + 64
+            if entry[0] < self._wake_at:
+                self._cond.notify()
+        return entry
 
-    @classmethod
-    def submit(cls, call: "_Call") -> None:
-        try:
-            worker = cls.idle.pop()
-        except IndexError:
-            worker = cls()
-        worker.jobs.put(call)
+    def run(self):
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                heap = self._heap
+                wake_at = float("inf")
+                while heap and (heap[0][2] is None or heap[0][0] <= now):
+                    deadline, _, call = heapq.heappop(heap)
+                    if call is not None:
+                        call.expire()
+                    elif deadline > now:
+                        # Sleeping until an ended call's deadline rather than until notified
+                        # spares the next calls (all due later) a wake-up each.
+                        wake_at = deadline
+                self._wake_at = heap[0][0] if heap else wake_at
+                self._cond.wait(None if self._wake_at == float("inf") else self._wake_at - now)
+
+
+_watchdog: _Watchdog | None = None
+_event_loops = threading.local()  # one per connection thread, reused by its async calls
 
 
 class _Call:
+    """One handler call, run on the thread of the connection that asked for it. With a timeout, the
+    watchdog answers in its place when the deadline passes (`on_timeout`, on a thread of its own);
+    whichever of the two takes `answered` first is the one that replies."""
+
     def __init__(self, fn, args, logger: Logger):
         self.fn, self.args, self.logger = fn, args, logger
         self.value = None
         self.error: BaseException | None = None
+        self.answered = threading.Lock()
+        self.on_timeout = None
+        self.timeout_answered: threading.Event | None = None
         self.loop = None
         self.task = None
-        self.done = threading.Event()
 
-    def execute(self, worker: _Worker) -> None:
+    def run(self, timeout: int | None, on_timeout) -> bool:
+        """Runs the handler; True when this thread answers, False when the timeout already has."""
+        global _watchdog
+        entry = None
+        if timeout:
+            if _watchdog is None:
+                with _load_lock:
+                    if _watchdog is None:
+                        _watchdog = _Watchdog()
+            self.on_timeout = on_timeout
+            entry = _watchdog.watch(self, timeout)
         _native_sink.set(self.logger.native)
         try:
             value = self.fn(*self.args)
             if inspect.isawaitable(value):
-                if worker.loop is None or worker.loop.is_closed():
-                    worker.loop = asyncio.new_event_loop()
-                    asyncio.set_event_loop(worker.loop)
-                self.loop = worker.loop
-                self.task = self.loop.create_task(_await(value))
-                value = self.loop.run_until_complete(self.task)
+                loop = getattr(_event_loops, "loop", None)
+                if loop is None or loop.is_closed():
+                    loop = _event_loops.loop = asyncio.new_event_loop()
+                    asyncio.set_event_loop(loop)
+                self.task = loop.create_task(_await(value))
+                self.loop = loop
+                value = loop.run_until_complete(self.task)
             self.value = value
         except BaseException as exc:  # noqa: BLE001 (SystemExit from user code must not kill the server)
             self.error = exc
         finally:
             _native_sink.set(None)
-            self.done.set()
-
-    def run(self, timeout: int | None) -> bool:
-        """True when the handler finished within `timeout` seconds."""
-        _Worker.submit(self)
-        if self.done.wait(timeout):
+        if entry is not None:
+            entry[2] = None
+        if self.answered.acquire(False):
             return True
-        loop, task = self.loop, self.task
-        if loop is not None and task is not None:
-            try:
-                loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:
-                pass
+        self.timeout_answered.wait()  # the connection must stay open until that answer is out
         return False
+
+    def expire(self) -> None:
+        """The deadline passed (watchdog thread): answer unless the call already has."""
+        self.timeout_answered = threading.Event()  # set before `answered` is taken: run() waits on it
+        if self.answered.acquire(False):
+            threading.Thread(target=self._answer_timeout, daemon=True, name="timeout-answer").start()
+
+    def _answer_timeout(self) -> None:
+        try:
+            self.on_timeout()
+        finally:
+            self.timeout_answered.set()
+            loop, task = self.loop, self.task
+            if loop is not None and task is not None:
+                try:
+                    loop.call_soon_threadsafe(task.cancel)
+                except RuntimeError:
+                    pass
 
 
 async def _await(awaitable):
@@ -532,24 +579,74 @@ def _trace(exc: BaseException) -> str:
 # server
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "open-runtimes-python"
+_PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
+MAX_LINE = 65536
+MAX_HEADERS = 1000  # Appwrite allows 100 user headers and adds its own and the executor's on top
 
-    def setup(self):
-        super().setup()
-        try:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
 
-    def log_message(self, format, *args):  # noqa: A002 (silence per-request access logs)
-        pass
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
-    def __getattr__(self, name):
-        if name.startswith("do_"):
-            return self.dispatch
-        raise AttributeError(name)
+
+class Connection(socketserver.StreamRequestHandler):
+    """One client connection, on its own thread: requests are parsed here (the stdlib's
+    BaseHTTPRequestHandler parses headers with the email package, which costs more than the rest of
+    a warm call) and each call runs right on this thread, so a call is no thread switch."""
+
+    disable_nagle_algorithm = True
+
+    def handle(self):
+        self.close_connection = False
+        while not self.close_connection:
+            try:
+                if not self.read_request():
+                    return
+            except _BadRequest as exc:
+                self.command, self.close_connection = "", True
+                self.reply(exc.status, str(exc).encode())
+                return
+            self.dispatch()
+
+    def read_request(self) -> bool:
+        """Reads the request line and headers into command/path/headers; False at the end of the connection."""
+        line = self.rfile.readline(MAX_LINE + 1)
+        while line in (b"\r\n", b"\n"):  # empty lines before a request are allowed (RFC 9112 2.2)
+            line = self.rfile.readline(MAX_LINE + 1)
+        if not line:
+            return False
+        if len(line) > MAX_LINE:
+            raise _BadRequest(414, "Request line too long.")
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise _BadRequest(400, "Bad request.")
+        self.command, self.path, version = parts
+        headers: dict[str, str] = {}
+        name = ""
+        while True:
+            line = self.rfile.readline(MAX_LINE + 1)
+            if len(line) > MAX_LINE:
+                raise _BadRequest(431, "Request header too long.")
+            if line in (b"\r\n", b"\n", b""):
+                break
+            if len(headers) >= MAX_HEADERS:
+                raise _BadRequest(431, "Too many request headers.")
+            text = line.decode("latin-1")
+            if text[0] in " \t" and name:  # obsolete line folding: continues the previous value
+                headers[name] += " " + text.strip()
+                continue
+            name, sep, value = text.partition(":")
+            name = name.strip().lower()
+            if not sep or not name:
+                raise _BadRequest(400, "Bad request header.")
+            headers[name] = value.strip()
+        self.headers = headers
+        connection = headers.get("connection", "").lower()
+        self.close_connection = "close" in connection if version != "HTTP/1.0" else "keep-alive" not in connection
+        if headers.get("expect", "").lower() == "100-continue" and version != "HTTP/1.0":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
 
     # -- plumbing --
 
@@ -570,7 +667,7 @@ class Handler(BaseHTTPRequestHandler):
                     chunks.append(data)
                 self.rfile.readline(65537)
             return b"".join(chunks) if size <= MAX_BODY else None
-        length_header = (self.headers.get("content-length") or "").strip()
+        length_header = self.headers.get("content-length", "")
         length = int(length_header) if length_header.isdigit() else 0
         if length > MAX_BODY:
             remaining = length
@@ -583,30 +680,40 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def reply(self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None,
-              content_type: str | None = "text/plain; charset=utf-8") -> None:
-        try:
-            phrase = http.HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Unknown"
-        lines = [f"HTTP/1.1 {status} {phrase}"]
+              content_type: str | None = "text/plain; charset=utf-8", close: bool = False) -> None:
+        head = f"HTTP/1.1 {status} {_PHRASES.get(status, 'Unknown')}\r\n"
         if content_type is not None:
-            lines.append(f"content-type: {content_type}")
+            head += f"content-type: {content_type}\r\n"
         for key, value in headers or ():
-            lines.append(f"{key}: {value.replace(chr(13), '').replace(chr(10), '')}")
-        lines.append(f"content-length: {len(body)}")
-        if self.close_connection:
-            lines.append("connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        self.wfile.write(head + body if self.command != "HEAD" and len(body) < 65536 else head)
-        if self.command != "HEAD" and len(body) >= 65536:
+            if "\r" in value or "\n" in value:
+                value = value.replace("\r", "").replace("\n", "")
+            head += f"{key}: {value}\r\n"
+        head += f"content-length: {len(body)}\r\n"
+        if close or self.close_connection:
+            head += "connection: close\r\n"
+        data = (head + "\r\n").encode("latin-1", "replace")
+        if self.command == "HEAD":
+            self.wfile.write(data)
+        elif len(body) < 65536:
+            self.wfile.write(data + body)
+        else:
+            self.wfile.write(data)
             self.wfile.write(body)
+
+    def reply_timed_out(self, status: int, body: bytes, headers=None, content_type=None) -> None:
+        """The soft timeout's answer, from the watchdog's side while the call still runs on this
+        connection's thread: the connection closes so the client's next request gets a fresh one."""
+        try:
+            self.reply(status, body, headers, content_type, close=True)
+            self.connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
     # -- requests --
 
     def dispatch(self):
         body = self.read_body()
-        split_path = self.path.partition("?")[0]
-        if split_path == "/__opr/health" and self.command == "GET":
+        if self.command == "GET" and self.path.partition("?")[0] == "/__opr/health":
             return self.reply(200, b"OK")
         if body is None:
             return self.reply(413, b"Request body is larger than 20 MB.")
@@ -625,22 +732,32 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(500, UNAUTHORIZED.encode())
 
         logger = Logger(self.headers.get("x-open-runtimes-logging", ""), self.headers.get("x-open-runtimes-log-id", ""))
+
+        def timed_out():
+            logger.write("error", ["Execution timed out."])
+            logger.end()
+            self.reply_timed_out(500, b"", response_headers({}) + [("x-open-runtimes-log-id", logger.id)])
+
         try:
-            status, out_body, out_headers = self.execute(body, timeout, logger)
+            outcome = self.execute(body, timeout, logger, timed_out)
         except Exception as exc:  # noqa: BLE001 (an adapter bug must still answer)
             logger.write("error", [_trace(exc)])
-            status, out_body, out_headers = 500, b"", response_headers({})
+            outcome = 500, b"", response_headers({})
+        if outcome is None:  # the timeout answered and closed the connection
+            self.close_connection = True
+            return
+        status, out_body, out_headers = outcome
         out_headers.append(("x-open-runtimes-log-id", logger.id))
         logger.end()
         self.reply(status, out_body, out_headers, content_type=None)
 
-    def execute(self, body: bytes, timeout: int | None, logger: Logger):
+    def execute(self, body: bytes, timeout: int | None, logger: Logger, timed_out):
         try:
             main, legacy = load_handler()
         except LoadError as exc:
             logger.write("error", [str(exc)])
             return 503, b"", response_headers({})
-        headers = request_headers(self.headers.items())
+        headers = request_headers(self.headers)
         if legacy:
             logger.native_notice = False  # native output is how legacy functions log
             payload = body.decode("utf-8", "replace")
@@ -651,9 +768,8 @@ class Handler(BaseHTTPRequestHandler):
             context = Context(Request(self.command, self.path, headers, body), logger)
             call = _Call(main, (context,), logger)
 
-        if not call.run(timeout):
-            logger.write("error", ["Execution timed out."])
-            return 500, b"", response_headers({})
+        if not call.run(timeout, timed_out):
+            return None
         if call.error is not None:
             logger.write("error", [_trace(call.error)])
             return 500, b"", response_headers({})
@@ -678,9 +794,11 @@ class Handler(BaseHTTPRequestHandler):
         return status, _encode_body(output.get("body")), response_headers(output.get("headers") or {})
 
     def serve_v2(self, body: bytes) -> None:
-        def answer(status, data):
-            self.reply(status, json.dumps(data, ensure_ascii=False).encode("utf-8"),
-                       content_type="application/json")
+        def answer(status, data, close=False):
+            encoded = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            if close:
+                return self.reply_timed_out(status, encoded, content_type="application/json")
+            self.reply(status, encoded, content_type="application/json")
 
         if self.headers.get("x-internal-challenge", "") != V2_KEY:
             return answer(500, {"stderr": "Unauthorized"})
@@ -701,6 +819,16 @@ class Handler(BaseHTTPRequestHandler):
         timeout = data.get("timeout") if isinstance(data.get("timeout"), int) and data["timeout"] > 0 else None
 
         logger = Logger("disabled", "", native_notice=False)
+
+        def outputs():
+            logger._open = False
+            return logger.text("log").rstrip("\n"), logger.text("error").rstrip("\n")
+
+        def timed_out():
+            stdout, stderr = outputs()
+            answer(500, {"response": "", "stdout": stdout, "stderr": (stderr + "\nExecution timed out.").strip()},
+                   close=True)
+
         try:
             main, legacy = load_handler()
         except LoadError as exc:
@@ -711,11 +839,10 @@ class Handler(BaseHTTPRequestHandler):
         else:
             request = Request("POST", "/", {"content-type": "text/plain", **headers}, payload.encode("utf-8"))
             call = _Call(main, (Context(request, logger),), logger)
-        finished = call.run(timeout)
-        logger._open = False
-        stdout, stderr = logger.text("log").rstrip("\n"), logger.text("error").rstrip("\n")
-        if not finished:
-            return answer(500, {"response": "", "stdout": stdout, "stderr": (stderr + "\nExecution timed out.").strip()})
+        if not call.run(timeout, timed_out):
+            self.close_connection = True
+            return
+        stdout, stderr = outputs()
         if call.error is not None:
             return answer(500, {"response": "", "stdout": stdout, "stderr": (stderr + "\n" + _trace(call.error)).strip()})
         if legacy:
@@ -733,20 +860,19 @@ class Handler(BaseHTTPRequestHandler):
         return answer(int(output.get("statusCode", 200)), {"response": response, "stdout": stdout, "stderr": stderr})
 
 
-class Server(ThreadingHTTPServer):
+class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
+    block_on_close = False
     allow_reuse_address = True
     request_queue_size = 256
 
 
 def main() -> None:
-    # Appwrite allows 100 user headers and adds its own and the executor's on top.
-    http.client._MAXHEADERS = max(getattr(http.client, "_MAXHEADERS", 100), 1000)
     sys.stdout = _NativeStream(sys.stdout, "log")
     sys.stderr = _NativeStream(sys.stderr, "error")
     if V2_KEY is None:
         os.makedirs(LOGS_DIR, exist_ok=True)
-    server = Server((HOST, PORT), Handler)
+    server = Server((HOST, PORT), Connection)
     print("HTTP server successfully started!", flush=True)
 
     def preload():
