@@ -99,6 +99,9 @@ LIST = {"properties": {"queries": QUERIES, "search": SEARCH, "total": TOTAL,
                        "cursor": text(36), "cursorDirection": {"type": "string", "enum": ["after", "before"]},
                        "orderType": {"type": "string", "enum": ["ASC", "DESC", "asc", "desc"]}}}
 
+# The largest execution body Appwrite's API takes (its Text(10485760)), as text or as bytes.
+EXECUTION_BODY_MAX = 10_485_760
+
 SCHEMAS: dict[str, dict] = {
     "listFunctions": LIST,
     "createFunction": {"required": ["functionId", "name", "runtime"],
@@ -120,8 +123,8 @@ SCHEMAS: dict[str, dict] = {
     # Appwrite 1.9.6 takes no `search` here: one sent is ignored, as any unknown parameter.
     "listExecutions": {"properties": {k: v for k, v in LIST["properties"].items() if k != "search"}},
     "createExecution": {"properties": {
-        "body": text(10_485_760),
-        "data": text(10_485_760),  # before Appwrite 1.4 the body was called `data`
+        "body": text(EXECUTION_BODY_MAX),
+        "data": text(EXECUTION_BODY_MAX),  # before Appwrite 1.4 the body was called `data`
         "async": {"type": "boolean"},
         "path": text(2048),
         "method": {"type": "string", "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]},

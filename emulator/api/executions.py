@@ -9,7 +9,7 @@ from aiohttp import web
 from ..errors import AppwriteError, invalid_param
 from ..ids import unique_id
 from ..middlewares import GUEST
-from ..schemas import SCHEMAS
+from ..schemas import EXECUTION_BODY_MAX
 from ..serializers import execution_model, list_model
 from ..services import executions as svc
 from .common import files, json_response, no_content, params, path_id, project, state, utf8
@@ -39,10 +39,9 @@ async def create_execution(request: web.Request) -> web.Response:
     p = await params(request, "createExecution")
     body_file = files(request).get("body")
     if body_file is not None:  # a file part, or a field that is not text: the body byte for byte
-        limit = SCHEMAS["createExecution"]["properties"]["body"]["maxLength"]
-        if len(body_file.data) > limit:  # the limit the schema holds a text body to
+        if len(body_file.data) > EXECUTION_BODY_MAX:  # the limit the schema holds a text body to
             raise invalid_param("body", f"Value must be a valid string and at least 0 chars and no longer than "
-                                        f"{limit} chars")
+                                        f"{EXECUTION_BODY_MAX} chars")
         p["body"] = body_file.data
     doc, response = await svc.create_execution(state(request), project(request), function_id, p, caller)
     model = execution_model(doc)

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+from ..schemas import EXECUTION_BODY_MAX
 from .registry import BOTH, check, v2check
 from .results import CheckFailed, Result, expect
 
@@ -285,15 +286,11 @@ def _binary_response(d):
         expect(r.status == 200 and r.body == bytes([0, i * 10, 255]), f"binaryResponse{i} bytes", r)
 
 
-# Appwrite's API holds an execution body to 10,485,760 bytes; a runtime takes up to 20 MB.
-API_BODY_LIMIT = 10_485_760
-
-
 @check("binaryResponseLarge")
 def _binary_large(d):
     """A large binary body reaches the function whole: 17 MB at the runtime (the official test's
     size), the largest body Appwrite's API accepts through the emulator."""
-    data = os.urandom(API_BODY_LIMIT if d.level == "emulator" else 17 * 1024 * 1024)
+    data = os.urandom(EXECUTION_BODY_MAX if d.level == "emulator" else 17 * 1024 * 1024)
     want = hashlib.md5(data).hexdigest()
     for method in ("PUT", "POST"):
         r = _act(d, "binaryResponseLarge", method=method, body=data, headers=_ct("application/zip"),
