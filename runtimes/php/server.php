@@ -105,34 +105,42 @@ function new_log_id(): string
     return uniqid() . substr(bin2hex(random_bytes(4)), 0, 7);
 }
 
-// One per call. v5: appends to <id>_logs.log / <id>_errors.log (no id: logging disabled).
-// v2 wire ($memory): collects stdout/stderr for the JSON response instead.
+// One per call. v5: appends to <id>_logs.log / <id>_errors.log (no id: logging disabled), each
+// opened on its first write; with $createEmpty, close() creates the ones never written, so a call
+// leaves both files as the official runtimes do. v2 wire ($memory): collects stdout/stderr for the
+// JSON response instead.
 final class Logger
 {
-    private array $files = [];
+    private array $files = []; // stream => handle, or false when it could not be opened
     public array $memory = ['log' => '', 'error' => ''];
     private bool $nativeSeen = false;
     private bool $nativeOpenLine = false;
 
-    public function __construct(public string $id, private bool $inMemory = false)
+    public function __construct(public string $id, private bool $inMemory = false, private bool $createEmpty = true)
     {
-        if ($id !== '' && !$inMemory) {
+    }
+
+    // The logs directory is not made per call: only when opening fails (it is missing).
+    private function open(string $stream)
+    {
+        $file = CONFIG['logsDir'] . '/' . $this->id . '_' . ($stream === 'log' ? 'logs' : 'errors') . '.log';
+        $handle = @fopen($file, 'a');
+        if ($handle === false) {
             @mkdir(CONFIG['logsDir'], 0777, true);
-            foreach (['log' => 'logs', 'error' => 'errors'] as $stream => $suffix) {
-                $handle = @fopen(CONFIG['logsDir'] . '/' . $id . '_' . $suffix . '.log', 'a');
-                if ($handle !== false) {
-                    $this->files[$stream] = $handle;
-                }
-            }
+            $handle = @fopen($file, 'a');
         }
+        return $this->files[$stream] = $handle;
     }
 
     public function write(string $stream, string $text): void
     {
         if ($this->inMemory) {
             $this->memory[$stream] .= $text;
-        } elseif (isset($this->files[$stream])) {
-            @fwrite($this->files[$stream], $text); // a full disk must not fail the execution
+        } elseif ($this->id !== '') {
+            $handle = $this->files[$stream] ?? $this->open($stream);
+            if ($handle !== false) {
+                @fwrite($handle, $text); // a full disk must not fail the execution
+            }
         }
     }
 
@@ -167,10 +175,20 @@ final class Logger
     public function close(): void
     {
         $this->endNativeLine();
+        if ($this->createEmpty && $this->id !== '' && !$this->inMemory) {
+            foreach (['log', 'error'] as $stream) {
+                if (!array_key_exists($stream, $this->files)) {
+                    $this->open($stream);
+                }
+            }
+        }
         foreach ($this->files as $handle) {
-            @fclose($handle);
+            if ($handle !== false) {
+                @fclose($handle);
+            }
         }
         $this->files = [];
+        $this->createEmpty = false;
     }
 }
 
@@ -767,7 +785,8 @@ function handle_v5(array $request): array
     if (strtolower($headers['x-open-runtimes-logging'] ?? '') !== 'disabled') {
         $logId = ($headers['x-open-runtimes-log-id'] ?? '') ?: (CONFIG['development'] ? 'dev' : new_log_id());
     }
-    $logger = new Logger($logId); // creates both files before the function runs
+    // Writes only if the call times out: the worker's own logger creates and fills the files.
+    $logger = new Logger($logId, false, false);
     $finish = static function (array|string $result) use ($logger, $logId): array {
         if ($result === 'timeout') {
             $logger->message('error', ['Execution timed out.']);
