@@ -105,7 +105,7 @@ async def deliver_event(state: State, project: str, event: str, data) -> dict:
         if deployment is None or deployment.get("status") != "ready":
             skipped.append({"functionId": function["$id"], "reason": "no active deployment"})
             continue
-        doc = new_execution(state, project, function, deployment["$id"], trigger="event", method="POST", path="/",
+        doc = new_execution(function, deployment["$id"], trigger="event", method="POST", path="/",
                             user_headers=EVENT_HEADERS, caller=Caller())
         # Stored like create_execution stores async requests: the body base64-encoded.
         doc["_request"] = {"body": base64.b64encode(body.encode()).decode(), "headers": dict(EVENT_HEADERS),

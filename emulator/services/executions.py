@@ -133,7 +133,7 @@ async def create_execution(state: State, project: str, function_id: str, params:
     user_headers = parse_headers(params.get("headers"))
     function, deployment = executable(state, project, function_id, caller)
 
-    doc = new_execution(state, project, function, deployment["$id"],
+    doc = new_execution(function, deployment["$id"],
                         trigger="schedule" if when else "http", method=params.get("method") or "POST",
                         path=params.get("path") or "/", user_headers=user_headers, caller=caller)
     if when:
@@ -214,8 +214,8 @@ class SyncRecord:
             self.store.insert("executions", *self.key, self.doc)
 
 
-def new_execution(state: State, project: str, function: dict, deployment_id: str, *, trigger: str, method: str,
-                  path: str, user_headers: dict, caller: Caller) -> dict:
+def new_execution(function: dict, deployment_id: str, *, trigger: str, method: str, path: str, user_headers: dict,
+                  caller: Caller) -> dict:
     now = now_iso()
     kept = [{"name": k, "value": v} for k, v in user_headers.items() if k.lower() in REQUEST_HEADERS_KEPT]
     if caller.client_ip:  # only an HTTP-created execution has a client; cron and events have none
@@ -406,7 +406,7 @@ class ExecutionRunner:
         for project, function in due_schedules(self.state, now):
             if not function.get("deploymentId"):
                 continue
-            doc = new_execution(self.state, project, function, function["deploymentId"], trigger="schedule",
+            doc = new_execution(function, function["deploymentId"], trigger="schedule",
                                 method="POST", path="/", user_headers={}, caller=Caller())
             doc["_request"] = {"body": "", "headers": {}, "ip": ""}
             store.insert("executions", project, function["$id"], doc)

@@ -73,7 +73,7 @@ async def run_request(state: State, project: str, function: dict, deployment: di
     # The client's address is the emulator's to tell (as every x-appwrite-* header run_execution sets).
     headers = {k: v for k, v in headers.items() if k != "x-appwrite-client-ip"}
     caller = Caller(is_key=False, client_ip=client_ip, guest=True)
-    doc = new_execution(state, project, function, deployment["$id"], trigger="http", method=method, path=target,
+    doc = new_execution(function, deployment["$id"], trigger="http", method=method, path=target,
                         user_headers=headers, caller=caller)
     doc["status"] = "processing"
     return doc, await run_sync(state, project, function, deployment, doc, body, headers, caller)
