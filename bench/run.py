@@ -44,7 +44,7 @@ import aiohttp  # noqa: E402
 import peers  # noqa: E402  (bench/peers.py)
 
 sys.path.insert(0, str(ROOT / "tests"))
-from support import Server  # noqa: E402  (the test suite's: serve in its own session, stdout to its log)
+from support import Server, archive_bytes  # noqa: E402  (the test suite's server and archives)
 
 from emulator.executors.base import RuntimeSpec  # noqa: E402
 from emulator.executors.local import LocalExecutor  # noqa: E402
@@ -203,18 +203,14 @@ def machine() -> dict:
 # -- the server and the API ---------------------------------------------------------------------
 
 def archive(files: dict[str, str | bytes] | Path) -> bytes:
+    """A tar.gz of `files` (name -> content), or of a folder's files (dependencies and caches left out)."""
+    if not isinstance(files, Path):
+        return archive_bytes(files)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        if isinstance(files, Path):
-            for path in sorted(files.rglob("*")):
-                if "node_modules" not in path.parts and "__pycache__" not in path.parts:
-                    tar.add(path, arcname=str(path.relative_to(files)), recursive=False)
-        else:
-            for name, content in files.items():
-                data = content.encode() if isinstance(content, str) else content
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = len(data), 0o644
-                tar.addfile(info, io.BytesIO(data))
+        for path in sorted(files.rglob("*")):
+            if "node_modules" not in path.parts and "__pycache__" not in path.parts:
+                tar.add(path, arcname=str(path.relative_to(files)), recursive=False)
     return buf.getvalue()
 
 
