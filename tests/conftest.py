@@ -37,7 +37,20 @@ def server_factory(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("emulator") / "data").start()
-    yield srv
-    srv.stop()
+def module_server_factory(tmp_path_factory):
+    """Servers that live as long as the test module, each in a data dir of its own; stopped at its end."""
+    servers = []
+
+    def make(*args: str) -> Server:
+        srv = Server(tmp_path_factory.mktemp("emulator") / "data", *args).start()
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def server(module_server_factory):
+    return module_server_factory()

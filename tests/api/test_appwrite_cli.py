@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, Server, require_toolchain
+from support import ROOT, require_toolchain
 
 APPWRITE = ROOT / "tests" / "node" / "node_modules" / ".bin" / "appwrite"
 API_KEY = "cli-test-key"
@@ -37,14 +37,12 @@ def main(context):
 
 
 @pytest.fixture(scope="module")
-def cli_server(tmp_path_factory):
+def cli_server(module_server_factory):
     if shutil.which("node") is None:
         require_toolchain("node", "node not found. Install: apt-get install -y nodejs npm")
     if not APPWRITE.exists():
         require_toolchain("appwrite-cli", "appwrite-cli not installed. Run: cd tests/node && npm install")
-    srv = Server(tmp_path_factory.mktemp("cli-emulator") / "data", "--api-key", API_KEY).start()
-    yield srv
-    srv.stop()
+    return module_server_factory("--api-key", API_KEY)
 
 
 class Cli:

@@ -6,15 +6,12 @@ import pytest
 import requests
 
 from e2e_support import KEY, Side
-from support import Server
 
 
 @pytest.fixture(scope="module")
-def e2e_server(tmp_path_factory):
+def e2e_server(module_server_factory):
     """An emulator with `--api-key`, one per test module, as each e2e class gets its own project."""
-    srv = Server(tmp_path_factory.mktemp("e2e") / "data", "--api-key", KEY).start()
-    yield srv
-    srv.stop()
+    return module_server_factory("--api-key", KEY)
 
 
 @pytest.fixture(scope="module")

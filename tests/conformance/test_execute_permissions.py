@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from browser import NODE_MODULES, drive, sdk_site
-from support import Server, archive_bytes, require_toolchain, wait_for
+from support import archive_bytes, require_toolchain, wait_for
 
 KEY = "permissions-test-key"
 PROJECT = "perms"
@@ -37,10 +37,8 @@ DRIVER = Path(__file__).with_name("web_sdk_guest.mjs")
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("perms") / "data", "--api-key", KEY).start()
-    yield srv
-    srv.stop()
+def keyed(module_server_factory):
+    return module_server_factory("--api-key", KEY)
 
 
 def _call(srv, method: str, path: str, key: str | None = KEY, **kwargs) -> requests.Response:

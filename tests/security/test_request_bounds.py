@@ -17,11 +17,8 @@ MB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory):
-    from support import Server
-    srv = Server(tmp_path_factory.mktemp("bounds") / "data", "--api-key", KEY).start()
-    yield srv
-    srv.stop()
+def keyed(module_server_factory):
+    return module_server_factory("--api-key", KEY)
 
 
 def status_kb(srv, field: str) -> int:
