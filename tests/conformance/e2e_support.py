@@ -19,6 +19,7 @@ import tarfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -264,7 +265,7 @@ class Side:
     def on_domain(self, domain: str, method: str, path: str, headers: dict | None = None,
                   data: bytes | None = None) -> Reply:
         """A plain HTTP request to a function's domain (`Host` names it; the socket is the emulator's)."""
-        port = self.server.endpoint.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]
+        port = urlsplit(self.server.endpoint).port
         response = requests.request(method, f"http://127.0.0.1:{port}{path}", data=data, timeout=120,
                                     headers={"host": f"{domain}:{port}", **(headers or {})})
         return decode(response)
