@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,33 +23,34 @@ def pytest_runtest_makereport(item, call):
                 report.sections.append((f"emulator server {srv.endpoint} thread stacks", stacks))
 
 
-@pytest.fixture
-def server_factory(tmp_path):
+@contextmanager
+def _servers(default_data_dir):
+    """`make(*args, data_dir=None)` starting a Server (in `default_data_dir()` unless told); all stopped at the end."""
     servers = []
 
     def make(*args: str, data_dir: Path | None = None) -> Server:
-        srv = Server(data_dir or tmp_path / "data", *args).start()
+        srv = Server(data_dir or default_data_dir(), *args).start()
         servers.append(srv)
         return srv
 
-    yield make
-    for srv in servers:
-        srv.stop()
+    try:
+        yield make
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    with _servers(lambda: tmp_path / "data") as make:
+        yield make
 
 
 @pytest.fixture(scope="module")
 def module_server_factory(tmp_path_factory):
-    """Servers that live as long as the test module, each in a data dir of its own; stopped at its end."""
-    servers = []
-
-    def make(*args: str) -> Server:
-        srv = Server(tmp_path_factory.mktemp("emulator") / "data", *args).start()
-        servers.append(srv)
-        return srv
-
-    yield make
-    for srv in servers:
-        srv.stop()
+    """Servers that live as long as the test module, each in a data dir of its own unless told."""
+    with _servers(lambda: tmp_path_factory.mktemp("emulator") / "data") as make:
+        yield make
 
 
 @pytest.fixture(scope="module")
