@@ -10,12 +10,11 @@ every wait is on what the server shows (build logs, status), never on time.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 
 import pytest
 
-from support import JsonApi, archive_bytes, wait_for
+from support import JsonApi, archive_bytes, processes_with, wait_for
 
 PROJECT = "buildfidelity"
 ENV_MAIN = ("import os\n"
@@ -45,14 +44,6 @@ def deployment(api: JsonApi, function_id: str, deployment_id: str) -> dict:
     return api.ok("GET", f"/functions/{function_id}/deployments/{deployment_id}")
 
 
-def wait_ready(api: JsonApi, function_id: str, deployment_id: str) -> dict:
-    def ready():
-        dep = deployment(api, function_id, deployment_id)
-        assert dep["status"] not in ("failed", "canceled"), dep["buildLogs"]
-        return dep if dep["status"] == "ready" else None
-    return wait_for(ready, timeout=180, message=f"deployment {deployment_id} to be ready")
-
-
 def wait_active(api: JsonApi, function_id: str, deployment_id: str) -> None:
     wait_for(lambda: api.ok("GET", f"/functions/{function_id}")["deploymentId"] == deployment_id, timeout=180,
              message=f"{deployment_id} to be active")
@@ -64,28 +55,13 @@ def execute(api: JsonApi, function_id: str, body: str = "", asynchronous: bool =
     return doc
 
 
-def processes_with(marker: str) -> list[int]:
-    """Pids of processes whose environment holds `marker` (a function variable: builds carry it)."""
-    needle = marker.encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as fh:
-                    if needle in fh.read():
-                        pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
 def test_function_specifications(api):
     """The build runs with the *build* specification (memory at least 1024 MB, as Appwrite's worker),
     the function with the runtime one; both executors' build environment names the entrypoint."""
     create(api, "specs", buildSpecification="s-2vcpu-2gb", runtimeSpecification="s-1vcpu-1gb",
            commands="echo $APPWRITE_FUNCTION_MEMORY:$APPWRITE_FUNCTION_CPUS entry=$OPEN_RUNTIMES_ENTRYPOINT")
     dep = api.upload_ok("specs", archive_bytes({"main.py": ENV_MAIN}))
-    built = wait_ready(api, "specs", dep["$id"])
+    built = api.wait_ready("specs", dep["$id"])
     assert "2048:2 entry=main.py" in built["buildLogs"], built["buildLogs"]
     wait_active(api, "specs", dep["$id"])
     env = json.loads(execute(api, "specs")["responseBody"])
@@ -95,7 +71,7 @@ def test_function_specifications(api):
     create(api, "smallspec", buildSpecification="s-0.5vcpu-512mb",
            commands="echo small=$APPWRITE_FUNCTION_MEMORY:$APPWRITE_FUNCTION_CPUS")
     small = api.upload_ok("smallspec", archive_bytes({"main.py": ENV_MAIN}))
-    assert "small=1024:0.5" in wait_ready(api, "smallspec", small["$id"])["buildLogs"]
+    assert "small=1024:0.5" in api.wait_ready("smallspec", small["$id"])["buildLogs"]
 
 
 def test_duplicate_deployment(api):
@@ -103,7 +79,7 @@ def test_duplicate_deployment(api):
     that swaps the entrypoint's code), keeps its `activate`, and reports its sizes as Appwrite."""
     create(api, "dup", commands="")
     first = api.upload_ok("dup", archive_bytes({"main.py": BASIC_MAIN, "maintenance.py": MAINTENANCE_MAIN}))
-    wait_ready(api, "dup", first["$id"])
+    api.wait_ready("dup", first["$id"])
     wait_active(api, "dup", first["$id"])
     assert execute(api, "dup")["responseBody"] == "basic"
 
@@ -130,10 +106,10 @@ def test_duplicate_keeps_inactive(api):
     live = api.upload_ok("dupoff", archive_bytes({"main.py": BASIC_MAIN}))
     wait_active(api, "dupoff", live["$id"])
     off = api.upload_ok("dupoff", archive_bytes({"main.py": MAINTENANCE_MAIN}), activate=False)
-    wait_ready(api, "dupoff", off["$id"])
+    api.wait_ready("dupoff", off["$id"])
     status, dup = api.call("POST", "/functions/dupoff/deployments/duplicate", {"deploymentId": off["$id"]})
     assert status == 202 and dup["activate"] is False, dup
-    wait_ready(api, "dupoff", dup["$id"])
+    api.wait_ready("dupoff", dup["$id"])
     assert api.ok("GET", "/functions/dupoff")["deploymentId"] == live["$id"]
 
 
@@ -149,12 +125,12 @@ def test_cancel_deployment_build(api, tmp_path):
     wait_for(lambda: "slow-build-started" in deployment(api, "cancel", dep["$id"])["buildLogs"], timeout=120,
              message="the build to print its first line")
     assert deployment(api, "cancel", dep["$id"])["status"] == "building"
-    assert processes_with(marker), "the build's shell should be running"
+    assert processes_with(marker, "environ"), "the build's shell should be running"
 
     status, canceled = api.call("PATCH", path + "/status")
     assert status == 200 and canceled["status"] == "canceled", canceled
     assert isinstance(canceled["buildDuration"], int) and canceled["buildDuration"] >= 0  # counted from its start
-    wait_for(lambda: not processes_with(marker), timeout=30, message="the build's processes to end")
+    wait_for(lambda: not processes_with(marker, "environ"), timeout=30, message="the build's processes to end")
     logs = wait_for(lambda: (lambda d: d["buildLogs"] if "Build has been canceled." in d["buildLogs"] else None)(
         deployment(api, "cancel", dep["$id"])), timeout=60, message="the closing log line")
     assert "slow-build-started" in logs and "Build failed" not in logs, logs
@@ -172,7 +148,7 @@ def test_cancel_deployment_build(api, tmp_path):
 def test_cancel_finished_build_is_refused(api):
     create(api, "cancelled-late")
     dep = api.upload_ok("cancelled-late", archive_bytes({"main.py": BASIC_MAIN}))
-    wait_ready(api, "cancelled-late", dep["$id"])
+    api.wait_ready("cancelled-late", dep["$id"])
     status, doc = api.call("PATCH", f"/functions/cancelled-late/deployments/{dep['$id']}/status")
     assert status == 400 and doc["type"] == "build_already_completed", doc
     assert deployment(api, "cancelled-late", dep["$id"])["status"] == "ready"
@@ -197,10 +173,10 @@ def test_cancel_waiting_build_never_runs(api, tmp_path):
 
     release.touch()
     for function_id, dep_id in held:
-        wait_ready(api, function_id, dep_id)
+        api.wait_ready(function_id, dep_id)
     # Both workers are free again and the queue is empty: the canceled deployment was passed over.
     create(api, "after")
-    wait_ready(api, "after", api.upload_ok("after", archive_bytes({"main.py": BASIC_MAIN}))["$id"])
+    api.wait_ready("after", api.upload_ok("after", archive_bytes({"main.py": BASIC_MAIN}))["$id"])
     assert deployment(api, "queued", queued["$id"])["status"] == "canceled"
     assert not (tmp_path / "queued-ran").exists()
 
@@ -210,7 +186,7 @@ def test_delete_execution_in_progress(api, tmp_path):
     stays); once completed it can."""
     create(api, "slowexec")
     dep = api.upload_ok("slowexec", archive_bytes({"main.py": WAIT_MAIN}))
-    wait_ready(api, "slowexec", dep["$id"])
+    api.wait_ready("slowexec", dep["$id"])
     wait_active(api, "slowexec", dep["$id"])
     release = tmp_path / "release-execution"
     execution = execute(api, "slowexec", str(release), asynchronous=True)
