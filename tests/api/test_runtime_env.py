@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import requests
 
-from support import make_archive
+from support import make_archive, wait_deployment_ready
 
 H = {"x-appwrite-project": "runtime-env", "x-appwrite-key": "k"}
 SOURCE = '''import os
@@ -23,16 +22,6 @@ def main(context):
     return context.res.json({"env": {name: os.environ.get(name) for name in NAMES},
                              "forced": context.req.headers.get("x-forced")})
 '''
-
-
-def wait_ready(endpoint: str, function_id: str, deployment_id: str, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        dep = requests.get(f"{endpoint}/functions/{function_id}/deployments/{deployment_id}", headers=H).json()
-        if dep["status"] in ("ready", "failed", "canceled"):
-            return dep
-        time.sleep(0.1)
-    raise AssertionError(f"deployment {deployment_id} did not finish building in {timeout}s")
 
 
 def test_variables_cannot_change_what_the_executor_sets(server, tmp_path):
@@ -52,8 +41,9 @@ def test_variables_cannot_change_what_the_executor_sets(server, tmp_path):
         up = requests.post(server.endpoint + "/functions/envcheck/deployments", headers=H,
                            files={"code": ("code.tar.gz", fh)}, data={"activate": "true", "entrypoint": "main.py"})
     assert up.status_code == 202, up.text
-    dep = wait_ready(server.endpoint, "envcheck", up.json()["$id"])
-    assert dep["status"] == "ready", dep["buildLogs"]
+    dep_id = up.json()["$id"]
+    wait_deployment_ready(lambda: requests.get(f"{server.endpoint}/functions/envcheck/deployments/{dep_id}",
+                                               headers=H).json(), dep_id, timeout=300)
 
     run = requests.post(server.endpoint + "/functions/envcheck/executions", headers=H, json={"async": False})
     assert run.status_code == 201, run.text

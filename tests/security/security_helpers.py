@@ -5,12 +5,11 @@ answers with what it was given, so a test can tell from the disk whether a reque
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import requests
 
-from support import make_archive
+from support import make_archive, wait_deployment_ready
 
 MARKER_MAIN = """
 import os
@@ -49,15 +48,8 @@ def deploy_marker(endpoint: str, project: str | None, key: str | None, function_
              data={"entrypoint": "main.py", "activate": "true"})
     assert r.status_code == 202, r.text
     deployment_id = r.json()["$id"]
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        status = call(endpoint, "GET", f"/functions/{function_id}/deployments/{deployment_id}", project,
-                      key).json()["status"]
-        if status in ("ready", "failed", "canceled"):
-            assert status == "ready"
-            return
-        time.sleep(0.1)
-    raise AssertionError("deployment did not finish building")
+    wait_deployment_ready(lambda: call(endpoint, "GET", f"/functions/{function_id}/deployments/{deployment_id}",
+                                       project, key).json(), deployment_id)
 
 
 def marks(mark_file: Path) -> list[str]:
