@@ -14,7 +14,6 @@ import collections
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from ..processes import ProcessOwner, become_subreaper, build_scope
 from ..runtime_env import free_port, server_env
 from .base import BuildJob, ExecutorError, Instance, RuntimeSpec
 from .pool import InstancePool, PooledExecutor
-from .runtime_client import RuntimeClient
+from .runtime_client import RuntimeClient, make_logs_dir, remove_instance_dir
 
 # Host environment a function sees besides its own variables: enough for toolchains to work.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "DENO_DIR", "DENO_INSTALL",
@@ -93,7 +92,7 @@ class LocalExecutor(PooledExecutor):
                     os.killpg(pid, signal.SIGKILL)
             except (OSError, ValueError):
                 pass
-            shutil.rmtree(inst_dir, ignore_errors=True)
+            remove_instance_dir(inst_dir)
 
     # -- builds ---------------------------------------------------------------------------------
     async def build(self, job: BuildJob, log) -> None:
@@ -122,8 +121,7 @@ class LocalExecutor(PooledExecutor):
         secret = secrets.token_hex(16)
         port = free_port()
         inst_dir = self.run_dir / f"{spec.deployment_key}-{port}"
-        logs_dir = inst_dir / "logs"
-        logs_dir.mkdir(parents=True, exist_ok=True)
+        logs_dir = make_logs_dir(inst_dir, language.logs_on_tmpfs)  # tmpfs: runtime_client.py says why
         host_env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
         env = server_env({**host_env, **spec.env, **command.env}, version=spec.version, entrypoint=spec.entrypoint,
                          secret=secret, cpus=spec.cpus, memory=spec.memory, host="127.0.0.1", port=port,
@@ -188,7 +186,7 @@ class LocalExecutor(PooledExecutor):
         # The owner's lock is a thread lock that a /proc rescan may hold for long: never wait on it here.
         await asyncio.to_thread(self.owner.forget_root, handle.unit, handle.proc.pid)
         handle.reader.cancel()
-        shutil.rmtree(inst.logs_dir.parent, ignore_errors=True)
+        remove_instance_dir(inst.logs_dir.parent)
 
     # -- executions (PooledExecutor.execute) ---------------------------------------------------
     async def _instance_died(self, inst: Instance) -> bool:

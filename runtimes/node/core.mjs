@@ -234,18 +234,17 @@ export function createAdapter(platform) {
     return seconds.toString(16).padStart(8, '0') + micros.toString(16).padStart(5, '0') + random.slice(0, 7);
   }
 
-  // The logs directory is made once; again only if it has gone missing since.
-  let logsDirMade = false;
+  // The logs directory is made only when writing fails (it is missing), not on every call.
   function appendLog(file, text) {
     try {
-      if (!logsDirMade) {
-        platform.mkdirs(config.logsDir);
-        logsDirMade = true;
-      }
       platform.appendLog(file, text);
     } catch (err) {
       try {
         platform.mkdirs(config.logsDir);
+      } catch (exists) {
+        // e.g. Deno refuses a recursive mkdir of a link to a directory: the write below tells
+      }
+      try {
         platform.appendLog(file, text);
       } catch (again) {
         // a full disk must not fail the execution
