@@ -13,6 +13,9 @@ const TRUNCATED = '... Log truncated due to size limit (8000 characters)';
 const NATIVE_NOTICE = 'Native logs detected. Use context.log() or context.error() for better experience.';
 const MAX_BODY_BYTES = 20 * 1024 * 1024;
 const LOG_BUFFER_BYTES = 1024 * 1024;
+// What one call may leave in each log file: the executor reads 5 MiB and notes the truncation when
+// there is more, so one character past that is all it needs; a flood stops costing disk or tmpfs.
+const LOG_FILE_CHARS = 5 * 1024 * 1024 + 1;
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -260,15 +263,20 @@ export function createAdapter(platform) {
     constructor(id) {
       this.id = id;
       this.open = Boolean(id);
-      this.streams = { log: { chunks: [], size: 0, written: false }, error: { chunks: [], size: 0, written: false } };
+      this.streams = { log: { chunks: [], size: 0, total: 0, written: false },
+        error: { chunks: [], size: 0, total: 0, written: false } };
       this.nativeSeen = false;
     }
 
     write(stream, text) {
       if (!this.open) return;
       const buffer = this.streams[stream];
+      const room = LOG_FILE_CHARS - buffer.total;
+      if (room <= 0) return;
+      if (text.length > room) text = text.slice(0, room);
       buffer.chunks.push(text);
       buffer.size += text.length;
+      buffer.total += text.length;
       if (buffer.size > LOG_BUFFER_BYTES) this.writeOut(stream);
     }
 

@@ -35,6 +35,9 @@ ENTRYPOINT = (os.environ.get("INTERNAL_RUNTIME_ENTRYPOINT") if V2_KEY is not Non
     or os.environ.get("OPEN_RUNTIMES_ENTRYPOINT") or "main.py"
 MAX_BODY = 20 * 1024 * 1024
 MAX_LOG_CHARS = 8000
+# What one call may leave in each log file: the executor reads 5 MiB and notes the truncation when
+# there is more, so one character past that is all it needs; a flood stops growing this process.
+LOG_FILE_CHARS = 5 * 1024 * 1024 + 1
 TRUNCATED = "... Log truncated due to size limit (8000 characters)"
 NATIVE_NOTICE = "Native logs detected. Use context.log() or context.error() for better experience."
 TIMEOUT_ERROR = 'Header "x-open-runtimes-timeout" must be an integer greater than 0.'
@@ -139,6 +142,7 @@ class Logger:
         self.id = (log_id_header or ("dev" if DEVELOPMENT else _new_log_id())) if self.enabled else ""
         self.logs: list[str] = []
         self.errors: list[str] = []
+        self._room = {"log": LOG_FILE_CHARS, "error": LOG_FILE_CHARS}
         self.native_notice = native_notice
         self._native_seen = False
         self._open = True
@@ -149,7 +153,7 @@ class Logger:
         text = " ".join(_stringify(m) for m in messages)
         if len(text) > MAX_LOG_CHARS:
             text = text[:MAX_LOG_CHARS] + TRUNCATED
-        (self.errors if kind == "error" else self.logs).append(text + "\n")
+        self._append(kind, text + "\n")
 
     def native(self, kind: str, text: str) -> None:
         if not self._open or not text:
@@ -157,7 +161,17 @@ class Logger:
         if kind == "log" and not self._native_seen:
             self._native_seen = True
             if self.native_notice:
-                self.logs.append(NATIVE_NOTICE + "\n")
+                self._append("log", NATIVE_NOTICE + "\n")
+        self._append(kind, text)
+
+    def _append(self, kind: str, text: str) -> None:
+        kind = "error" if kind == "error" else "log"
+        room = self._room[kind]
+        if room <= 0:
+            return
+        if len(text) > room:
+            text = text[:room]
+        self._room[kind] = room - len(text)
         (self.errors if kind == "error" else self.logs).append(text)
 
     def end(self) -> None:

@@ -102,3 +102,29 @@ def test_pool_size_bounds_the_instances_per_deployment(server_factory, tmp_path)
     # Later executions reuse the same two instances.
     again = {int(execute(srv.endpoint, "limits", "pooled").json()["responseBody"]) for _ in range(4)}
     assert again <= pids, (again, pids)
+
+
+def peak_rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+
+
+def test_a_log_flood_is_capped_in_the_runtime(server_factory, tmp_path):
+    """A call that logs 100 MB leaves the executor what it reads (5 MiB and a truncation note) and no
+    more: the adapter stops keeping output past that, so neither its memory nor the log file (on
+    tmpfs: memory too) grows with the flood."""
+    srv = server_factory(data_dir=tmp_path / "data")
+    api = JsonApi(srv.endpoint, "flood")
+    api.deploy("flood", {"main.py": "def main(context):\n"
+                                    "    if context.req.body_text == 'flood':\n"
+                                    "        for _ in range(12_500):\n"
+                                    "            context.log('x' * 8000)\n"
+                                    "    return context.res.text('done')\n"})
+    api.ok("POST", "/functions/flood/executions", {"body": "warm"})
+    [pid] = runtimes_of(srv.data_dir)
+    before = peak_rss_kb(pid)
+    doc = api.ok("POST", "/functions/flood/executions", {"body": "flood"}, timeout=120)
+    assert doc["status"] == "completed" and doc["responseBody"] == "done", doc
+    assert "truncated" in doc["logs"].lower() and len(doc["logs"]) <= 1_100_000, doc["logs"][-200:]
+    grown_mb = (peak_rss_kb(pid) - before) / 1024
+    assert grown_mb < 40, f"the runtime's peak memory grew by {grown_mb:.0f} MB for 100 MB of logs"
