@@ -62,8 +62,9 @@ class Language:
     primary_binary: str = ""
     # False when the runtime version is not a toolchain version (C++'s is the language standard).
     versioned_toolchain: bool = True
-    # Whether the adapter may write its log files on tmpfs (/dev/shm, executors/runtime_client.py).
-    logs_on_tmpfs: bool = True
+    # Whether the adapter may write its log files on tmpfs (/dev/shm, executors/runtime_client.py):
+    # only adapters that cap what a call leaves in them (5 MiB + 1 per file), since tmpfs is memory.
+    logs_on_tmpfs: bool = False
     # Set on the copies language_for_runtime hands out (see bound()); "" on the registry's instances.
     runtime_version: str = ""
     toolchain_override: str = ""

@@ -58,7 +58,6 @@ class Deno(Language):
     install_hint = INSTALL_HINT
     test_entrypoints = {"context": "tests.ts", "legacy": "tests.ts"}
     primary_binary = "deno"
-    logs_on_tmpfs = False  # Deno wants --allow-all for any path under /dev, /dev/shm too
     version_command = ("deno", "--version")
 
     def version_candidates(self) -> list[str]:

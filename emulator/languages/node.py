@@ -10,6 +10,7 @@ from .base import Language, ServerCommand
 
 class Node(Language):
     key = "node"
+    logs_on_tmpfs = True  # runtimes/node/core.mjs caps a call's logs
     name = "Node.js"
     versions = ("14.5", "16.0", "18.0", "19.0", "20.0", "21.0", "22", "23", "24", "25")
     default_entrypoint = "index.js"

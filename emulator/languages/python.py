@@ -77,6 +77,7 @@ def ensure_venv(build_dir: Path, interpreter: str = "python3") -> Path:
 
 class Python(Language):
     key = "python"
+    logs_on_tmpfs = True  # runtimes/python/server.py caps a call's logs
     name = "Python"
     versions = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
     default_entrypoint = "main.py"
