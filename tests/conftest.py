@@ -16,7 +16,7 @@ def pytest_runtest_makereport(item, call):
     timed out waiting for an answer then shows where the server was stuck."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed and call.when == "call" and re.search(r"[Tt]ime(d )?out", report.longreprtext):
+    if report.failed and call.when == "call" and re.search(r"Failed: Timeout|TimeoutError|ReadTimeout|timed out", report.longreprtext):
         for srv in list(Server.running):
             stacks = srv.thread_stacks()
             if stacks:

@@ -983,8 +983,12 @@ def test_error_pages(server_side: Side):
     assert page.status == 404
     assert "No active deployments" in str(page.body) and "View deployments" in str(page.body)
 
-    deployment = server_side.create_deployment(function_id, "basic", activate=True)
+    # Appwrite's build of `basic` is still running when the test cancels it; here a build takes no
+    # time, so its command holds it (as in test_cancel_deployment_build) until the cancel ends it.
+    deployment = server_side.create_deployment(function_id, "basic", activate=True, commands="sleep 300")
     assert deployment.status == 202
+    wait_for(lambda: server_side.get_deployment(function_id, deployment.body["$id"]).body["status"] == "building",
+             timeout=100, interval=0.05, message="the build to be running")
     canceled = server_side.cancel_deployment(function_id, deployment.body["$id"])
     assert canceled.status == 200 and canceled.body["status"] == "canceled"
     page = server_side.on_domain(domain, "GET", "/", headers)
