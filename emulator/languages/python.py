@@ -38,6 +38,17 @@ def _host_python(python: str = "python3") -> tuple[str, str, str]:
 DEPENDENCY_FILES = ("requirements.txt", "requirements.lock", "pyproject.toml", "setup.py", "setup.cfg", "Pipfile")
 
 
+def _declares_requirements(path: Path) -> bool:
+    """Whether requirements.txt asks pip for anything: starters and the CLI's `init` leave an empty
+    one, and pip (bootstrapped into the venv on first use, then its index set-up) costs about 2 s of
+    a first build for nothing."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return False
+    return any(line.split("#", 1)[0].strip() for line in text.splitlines())
+
+
 def ensure_venv(build_dir: Path, interpreter: str = "python3") -> Path:
     """Create `<build_dir>/runtime-env` from `interpreter` (idempotent) without ensurepip,
     which takes seconds.
@@ -109,7 +120,7 @@ class Python(Language):
         }
 
     def default_install(self, build_dir: Path) -> str:
-        if (Path(build_dir) / "requirements.txt").is_file():
+        if _declares_requirements(Path(build_dir) / "requirements.txt"):
             return "pip install -r requirements.txt"
         return ""
 

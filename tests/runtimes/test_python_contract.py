@@ -51,6 +51,15 @@ def test_build_without_dependencies_is_fast(tmp_path):
     assert not list(site.glob("pip*")) and not list(site.glob("setuptools*")), sorted(p.name for p in site.iterdir())
 
 
+def test_empty_requirements_install_nothing(tmp_path):
+    """A requirements.txt with nothing to install (as starters leave it) runs no pip, like none at all;
+    one naming a requirement still does (test_requirements_build)."""
+    contract.require_toolchain()
+    write(tmp_path, {"main.py": "def main(context):\n    return context.res.text('ok')\n",
+                     "requirements.txt": "\n# no dependencies yet\n   \n"})
+    assert contract.host_build(tmp_path, "main.py") == [], "an empty requirements.txt runs no install command"
+
+
 test_entrypoint_guards = contract.entrypoint_guards_test([
     ({"main.py": "def main(context):\n    return context.res.text('x')\n"}, "missing.py",
      "Failed to load entrypoint, file missing.py does not exist."),
