@@ -37,7 +37,8 @@ def main(context):
     if path == "/hang":
         time.sleep(60)
     if path == "/freeze":
-        os.kill(os.getpid(), signal.SIGSTOP)
+        while True:  # stopped, and stopped again if anything continues it: frozen for good
+            os.kill(os.getpid(), signal.SIGSTOP)
     if path == "/flood":
         for _ in range(300):
             print("x" * 100_000)
@@ -141,7 +142,8 @@ def test_frozen_runtime_is_replaced(faulty):
     faulty.deploy("frozen", {"main.py": FAULTY}, timeout=10)
     before = _ok_pid(faulty, "frozen")
     doc = faulty.execute("frozen", "/freeze")  # the whole process stops: not even the adapter answers
-    assert doc["status"] == "failed" and "did not respond within its timeout of 10s" in doc["errors"], doc["errors"]
+    assert doc["status"] == "failed" and "did not respond within its timeout of 10s" in doc["errors"], \
+        {k: doc.get(k) for k in ("status", "responseStatusCode", "responseBody", "errors", "duration")}
     # The stopped process was ended (not left behind), and a fresh instance serves the next request.
     deadline = time.monotonic() + 60
     while not _process_ended(before):
