@@ -966,16 +966,22 @@ def test_update_deployment_status(server_side: Side):
     server_side.cleanup_function(function_id)
 
 
+def error_pages_function(server_side: Side, commands: str, execute: str) -> tuple[str, str]:
+    """The function the three error-page methods create (their build commands and execute role
+    differ), and its domain."""
+    function_id = server_side.setup_function({"functionId": unique(), "name": "Test Error Pages",
+                                              "runtime": "node-22", "entrypoint": "index.js", "timeout": 15,
+                                              "commands": commands, "execute": [execute]})
+    return function_id, server_side.setup_function_domain(function_id)
+
+
 def test_error_pages(server_side: Side):
     """FunctionsCustomServerTest::testErrorPages"""
     nothing = server_side.on_domain("non-existent-page.functions.localhost", "GET", "/")
     assert nothing.status == 404
     assert "Nothing is here yet" in str(nothing.body) and "Start with this domain" in str(nothing.body)
 
-    function_id = server_side.setup_function({"functionId": unique(), "name": "Test Error Pages",
-                                              "runtime": "node-22", "entrypoint": "index.js", "timeout": 15,
-                                              "commands": "cd non-existing-directory", "execute": ["any"]})
-    domain = server_side.setup_function_domain(function_id)
+    function_id, domain = error_pages_function(server_side, "cd non-existing-directory", "any")
     headers = {"content-type": "application/json", "x-appwrite-project": server_side.project}
     deployment = server_side.create_deployment(function_id, "basic", activate=True)
     assert deployment.status == 202
@@ -999,10 +1005,7 @@ def test_error_pages(server_side: Side):
 
 def test_error_pages_permissions(server_side: Side):
     """FunctionsCustomServerTest::testErrorPagesPermissions"""
-    function_id = server_side.setup_function({"functionId": unique(), "name": "Test Error Pages",
-                                              "runtime": "node-22", "entrypoint": "index.js", "timeout": 15,
-                                              "commands": "", "execute": ["users"]})
-    domain = server_side.setup_function_domain(function_id)
+    function_id, domain = error_pages_function(server_side, "", "users")
     assert server_side.setup_deployment(function_id, "basic")
     page = server_side.on_domain(domain, "GET", "/", {"content-type": "application/json",
                                                       "x-appwrite-project": server_side.project})
@@ -1013,10 +1016,7 @@ def test_error_pages_permissions(server_side: Side):
 
 def test_error_pages_empty_body(server_side: Side):
     """FunctionsCustomServerTest::testErrorPagesEmptyBody"""
-    function_id = server_side.setup_function({"functionId": unique(), "name": "Test Error Pages",
-                                              "runtime": "node-22", "entrypoint": "index.js", "timeout": 15,
-                                              "commands": "", "execute": ["any"]})
-    domain = server_side.setup_function_domain(function_id)
+    function_id, domain = error_pages_function(server_side, "", "any")
     assert server_side.setup_deployment(function_id, "basic")
     headers = {"content-type": "application/json", "x-appwrite-project": server_side.project}
     for path, status, words in (
