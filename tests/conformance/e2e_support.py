@@ -186,6 +186,13 @@ class Side:
     def list_executions(self, function_id: str, params=None) -> Reply:
         return self.call("GET", f"/functions/{function_id}/executions", params)
 
+    def latest_finished_execution(self, function_id: str) -> dict | None:
+        """The newest execution of the function once it has finished, else None (a wait_for condition)."""
+        executions = self.list_executions(function_id)
+        assert executions.status == 200
+        listed = executions.body["executions"]
+        return listed[0] if listed and listed[0]["status"] in ("completed", "failed") else None
+
     def delete_execution(self, function_id: str, execution_id: str) -> Reply:
         return self.call("DELETE", f"/functions/{function_id}/executions/{execution_id}")
 

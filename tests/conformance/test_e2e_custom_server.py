@@ -715,13 +715,8 @@ def test_event_trigger(server_side: Side):
                                                               "data": {"$id": user_id, "name": "Event User"}})
     assert delivered.status < 300, delivered.body
 
-    def last_completed():
-        executions = server_side.list_executions(function_id)
-        assert executions.status == 200
-        listed = executions.body["executions"]
-        return listed[0] if listed and listed[0]["status"] in ("completed", "failed") else None
-
-    last = wait_for(last_completed, timeout=60, interval=0.2, message="the event-triggered execution")
+    last = wait_for(lambda: server_side.latest_finished_execution(function_id),
+                    timeout=60, interval=0.2, message="the event-triggered execution")
     assert last["status"] == "completed" and last["responseStatusCode"] == 204
     assert user_id in last["logs"] and "Event User" in last["logs"]
     assert last["$id"]

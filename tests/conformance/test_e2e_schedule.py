@@ -86,13 +86,8 @@ def test_create_scheduled_execution(server_side: Side, cron_function: str):
     """FunctionsScheduleTest::testCreateScheduledExecution: a cron run, with no client IP (no HTTP caller)."""
     function_id = cron_function
 
-    def first_run():
-        executions = server_side.list_executions(function_id)
-        assert executions.status == 200
-        listed = executions.body["executions"]
-        return listed[0] if listed and listed[0]["status"] in ("completed", "failed") else None
-
-    run = wait_for(first_run, timeout=180, interval=0.5, message="a cron-triggered execution")
+    run = wait_for(lambda: server_side.latest_finished_execution(function_id),
+                   timeout=180, interval=0.5, message="a cron-triggered execution")
     assert run["trigger"] == "schedule" and run["status"] == "completed", run
     assert run["responseStatusCode"] == 200 and run["responseBody"] == ""
     assert run["logs"] and run["errors"]
