@@ -4,8 +4,9 @@
 # loads is `async`, for the function (as the official runtime does), when it is installed.
 # Spec: runtimes/README.md.
 #
-# One thread per connection; calls can run concurrently. The soft timeout is Timeout.timeout with
-# an exception outside StandardError, so a plain `rescue => e` in the function cannot swallow it.
+# One thread per connection; calls can run concurrently. The soft timeout raises an exception
+# outside StandardError in the call's thread (Watchdog), so a plain `rescue => e` in the function
+# cannot swallow it.
 # Native output ($stdout/$stderr, so puts/print/p/warn) is routed per call through a thread-local
 # sink, so concurrent calls never see each other's output.
 
@@ -79,7 +80,29 @@ module OpenRuntimes
     format('%08x%05x', now.to_i, now.usec) + SecureRandom.hex(4)[0, 7]
   end
 
-  # One per call. v5: appends to <id>_logs.log / <id>_errors.log (no id: logging disabled).
+  # What one call may leave in each log file: the executor reads 5 MiB and notes the truncation when
+  # there is more, so one byte past that is all it needs; a flood stops growing this process.
+  LOG_FILE_BYTES = 5 * 1024 * 1024 + 1
+  # Past this much unwritten output a stream is appended to its file at once.
+  LOG_BUFFER_BYTES = 1024 * 1024
+
+  # Appends to a log file; the logs dir is made only when it turns out to be missing.
+  def self.append_log(path, data)
+    File.open(path, 'ab') { |file| file.write(data) }
+  rescue Errno::ENOENT
+    begin
+      Dir.mkdir(CONFIG[:logs_dir])
+      File.open(path, 'ab') { |file| file.write(data) }
+    rescue IOError, SystemCallError
+      nil # an unwritable logs dir must not fail the execution
+    end
+  rescue IOError, SystemCallError
+    nil # nor must a full disk
+  end
+
+  # One per call. v5: the call's output is kept in memory (a file per stream would cost an open, a
+  # close and a write per entry) and appended to <id>_logs.log / <id>_errors.log by close(), before
+  # the reply; a stream past LOG_BUFFER_BYTES is written out at once. No id: logging disabled.
   # v2 wire (in_memory): collects stdout/stderr for the JSON response instead.
   class Logger
     attr_reader :id, :memory
@@ -87,34 +110,27 @@ module OpenRuntimes
     def initialize(id, in_memory: false)
       @id = id
       @in_memory = in_memory
-      @memory = { log: +'', error: +'' }
-      @files = {}
+      @enabled = in_memory || !id.empty?
+      @memory = { log: String.new(encoding: Encoding::BINARY), error: String.new(encoding: Encoding::BINARY) }
+      @room = { log: LOG_FILE_BYTES, error: LOG_FILE_BYTES }
+      @written = { log: false, error: false }
+      @closed = false
       @native_seen = false
       @open_line = false
       @lock = Mutex.new
-      return if id.empty? || in_memory
-
-      Dir.mkdir(CONFIG[:logs_dir]) unless Dir.exist?(CONFIG[:logs_dir])
-      { log: 'logs', error: 'errors' }.each do |stream, suffix|
-        file = File.open(File.join(CONFIG[:logs_dir], "#{id}_#{suffix}.log"), 'ab')
-        file.sync = true
-        @files[stream] = file
-      end
-    rescue SystemCallError
-      # an unwritable logs dir must not fail the execution
     end
 
     def write(stream, text)
       @lock.synchronize do
-        if @in_memory
-          @memory[stream] << text.b
-        elsif (file = @files[stream])
-          begin
-            file.write(text)
-          rescue IOError, SystemCallError
-            # a full disk must not fail the execution
-          end
-        end
+        room = @room[stream]
+        # Once the call is over (a thread it started writing on), output is dropped.
+        next if @closed || !@enabled || room <= 0
+
+        text = text.byteslice(0, room) if text.bytesize > room
+        @room[stream] = room - text.bytesize
+        buffer = @memory[stream]
+        buffer << text.b
+        write_out(stream) if !@in_memory && buffer.bytesize > LOG_BUFFER_BYTES
       end
     end
 
@@ -144,12 +160,27 @@ module OpenRuntimes
       write(:log, "\n")
     end
 
+    # Both files exist afterwards, empty when nothing was logged, as the official runtimes leave
+    # them; a file already written is touched again only for new output.
     def close
       end_native_line
       @lock.synchronize do
-        @files.each_value { |f| f.close unless f.closed? }
-        @files = {}
+        next if @closed
+
+        @closed = true
+        next if @in_memory || !@enabled
+
+        %i[log error].each { |stream| write_out(stream) if !@written[stream] || !@memory[stream].empty? }
       end
+    end
+
+    private
+
+    def write_out(stream)
+      data = @memory[stream]
+      @memory[stream] = String.new(encoding: Encoding::BINARY)
+      @written[stream] = true
+      OpenRuntimes.append_log("#{CONFIG[:logs_dir]}/#{@id}_#{stream == :log ? 'logs' : 'errors'}.log", data)
     end
   end
 
@@ -257,7 +288,16 @@ module OpenRuntimes
     attr_reader :body_binary, :headers, :method, :url, :path, :port, :scheme, :host, :query, :query_string
 
     def initialize(fields)
-      fields.each { |key, value| instance_variable_set("@#{key}", value) }
+      @body_binary = fields[:body_binary]
+      @headers = fields[:headers]
+      @method = fields[:method]
+      @url = fields[:url]
+      @path = fields[:path]
+      @port = fields[:port]
+      @scheme = fields[:scheme]
+      @host = fields[:host]
+      @query = fields[:query]
+      @query_string = fields[:query_string]
     end
 
     def body_text
@@ -450,10 +490,60 @@ module OpenRuntimes
     File.file?(lockfile) && File.foreach(lockfile).any? { |line| line.match?(/\A    async \(/) }
   end
 
+  # Soft timeouts of every call, from one thread: Timeout.timeout of Ruby < 3.2 starts a thread per
+  # call. A call past its deadline gets TimedOut raised in its thread, unless it has ended.
+  module Watchdog
+    Call = Struct.new(:thread, :deadline, :done)
+    @lock = Mutex.new
+    @wake = ConditionVariable.new
+    @calls = []
+    @sleeping_until = nil # the deadline the watchdog waits for; nil: none
+    @thread = nil
+
+    def self.now
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
+
+    def self.within(seconds)
+      call = Call.new(Thread.current, now + seconds, false)
+      @lock.synchronize do
+        @calls << call
+        @thread ||= Thread.new { watch }
+        # Woken only when this deadline comes before the one it waits for (usually it does not).
+        @wake.signal if @sleeping_until.nil? || call.deadline < @sleeping_until
+      end
+      begin
+        yield
+      ensure
+        @lock.synchronize do
+          call.done = true
+          @calls.delete(call)
+        end
+      end
+    end
+
+    def self.watch
+      @lock.synchronize do
+        loop do
+          at = now
+          @calls.reject! do |call|
+            next false if call.deadline > at
+
+            call.thread.raise(TimedOut) unless call.done
+            call.done = true
+          end
+          @sleeping_until = @calls.map(&:deadline).min
+          @wake.wait(@lock, @sleeping_until && [@sleeping_until - at, 0.001].max)
+          @sleeping_until = nil
+        end
+      end
+    end
+  end
+
   # Calls the function with native output routed to `logger`; raises TimedOut past `timeout`.
   def self.invoke(logger, timeout)
     Thread.current[:open_runtimes_logger] = logger
-    timeout.positive? ? Timeout.timeout(timeout, TimedOut) { yield } : yield
+    timeout.positive? ? Watchdog.within(timeout) { yield } : yield
   rescue SystemExit => e
     # exit inside a function ends the runtime, as it would in a one-process server.
     logger.close
@@ -608,7 +698,8 @@ module OpenRuntimes
       next if value.nil?
 
       key = key.strip.downcase
-      value = OpenRuntimes.utf8(value.strip)
+      value = value.strip.force_encoding(Encoding::UTF_8) # a new string: no copy needed
+      value = value.scrub unless value.valid_encoding?
       headers[key] = headers.key?(key) ? "#{headers[key]}#{key == 'cookie' ? '; ' : ', '}#{value}" : value
     end
     return nil if raw.nil?
