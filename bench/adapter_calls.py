@@ -15,12 +15,16 @@ deletes the call's log files as a real execution does. It then measures:
 after a warm-up (JIT compilers and caches settle: JVM adapters need a few thousand calls). Several
 languages are measured in interleaved rounds so each sees the same machine. Traffic: 127.0.0.1 only.
 A language is one entry of ADAPTERS: runtime id, entrypoint, files of a function answering "ok".
+
+--logs-on-tmpfs gives every measured language the logs dir on tmpfs that the executor gives only the
+languages that opt in (`logs_on_tmpfs` in emulator/languages/<lang>.py): what opting in would change.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -32,12 +36,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import cpu_seconds, load, pct  # noqa: E402  (bench/run.py)
+from run import load, pct  # noqa: E402  (bench/run.py)
 
 from emulator.executors.base import ExecutionRequest, ExecutorError, RuntimeSpec  # noqa: E402
 from emulator.executors.local import LocalExecutor  # noqa: E402
 from emulator.hostbuild import build_on_host  # noqa: E402
 from emulator.languages import language_for_runtime  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU of `pid` and of its children it has reaped (the C++ adapter forks a
+    process per call), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        return sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,19 @@ ADAPTERS: dict[str, Adapter] = {
         "class Main {\n"
         "    fun main(context: RuntimeContext): RuntimeOutput = context.res.text(\"ok\")\n"
         "}\n")}, warmup=5000),
+    "ruby": Adapter("ruby-3.1", "index.rb", {"index.rb": "def main(context)\n  context.res.text('ok')\nend\n"}),
+    "cpp": Adapter("cpp-17", "src/index.cc", {"src/index.cc": (
+        '#include "../RuntimeContext.h"\n\n'
+        "namespace runtime {\n"
+        "class Handler {\n"
+        " public:\n"
+        '  static RuntimeOutput main(RuntimeContext &context) { return context.res.text("ok"); }\n'
+        "};\n"
+        "}  // namespace runtime\n")}),
+    "swift": Adapter("swift-5.10", "Sources/index.swift", {"Sources/index.swift": (
+        "func main(context: RuntimeContext) async throws -> RuntimeOutput? {\n"
+        '    return context.res.text("ok")\n'
+        "}\n")}),
 }
 
 
@@ -151,6 +179,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000, help="sequential calls per language (all rounds)")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds at concurrency 8 per language (all rounds)")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds")
+    parser.add_argument("--logs-on-tmpfs", action="store_true",
+                        help="logs dir on tmpfs for every measured language (see above)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     unknown = [lang for lang in args.langs if lang not in ADAPTERS]
@@ -164,6 +194,9 @@ def main() -> int:
             present.append(lang)
         else:
             print(f"{lang}: skipped, {toolchain.hint}", file=sys.stderr)
+    if args.logs_on_tmpfs:
+        for lang in present:
+            type(language_for_runtime(ADAPTERS[lang].runtime)).logs_on_tmpfs = True
     results = asyncio.run(measure(present, args.calls, args.seconds, args.rounds))
     if args.json:
         print(json.dumps(results, indent=2))
