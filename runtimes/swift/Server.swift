@@ -110,30 +110,58 @@ func debugPrint(_ items: Any..., separator: String = " ", terminator: String = "
     if let logger = CurrentCall.logger { logger.native(text) } else { Swift.print(text, terminator: "") }
 }
 
+// What one call may leave in each log file: the executor reads 5 MiB and notes the truncation when
+// there is more, so one byte past that is all it needs; a flood stops growing this process.
+let logFileBytes = 5 * 1024 * 1024 + 1
+// Past this much unwritten output a stream is appended to its file at once.
+let logBufferBytes = 1024 * 1024
+
+// Appends to a log file; the logs dir is made only when it turns out to be missing. An unwritable
+// logs dir or a full disk must not fail the execution: the output is dropped then.
+func appendLog(_ path: String, _ data: [UInt8]) {
+    let flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC
+    var fd = open(path, flags, 0o644)
+    if fd < 0 && errno == ENOENT {
+        _ = mkdir(configLogsDir, 0o755)
+        fd = open(path, flags, 0o644)
+    }
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    var done = 0
+    while done < data.count {
+        let n = data[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return }
+        done += n
+    }
+}
+
+// One per call. Its output is kept in memory (creating and reopening the files per entry cost more
+// than the call) and appended to <id>_logs.log / <id>_errors.log by finish(), before the reply; a
+// stream past logBufferBytes is written out at once, and each keeps at most logFileBytes.
 final class RuntimeLogger: @unchecked Sendable {  // state behind `lock`
     let enabled: Bool
     let id: String
-    var closed = false
     var notice = true
+    private var closed = false
     private var pendingNative = ""
+    private var pendingNativeBytes = 0
     // v2 wire: collected for the JSON reply instead of files.
-    var collected: (out: [String], err: [String])?
+    private(set) var collected: (out: [String], err: [String])?
     private var noticeWritten = false
     private let lock = NSLock()
-    private let logsPath: String
-    private let errorsPath: String
+    private var paths: [String] = []
+    private var buffers: [[UInt8]] = [[], []]  // log, error: not yet written
+    private var room = [logFileBytes, logFileBytes]
+    private var written = [false, false]
 
     init(enabled: Bool, id: String, collect: Bool = false) {
         self.enabled = enabled || collect
         self.id = enabled ? id : ""
-        logsPath = "\(configLogsDir)/\(self.id)_logs.log"
-        errorsPath = "\(configLogsDir)/\(self.id)_errors.log"
         if collect {
             collected = ([], [])
         } else if enabled {
-            for path in [logsPath, errorsPath] where !FileManager.default.fileExists(atPath: path) {
-                _ = FileManager.default.createFile(atPath: path, contents: nil)
-            }
+            paths = ["\(configLogsDir)/\(self.id)_logs.log", "\(configLogsDir)/\(self.id)_errors.log"]
         }
     }
 
@@ -155,12 +183,29 @@ final class RuntimeLogger: @unchecked Sendable {  // state behind `lock`
     func native(_ text: String) {
         lock.lock()
         defer { lock.unlock() }
-        if enabled && !closed { pendingNative += text }
+        // Past what the log file may hold, more is dropped (a print() flood stays bounded).
+        if enabled && !closed && pendingNativeBytes <= room[0] {
+            pendingNative += text
+            pendingNativeBytes += text.utf8.count
+        }
+    }
+
+    // Ends the call's logging: the files get what is left (both exist afterwards, empty when
+    // nothing was logged, as the official runtimes leave them); later output is dropped.
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        if closed { return }
+        drainNativeLocked()
+        closed = true
+        if collected != nil || paths.isEmpty { return }
+        for stream in 0..<2 where !written[stream] || !buffers[stream].isEmpty { writeOut(stream) }
     }
 
     private func drainNativeLocked() {
         var native = pendingNative
         pendingNative = ""
+        pendingNativeBytes = 0
         if native.isEmpty { return }
         if native.hasSuffix("\n") { native.removeLast() }
         if collected == nil && notice && !noticeWritten {
@@ -173,14 +218,29 @@ final class RuntimeLogger: @unchecked Sendable {  // state behind `lock`
     private func append(_ line: String, isError: Bool) {
         // Once the call has been answered (e.g. timed out) what it writes later is dropped.
         guard enabled, !closed else { return }
+        let stream = isError ? 1 : 0
+        let left = room[stream]
+        if left <= 0 { return }
+        let size = line.utf8.count + (collected == nil ? 1 : 0)
+        room[stream] = max(0, left - size)
         if collected != nil {
-            if isError { collected!.err.append(line) } else { collected!.out.append(line) }
+            let kept = size <= left ? line : String(decoding: line.utf8.prefix(left), as: UTF8.self)
+            if isError { collected!.err.append(kept) } else { collected!.out.append(kept) }
             return
         }
-        guard let handle = FileHandle(forWritingAtPath: isError ? errorsPath : logsPath) else { return }
-        handle.seekToEndOfFile()
-        handle.write((line + "\n").data(using: .utf8)!)
-        handle.closeFile()
+        if size <= left {
+            buffers[stream].append(contentsOf: line.utf8)
+            buffers[stream].append(10)
+        } else {
+            buffers[stream].append(contentsOf: line.utf8.prefix(left))
+        }
+        if buffers[stream].count > logBufferBytes { writeOut(stream) }
+    }
+
+    private func writeOut(_ stream: Int) {
+        appendLog(paths[stream], buffers[stream])
+        buffers[stream] = []
+        written[stream] = true
     }
 }
 
@@ -454,61 +514,99 @@ enum Outcome {
 }
 
 #if compiler(>=6.0)
-// The thread one call runs on. Swift's shared pool has one thread per core: a function that blocks
+// The thread a call runs on. Swift's shared pool has one thread per core: a function that blocks
 // (sleep, a busy loop, synchronous I/O) would hold one of them, and a few hung calls would stall
-// every later one. Here a blocked or hung call holds only its own thread.
-final class CallThread: TaskExecutor, @unchecked Sendable {  // state behind `condition`
-    private let condition = NSCondition()
-    private var jobs: [UnownedJob] = []
-    private var finished = false
-    private var exited = false
+// every later one. Here a blocked or hung call holds only its own thread. A thread whose call has
+// ended waits for the next one (starting and ending a thread per call cost more than the call).
+final class CallThread: @unchecked Sendable {  // state behind `condition`
+    private static let idleLock = NSLock()
+    nonisolated(unsafe) private static var idle: [CallThread] = []
+    private static let maxIdle = 16
 
-    init() {
-        Thread.detachNewThread { self.run() }
+    let condition = NSCondition()
+    var jobs: [UnownedJob] = []
+    private var call: CallExecutor?  // nil while idle
+    private var started = false
+
+    static func idleOrNew() -> CallThread {
+        idleLock.lock()
+        defer { idleLock.unlock() }
+        return idle.popLast() ?? CallThread()
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
+    func start(_ call: CallExecutor) {
         condition.lock()
-        defer { condition.unlock() }
-        if exited {
-            // Work of the call that comes after its end (an unstructured task it started).
-            globalConcurrentExecutor.enqueue(ExecutorJob(job))
-            return
-        }
-        jobs.append(job)
-        condition.signal()
-    }
-
-    // The call is over: the thread runs what is queued, then ends.
-    func finish() {
-        condition.lock()
-        finished = true
+        self.call = call
+        let first = !started
+        started = true
         condition.signal()
         condition.unlock()
+        if first { Thread.detachNewThread { self.run() } }
     }
 
     private func run() {
         while true {
             condition.lock()
-            while jobs.isEmpty && !finished { condition.wait() }
+            while call == nil { condition.wait() }
+            let current = call!
+            while jobs.isEmpty && !current.finishing { condition.wait() }
             if jobs.isEmpty {
-                exited = true
+                // The call is over and what it queued has run: later work of it goes elsewhere.
+                current.ended = true
+                call = nil
                 condition.unlock()
-                return
+                CallThread.idleLock.lock()
+                let kept = CallThread.idle.count < CallThread.maxIdle
+                if kept { CallThread.idle.append(self) }
+                CallThread.idleLock.unlock()
+                if !kept { return }
+                continue
             }
             let job = jobs.removeFirst()
             condition.unlock()
-            job.runSynchronously(on: asUnownedTaskExecutor())
+            job.runSynchronously(on: current.asUnownedTaskExecutor())
         }
     }
 }
 
+// One call's claim on a CallThread.
+final class CallExecutor: TaskExecutor, @unchecked Sendable {  // state behind `thread.condition`
+    let thread = CallThread.idleOrNew()
+    var finishing = false
+    var ended = false
+
+    init() {
+        thread.start(self)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        thread.condition.lock()
+        if ended {
+            thread.condition.unlock()
+            // Work of the call that comes after its end (an unstructured task it started).
+            globalConcurrentExecutor.enqueue(ExecutorJob(job))
+            return
+        }
+        thread.jobs.append(job)
+        thread.condition.signal()
+        thread.condition.unlock()
+    }
+
+    // The call is over: its thread runs what is queued, then waits for another call.
+    func finish() {
+        thread.condition.lock()
+        finishing = true
+        thread.condition.signal()
+        thread.condition.unlock()
+    }
+}
+
 func startCall(_ operation: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
-    let thread = CallThread()
-    return Task(executorPreference: thread) {
+    let executor = CallExecutor()
+    return Task(executorPreference: executor) {
         await operation()
-        thread.finish()
+        executor.finish()
     }
 }
 #else
@@ -574,7 +672,7 @@ func handleV5(_ http: HttpRequest) -> HttpResponse {
     var logId = http.header("x-open-runtimes-log-id")
     if logId.isEmpty { logId = configDevelopment ? "dev" : generateLogId() }
     let logger = RuntimeLogger(enabled: enabled, id: logId)
-    defer { logger.closed = true }
+    defer { logger.finish() }
 
     let request = buildRequest(http)
     let outcome: Outcome
@@ -667,7 +765,7 @@ func handleV2(_ http: HttpRequest) -> HttpResponse {
         status = res.statusCode
         response = res.sentJson.map { jsonReady($0) } ?? (res.sentText ?? "")
     }
-    logger.closed = true
+    logger.finish()
     let collected = logger.collected ?? ([], [])
     return .json(status, ["response": response, "stdout": collected.out.joined(separator: "\n"),
                           "stderr": collected.err.joined(separator: "\n")])
@@ -690,9 +788,10 @@ final class Connection {
         self.fd = fd
     }
 
+    private var chunk = [UInt8](repeating: 0, count: 65536)  // one per connection, not per read
+
     func fill() -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = recv(fd, &chunk, chunk.count, 0)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if n <= 0 { return false }
         buffer.append(contentsOf: chunk[0..<n])
         return true
