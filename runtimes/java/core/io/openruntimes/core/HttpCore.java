@@ -3,7 +3,6 @@ package io.openruntimes.core;
 import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,19 +17,15 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The executor-facing HTTP server shared by the JVM adapters (Java, Kotlin): v5 wire by default,
  * v2 wire when INTERNAL_RUNTIME_KEY is set. JDK-only (com.sun.net.httpserver). Each call runs on
- * its own pool thread so a soft timeout can abandon it.
+ * the server thread that read its request; past a soft timeout the {@link Watchdog} answers in
+ * its place.
  */
 public final class HttpCore {
   static final String TIMEOUT_INVALID = "Header \"x-open-runtimes-timeout\" must be an integer greater than 0.";
@@ -41,8 +36,7 @@ public final class HttpCore {
 
   private final Config config;
   private final Function.Loader loader;
-  private final ExecutorService calls = Executors.newCachedThreadPool(daemonThreads("function-call"));
-  private Function cached;
+  private volatile Function cached;
 
   private HttpCore(Config config, Function.Loader loader) {
     this.config = config;
@@ -187,16 +181,33 @@ public final class HttpCore {
     }
     for (Map.Entry<String, String> entry : headers.entrySet()) {
       String key = entry.getKey();
-      if (key.isEmpty() || key.matches(".*[\\s:\\x00-\\x1f].*") || entry.getValue().matches("(?s).*[\\r\\n].*")) {
+      String value = entry.getValue();
+      if (!validHeaderName(key) || value.indexOf('\r') >= 0 || value.indexOf('\n') >= 0) {
         return "Invalid response header '" + key + "' returned by the function.";
       }
     }
     return null;
   }
 
+  /** Not empty, no whitespace, control character or colon. */
+  private static boolean validHeaderName(String key) {
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      if (c <= ' ' || c == ':') {
+        return false;
+      }
+    }
+    return !key.isEmpty();
+  }
+
   // ---------------------------------------------------------------- loader
 
-  private synchronized Function function() throws Function.LoadError {
+  private Function function() throws Function.LoadError {
+    Function loaded = cached;
+    return loaded != null ? loaded : load();
+  }
+
+  private synchronized Function load() throws Function.LoadError {
     if (cached != null) {
       return cached;
     }
@@ -239,32 +250,37 @@ public final class HttpCore {
         || name.startsWith("io.openruntimes.java.Server") || name.startsWith("io.openruntimes.kotlin.Server");
   }
 
-  @SuppressWarnings("unchecked")
-  private static <T extends Throwable> RuntimeException rethrow(Throwable error) throws T {
-    throw (T) error;
+  /** The watchdog answered the call (its timeout passed): the exchange is no longer this thread's. */
+  private static final class Abandoned extends Exception {
+    Abandoned() {
+      super(null, null, false, false);
+    }
   }
 
-  /** Runs the call on its own thread with native output bound to its logger. */
-  private Output run(Function function, Request request, Logger logger, int timeoutSeconds)
-      throws Throwable {
-    Future<Output> future = calls.submit(() -> {
-      NativeOutput.bind(logger);
-      try {
-        return function.call(request, logger);
-      } catch (Throwable error) {
-        throw rethrow(error);
-      } finally {
-        NativeOutput.unbind();
-      }
-    });
+  /**
+   * Runs the call on this thread with native output bound to its logger. With a timeout,
+   * `onTimeout` answers in its place (on the watchdog's thread) once it passes, and this throws
+   * {@link Abandoned} when the function ends, however it ends.
+   */
+  private static Output run(Function function, Request request, Logger logger, int timeoutSeconds,
+      Runnable onTimeout) throws Throwable {
+    Watchdog.Call watched = timeoutSeconds > 0 ? Watchdog.watch(timeoutSeconds, onTimeout) : null;
+    NativeOutput.bind(logger);
+    Output output;
     try {
-      return timeoutSeconds > 0 ? future.get(timeoutSeconds, TimeUnit.SECONDS) : future.get();
-    } catch (TimeoutException e) {
-      future.cancel(true);
-      throw e;
-    } catch (ExecutionException e) {
-      throw e.getCause();
+      output = function.call(request, logger);
+    } catch (Throwable error) {
+      if (watched != null && !watched.finish()) {
+        throw new Abandoned();
+      }
+      throw error;
+    } finally {
+      NativeOutput.unbind();
     }
+    if (watched != null && !watched.finish()) {
+      throw new Abandoned();
+    }
+    return output;
   }
 
   // ---------------------------------------------------------------- server
@@ -276,19 +292,42 @@ public final class HttpCore {
       } else {
         handleV2(exchange);
       }
+    } catch (Abandoned e) {
+      return; // the watchdog answered and closes the exchange
     } catch (Throwable error) {
-      error.printStackTrace(NativeOutput.original());
-      try {
-        sendPlain(exchange, 500, "");
-      } catch (Throwable ignored) {
-        // the response was already under way; closing the exchange ends it
-      }
-    } finally {
-      exchange.close();
+      fail(exchange, error);
+    }
+    exchange.close();
+  }
+
+  /** An adapter bug still answers. */
+  private static void fail(HttpExchange exchange, Throwable error) {
+    error.printStackTrace(NativeOutput.original());
+    try {
+      sendPlain(exchange, 500, "");
+    } catch (Throwable ignored) {
+      // the response was already under way; closing the exchange ends it
     }
   }
 
-  private void handleV5(HttpExchange exchange) throws IOException {
+  /** `answer` on the watchdog's thread, which then owns the exchange. */
+  private static Runnable timeoutReply(HttpExchange exchange, Answer answer) {
+    return () -> {
+      try {
+        answer.send();
+      } catch (Throwable error) {
+        fail(exchange, error);
+      } finally {
+        exchange.close();
+      }
+    };
+  }
+
+  private interface Answer {
+    void send() throws IOException;
+  }
+
+  private void handleV5(HttpExchange exchange) throws IOException, Abandoned {
     Map<String, String> incoming = lowerCaseHeaders(exchange.getRequestHeaders());
     String method = exchange.getRequestMethod();
     String target = target(exchange);
@@ -297,18 +336,10 @@ public final class HttpCore {
       return;
     }
 
-    String timeoutHeader = incoming.get("x-open-runtimes-timeout");
-    int timeout = 0;
-    if (timeoutHeader != null && !timeoutHeader.isEmpty()) {
-      if (timeoutHeader.matches("[0-9]+")) {
-        // more digits than an int holds is still "a positive integer": effectively no limit
-        boolean huge = timeoutHeader.replaceFirst("^0+", "").length() > 9;
-        timeout = huge ? Integer.MAX_VALUE : Integer.parseInt(timeoutHeader);
-      }
-      if (timeout <= 0) {
-        sendPlain(exchange, 500, TIMEOUT_INVALID);
-        return;
-      }
+    int timeout = timeoutSeconds(incoming.get("x-open-runtimes-timeout"));
+    if (timeout < 0) {
+      sendPlain(exchange, 500, TIMEOUT_INVALID);
+      return;
     }
 
     if (!config.secret.isEmpty() && !config.secret.equals(incoming.get("x-open-runtimes-secret"))) {
@@ -332,18 +363,23 @@ public final class HttpCore {
       Request request = new Request(method, incoming.getOrDefault("x-forwarded-proto", "http"),
           incoming.getOrDefault("host", ""), target, headers, body,
           function.legacy() ? legacyVariables(headers, body) : System.getenv());
-      output = run(function, request, logger, timeout);
+      output = run(function, request, logger, timeout,
+          timeoutReply(exchange, () -> reply(exchange, logger, failure(logger, 500, TIMED_OUT))));
       if (output == null) {
         output = failure(logger, 500, NO_RETURN);
       }
     } catch (Function.LoadError e) {
       output = failure(logger, 503, e.getMessage());
-    } catch (TimeoutException e) {
-      output = failure(logger, 500, TIMED_OUT);
+    } catch (Abandoned e) {
+      throw e;
     } catch (Throwable error) {
       output = failure(logger, 500, trace(error));
     }
+    reply(exchange, logger, output);
+  }
 
+  /** Sends a v5 call's output (a 500 instead when it cannot be sent as given), its logs written first. */
+  private static void reply(HttpExchange exchange, Logger logger, Output output) throws IOException {
     Map<String, String> headers = responseHeaders(output, logger.id());
     String invalid = invalidOutput(output.status, headers);
     if (invalid != null) {
@@ -352,6 +388,23 @@ public final class HttpCore {
     }
     logger.close();
     send(exchange, output.status, headers, output.body);
+  }
+
+  /** x-open-runtimes-timeout in seconds: 0 when absent, -1 when not a positive integer. */
+  static int timeoutSeconds(String header) {
+    if (header == null || header.isEmpty()) {
+      return 0;
+    }
+    long seconds = 0;
+    for (int i = 0; i < header.length(); i++) {
+      char c = header.charAt(i);
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      // more digits than an int holds is still "a positive integer": effectively no limit
+      seconds = Math.min(seconds * 10 + (c - '0'), Integer.MAX_VALUE);
+    }
+    return seconds > 0 ? (int) seconds : -1;
   }
 
   /**
@@ -376,7 +429,7 @@ public final class HttpCore {
     return new Output(status, new HashMap<>(), new byte[0], null);
   }
 
-  private void handleV2(HttpExchange exchange) throws IOException {
+  private void handleV2(HttpExchange exchange) throws IOException, Abandoned {
     Map<String, String> incoming = lowerCaseHeaders(exchange.getRequestHeaders());
     byte[] raw = readBody(exchange);
     if (!config.v2Key.equals(incoming.get("x-internal-challenge"))) {
@@ -403,16 +456,17 @@ public final class HttpCore {
     Object timeoutValue = data.get("timeout");
     int timeout = timeoutValue instanceof Number ? Math.max(0, ((Number) timeoutValue).intValue()) : 0;
 
-    ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-    ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-    Logger logger = Logger.collecting(stdout, stderr);
+    Logger logger = Logger.collecting();
     Map<String, Object> reply = new LinkedHashMap<>();
     int status;
     try {
       Function function = function();
       Request request = new Request("POST", "http", incoming.getOrDefault("host", ""), target(exchange),
           headers, payload.getBytes(StandardCharsets.UTF_8), variables);
-      Output output = run(function, request, logger, timeout);
+      Output output = run(function, request, logger, timeout, timeoutReply(exchange, () -> {
+        logger.raw(true, TIMED_OUT);
+        replyV2(exchange, logger, new LinkedHashMap<>(), 500);
+      }));
       if (output == null) {
         logger.raw(true, NO_RETURN);
         status = 500;
@@ -426,16 +480,21 @@ public final class HttpCore {
     } catch (Function.LoadError e) {
       logger.raw(true, e.getMessage());
       status = 500;
-    } catch (TimeoutException e) {
-      logger.raw(true, TIMED_OUT);
-      status = 500;
+    } catch (Abandoned e) {
+      throw e;
     } catch (Throwable error) {
       logger.raw(true, trace(error));
       status = 500;
     }
+    replyV2(exchange, logger, reply, status);
+  }
+
+  /** The v2 reply: `reply` plus the call's stdout and stderr. */
+  private static void replyV2(HttpExchange exchange, Logger logger, Map<String, Object> reply, int status)
+      throws IOException {
     logger.close();
-    reply.put("stdout", trimNewline(stdout));
-    reply.put("stderr", trimNewline(stderr));
+    reply.put("stdout", logger.collected(false));
+    reply.put("stderr", logger.collected(true));
     sendJson(exchange, status < 100 || status > 999 ? 500 : status, reply);
   }
 
@@ -448,10 +507,5 @@ public final class HttpCore {
       }
     }
     return map;
-  }
-
-  private static String trimNewline(ByteArrayOutputStream buffer) {
-    String text = new String(buffer.toByteArray(), StandardCharsets.UTF_8);
-    return text.endsWith("\n") ? text.substring(0, text.length() - 1) : text;
   }
 }
