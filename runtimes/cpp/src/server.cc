@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -55,6 +56,27 @@ extern char **environ;
 
 namespace runtime {
 class Handler;  // declared here so a file without it still compiles (-> "signature invalid")
+}
+
+// Every dynamic symbol is bound at start-up, as if linked with -z now: each call runs in a process
+// forked from the server, where a symbol the server had not used yet was looked up again in every
+// call. The server re-executes itself once with LD_BIND_NOW set, before any constructor of the
+// function's code runs (priority 101), so those run once.
+__attribute__((constructor(101))) static void oprBindNow(int argc, char **argv, char **) {
+  const char *mark = std::getenv("OPR_CPP_BOUND_NOW");
+  if (mark != nullptr) {
+    const char *name = std::strrchr(argv[0], '/');
+    prctl(PR_SET_NAME, name ? name + 1 : argv[0]);  // not "exe"
+    unsetenv("LD_BIND_NOW");  // not for the processes a function starts
+    unsetenv("OPR_CPP_BOUND_NOW");
+    return;
+  }
+  if (argc < 1 || argv == nullptr || argv[0] == nullptr || std::getenv("LD_BIND_NOW") != nullptr) return;
+  setenv("LD_BIND_NOW", "1", 1);
+  setenv("OPR_CPP_BOUND_NOW", "1", 1);
+  execv("/proc/self/exe", argv);
+  unsetenv("LD_BIND_NOW");  // it did not run: go on, binding as calls need
+  unsetenv("OPR_CPP_BOUND_NOW");
 }
 
 #if defined(OPR_ENTRY_FILE) && !defined(OPR_ENTRY_MISSING)
@@ -163,23 +185,33 @@ std::string generateLogId() {
   return id;
 }
 
+// What one call may leave in each log file: the executor reads 5 MiB and notes the truncation when
+// there is more, so one byte past that is all it needs; a flood stops filling the disk (or tmpfs).
+const std::size_t LOG_FILE_BYTES = 5 * 1024 * 1024 + 1;
+
+// State of one call that its process and the server both update: shared memory, so that it holds
+// even when the call's process is killed.
+struct CallShared {
+  int noticeWritten;
+  std::size_t logged[2];  // bytes appended to <id>_logs.log, <id>_errors.log
+};
+
 // Native output of one call (std::cout, printf, child processes): the call's process has its
-// stdout/stderr pointed at unlinked temp files, drained into the logs as the call goes.
+// stdout/stderr pointed at unnamed temp files, drained into the logs as the call goes.
 class Capture {
  public:
   explicit Capture(bool separateErrors) {
     out = tempFile();
     err = separateErrors ? tempFile() : out;
-    // Shared with the call's process so the notice is written once even if the call is killed.
-    void *page = mmap(nullptr, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    noticeWritten_ = page == MAP_FAILED ? &fallback_ : static_cast<int *>(page);
-    *noticeWritten_ = 0;
+    void *page = mmap(nullptr, sizeof(CallShared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    shared_ = page == MAP_FAILED ? &fallback_ : static_cast<CallShared *>(page);
+    *shared_ = CallShared{};
   }
 
   ~Capture() {
     close(out);
     if (err != out) close(err);
-    if (noticeWritten_ != &fallback_) munmap(noticeWritten_, sizeof(int));
+    if (shared_ != &fallback_) munmap(shared_, sizeof(CallShared));
   }
 
   Capture(const Capture &) = delete;
@@ -198,37 +230,45 @@ class Capture {
     std::fflush(stderr);
   }
 
+  // What was written so far, at most what a log file keeps (the rest is dropped), and empties it.
   std::string take(int fd) const {
     flushStreams();
     std::string data;
     char buf[65536];
     off_t offset = 0;
     ssize_t n;
-    while ((n = pread(fd, buf, sizeof buf, offset)) > 0) {
-      data.append(buf, static_cast<std::size_t>(n));
+    while (data.size() < LOG_FILE_BYTES && (n = pread(fd, buf, sizeof buf, offset)) > 0) {
+      data.append(buf, std::min(static_cast<std::size_t>(n), LOG_FILE_BYTES - data.size()));
       offset += n;
     }
-    if (ftruncate(fd, 0) != 0) data += "\n(native output capture failed)\n";
+    if (offset > 0 && ftruncate(fd, 0) != 0) data += "\n(native output capture failed)\n";
     return data;
   }
 
-  bool claimNotice() {
-    if (*noticeWritten_) return false;
-    *noticeWritten_ = 1;
-    return true;
+  bool claimNotice() { return __atomic_exchange_n(&shared_->noticeWritten, 1, __ATOMIC_SEQ_CST) == 0; }
+
+  // How much of `size` bytes stream `index` may still take (0 once it is full).
+  std::size_t reserve(int index, std::size_t size) {
+    std::size_t before = __atomic_fetch_add(&shared_->logged[index], size, __ATOMIC_SEQ_CST);
+    return before >= LOG_FILE_BYTES ? 0 : std::min(size, LOG_FILE_BYTES - before);
   }
 
   int out = -1, err = -1;
 
  private:
-  int *noticeWritten_ = nullptr;
-  int fallback_ = 0;
+  CallShared *shared_ = nullptr;
+  CallShared fallback_{};
 
   static int tempFile() {
-    char name[] = "/tmp/opr-cpp-native-XXXXXX";
-    int fd = mkstemp(name);
-    if (fd < 0) throw std::runtime_error(std::string("Cannot capture native output: ") + std::strerror(errno));
-    unlink(name);
+    // A file without a name: no create and unlink of a directory entry per call. On disk, not in
+    // memory (memfd), so that a flood of output does not fill memory before it is drained.
+    int fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+    if (fd < 0) {
+      char name[] = "/tmp/opr-cpp-native-XXXXXX";
+      fd = mkstemp(name);
+      if (fd < 0) throw std::runtime_error(std::string("Cannot capture native output: ") + std::strerror(errno));
+      unlink(name);
+    }
     // O_APPEND: writers keep appending at the end after take() truncates the file.
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_APPEND);
     return fd;
@@ -237,20 +277,31 @@ class Capture {
 
 bool legacyApi();  // whether the user's handler is a v2 one (see the loader)
 
+// Opens a log file for appending; the logs dir is made only when it turns out to be missing.
+int openLog(const std::string &path) {
+  const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+  int fd = open(path.c_str(), flags, 0644);
+  if (fd < 0 && errno == ENOENT) {
+    mkdir(config().logsDir.c_str(), 0755);
+    fd = open(path.c_str(), flags, 0644);
+  }
+  return fd;  // -1: an unwritable logs dir must not fail the execution; the output is dropped
+}
+
 // The request's two log files. Opened by the server; written by the call's process while it runs
-// (append mode, flushed per entry) and by the server afterwards.
+// (append mode, written per entry) and by the server afterwards.
 class Logger {
  public:
   Logger(bool enabled, const std::string &id, Capture *capture)
       : enabled_(enabled), id_(enabled ? id : ""), capture_(capture) {
     if (!enabled_) return;
-    logs_ = std::fopen((config().logsDir + "/" + id_ + "_logs.log").c_str(), "ab");
-    errors_ = std::fopen((config().logsDir + "/" + id_ + "_errors.log").c_str(), "ab");
+    logs_ = openLog(config().logsDir + "/" + id_ + "_logs.log");
+    errors_ = openLog(config().logsDir + "/" + id_ + "_errors.log");
   }
 
   ~Logger() {
-    if (logs_) std::fclose(logs_);
-    if (errors_) std::fclose(errors_);
+    if (logs_ >= 0) close(logs_);
+    if (errors_ >= 0) close(errors_);
   }
 
   Logger(const Logger &) = delete;
@@ -258,14 +309,11 @@ class Logger {
 
   const std::string &id() const { return id_; }
 
-  int fileno(bool isError) const {
-    std::FILE *file = isError ? errors_ : logs_;
-    return file ? ::fileno(file) : -1;
-  }
+  int fileno(bool isError) const { return isError ? errors_ : logs_; }
 
   void write(bool isError, const std::string &message) {
     drainNative();
-    append(isError ? errors_ : logs_, truncateLog(message) + "\n");
+    append(isError, truncateLog(message) + "\n");
   }
 
   // Native output lands in order with context.log(), after the notice.
@@ -275,23 +323,30 @@ class Logger {
     if (native.empty()) return;
     // v2-era functions log with native output only: no notice for them.
     if (!legacyApi() && capture_->claimNotice()) {
-      append(logs_, std::string(NATIVE_LOGS_NOTICE) + "\n");
+      append(false, std::string(NATIVE_LOGS_NOTICE) + "\n");
     }
     if (native.back() != '\n') native += '\n';
-    append(logs_, native);
+    append(false, native);
   }
 
  private:
   bool enabled_;
   std::string id_;
   Capture *capture_;
-  std::FILE *logs_ = nullptr;
-  std::FILE *errors_ = nullptr;
+  int logs_ = -1;
+  int errors_ = -1;
 
-  void append(std::FILE *file, const std::string &text) {
-    if (!enabled_ || !file) return;
-    std::fwrite(text.data(), 1, text.size(), file);
-    std::fflush(file);
+  void append(bool isError, const std::string &text) {
+    int fd = isError ? errors_ : logs_;
+    if (!enabled_ || fd < 0) return;
+    std::size_t size = capture_ ? capture_->reserve(isError ? 1 : 0, text.size()) : text.size();
+    std::size_t done = 0;
+    while (done < size) {
+      ssize_t n = ::write(fd, text.data() + done, size - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // a full disk must not fail the execution
+      done += static_cast<std::size_t>(n);
+    }
   }
 };
 
@@ -398,7 +453,8 @@ RuntimeRequest buildRequest(const HttpRequest &http) {
   }
 
   req.payload = http.body;
-  req.variables = environment();
+  // The v2-era API's (copying the environment costs more than the rest of a call).
+  if (legacyApi() || config().v2) req.variables = environment();
   return req;
 }
 
@@ -549,8 +605,22 @@ bool writeAll(int fd, const std::string &data) {
 
 // The call's process keeps only its own descriptors: a descriptor of another request's call
 // (e.g. its result pipe) held here would delay that request.
-void closeOtherDescriptors(const std::vector<int> &keep) {
-  std::vector<int> open;
+void closeOtherDescriptors(std::vector<int> keep) {
+  keep.erase(std::remove(keep.begin(), keep.end(), -1), keep.end());
+  std::sort(keep.begin(), keep.end());
+  // close_range over the gaps: a few calls instead of a scan of /proc/self/fd and a close per descriptor.
+#ifdef SYS_close_range
+  unsigned first = STDERR_FILENO + 1;
+  bool ranges = true;
+  for (int fd : keep) {
+    if (fd < static_cast<int>(first)) continue;
+    if (fd > static_cast<int>(first)) ranges = ranges && syscall(SYS_close_range, first, fd - 1, 0) == 0;
+    first = static_cast<unsigned>(fd) + 1;
+  }
+  ranges = ranges && syscall(SYS_close_range, first, ~0U, 0) == 0;
+  if (ranges) return;
+#endif
+  std::vector<int> open;  // a kernel without close_range (before 5.9)
   if (DIR *dir = opendir("/proc/self/fd")) {
     while (dirent *entry = readdir(dir)) {
       int fd = std::atoi(entry->d_name);
@@ -559,7 +629,7 @@ void closeOtherDescriptors(const std::vector<int> &keep) {
     closedir(dir);
   }
   for (int fd : open)
-    if (std::find(keep.begin(), keep.end(), fd) == keep.end()) close(fd);
+    if (!std::binary_search(keep.begin(), keep.end(), fd)) close(fd);
 }
 
 // In the call's process: run the handler and send the outcome to the server as one JSON line
@@ -572,7 +642,7 @@ void closeOtherDescriptors(const std::vector<int> &keep) {
   try {
     RuntimeContext context;
     context.req = buildRequest(http);
-    if (!config().v2) addExecutionVariables(context.req.variables, context.req);
+    if (!config().v2 && legacyApi()) addExecutionVariables(context.req.variables, context.req);
     for (auto it = variables.begin(); it != variables.end(); ++it)
       context.req.variables[it.name()] = runtime::detail::stringify(*it);
     if (logger) {
