@@ -68,6 +68,7 @@ class AccessLog:
         self._lines = BuildOutputLines()
         self._started: dict[tuple, float] = {}  # (project, function, deployment) -> monotonic start
         self._print_lock = threading.Lock()  # build output comes from build threads
+        self._strip: dict[int, bool] = {}  # id(stream) -> no colour on it (not a terminal)
 
     def attach(self, state) -> None:
         state.runner.listeners.append(self.execution)
@@ -77,9 +78,13 @@ class AccessLog:
     # -- printing -------------------------------------------------------------------------------
     def _echo(self, lines: list[str]) -> None:
         out = self.out or sys.stdout
+        text = "".join(line + "\n" for line in lines)
+        # click.echo would ask whether `out` is a terminal on every line: once per stream is enough.
+        strip = self._strip.get(id(out))
+        if strip is None:
+            strip = self._strip[id(out)] = not (hasattr(out, "isatty") and out.isatty())
         with self._print_lock:
-            for line in lines:
-                click.echo(line, file=out)
+            out.write(click.unstyle(text) if strip else text)
             out.flush()  # a line per event even when stdout is a file or a pipe
 
     @staticmethod

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ._resources import STARTERS_DIR
+from . import event_loop
 from .access_log import AccessLog
 from .api.common import STATE_KEY
 from .devclient import Client, ClientError, client_options, default_project, parse_headers, run_exec, run_trigger
@@ -114,7 +115,7 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, functions_domai
                         appwrite_version=appwrite_version, cors_origins=cors_origins,
                         functions_domain=functions_domain, toolchains=toolchains)
     try:
-        asyncio.run(run_server(settings, host, port, None if quiet else AccessLog(logs=show_logs)))
+        event_loop.run(run_server(settings, host, port, None if quiet else AccessLog(logs=show_logs)))
     except KeyboardInterrupt:
         pass
 
@@ -213,7 +214,7 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain,
                         docker_image_prefix=docker_image_prefix,
                         cors_origins=cors_origins, functions_domain=functions_domain, toolchains=toolchains)
     try:
-        asyncio.run(run_dev(project, settings, host, port, debounce_ms=debounce))
+        event_loop.run(run_dev(project, settings, host, port, debounce_ms=debounce))
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
 

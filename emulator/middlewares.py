@@ -190,7 +190,7 @@ async def commit_middleware(request: web.Request, handler):
     try:
         return await handler(request)
     finally:
-        request.app[STATE_KEY].store.flush()
+        await request.app[STATE_KEY].store.committed()
 
 
 @web.middleware

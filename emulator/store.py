@@ -7,10 +7,11 @@ arrive already translated to SQL by queries.py.
 
 Writes made on the event loop are applied at the end of the current loop step, together, in one
 transaction (`flush`, scheduled with `call_soon`), before the loop reads any new request: a
-commit costs several times the write, and concurrent requests share one. The HTTP layer flushes
-before any response leaves (app.commit_middleware), so nothing acknowledged is ever only in
-memory. Reads on the loop flush first, so they always see every write; reads on other threads
-see what is committed, which by the next request is everything. Writes off the loop apply at once.
+commit costs several times the write. A response waits for that commit before it leaves
+(`committed`, from commit_middleware), so nothing acknowledged is ever only in memory, and
+concurrent requests finishing in one step share one commit. Reads on the loop flush first, so
+they always see every write; reads on other threads see what is committed, which by the next
+request is everything. Writes off the loop apply at once.
 """
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ INDEXED = {
     "functions": ("name",),
     "variables": ("key",),
 }
+
+# Documents every execution looks up (its function and deployment) and that rarely change: their
+# rows are remembered between writes to the collection, so a warm execution runs no query for them.
+REMEMBERED = ("functions", "deployments")
+REMEMBERED_MAX = 1000
 
 # The scheduler's query must repeat this term verbatim for SQLite to use the partial index on it.
 SCHEDULED_EXECUTIONS = "json_extract(data, '$.status') = 'scheduled'"
@@ -77,6 +83,8 @@ class Store:
         # collection -> number of writes so far: lets callers cache what they derive from a collection.
         self.versions = dict.fromkeys(COLLECTIONS, 0)
         self._pending: list[tuple] = []  # (sql, args, done) written on the loop, not yet applied
+        # (collection, project, parent, id) -> (versions[collection] when read, seq, data): see REMEMBERED
+        self._remembered: dict[tuple, tuple[int, int, str]] = {}
         for name in COLLECTIONS:
             self.db.execute(
                 f"CREATE TABLE IF NOT EXISTS {name} ("
@@ -154,6 +162,15 @@ class Store:
         if done is not None:
             done(cur)
 
+    async def committed(self) -> None:
+        """Return once every write made so far on the loop is committed. Group commit: the flush
+        scheduled at this step's first write runs before this task resumes, so the writes of every
+        request that finished in the same step share one transaction (a commit costs about as much
+        as three writes); flushing again after it is a no-op kept as the guarantee."""
+        if self._pending:
+            await asyncio.sleep(0)
+            self.flush()
+
     def flush(self) -> None:
         """Apply the pending writes in one transaction."""
         with self.lock:
@@ -184,9 +201,21 @@ class Store:
         return doc
 
     def get(self, collection: str, project: str, parent: str, doc_id: str) -> dict | None:
+        # Only on the loop, whose reads see every write: another thread may read a row older than
+        # the version its write counter already shows.
+        remember = collection in REMEMBERED and threading.get_ident() == self._owner
+        if remember:
+            key = (collection, project, parent, doc_id)
+            hit = self._remembered.get(key)
+            if hit is not None and hit[0] == self.versions[collection]:
+                return _doc(hit[1:])  # a fresh dict: callers change what they get
         row = self.reader().execute(
             f"SELECT seq, data FROM {collection} WHERE project=? AND parent=? AND id=?",
             (project, parent, doc_id)).fetchone()
+        if remember and row is not None:
+            if len(self._remembered) >= REMEMBERED_MAX:
+                self._remembered.clear()
+            self._remembered[key] = (self.versions[collection], *row)
         return _doc(row)
 
     def update(self, collection: str, project: str, parent: str, doc: dict, touch: bool = True) -> dict:

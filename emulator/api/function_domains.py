@@ -49,7 +49,7 @@ async def function_domain_router(request: web.Request, handler):
         log.exception("function domain request %s %s failed", request.method, request.path)
         return _error_response(request, AppwriteError("general_unknown", "Server Error", 500))
     finally:
-        st.store.flush()  # the execution record is committed before the answer leaves
+        await st.store.committed()  # the execution record is committed before the answer leaves
 
 
 async def _run(request: web.Request, hostname: str) -> web.Response:

@@ -69,6 +69,80 @@ async def test_a_response_leaves_only_after_its_writes_are_committed(tmp_path):
         store.close()
 
 
+def count_commits(store: Store) -> list[str]:
+    commits: list[str] = []
+    store.db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    return commits
+
+
+async def test_responses_finishing_in_one_loop_step_share_one_commit(tmp_path):
+    """Group commit: concurrent requests whose handlers finish in the same step wait for one
+    transaction, and none of them is answered before it is committed."""
+    store = Store(tmp_path / "db.sqlite")
+    request = SimpleNamespace(app={STATE_KEY: SimpleNamespace(store=store)})
+    go = asyncio.Event()
+
+    def handler_writing(doc_id):
+        async def handler(_request):
+            await go.wait()  # all of them resume in the same loop step
+            store.insert("executions", "p", "f", {"$id": doc_id})
+            return doc_id
+        return handler
+
+    try:
+        commits = count_commits(store)
+        ids = [f"e{i}" for i in range(8)]
+        answers = [asyncio.ensure_future(commit_middleware(request, handler_writing(i))) for i in ids]
+        await asyncio.sleep(0)
+        go.set()
+        for answer in asyncio.as_completed(answers):
+            await answer
+            assert all(committed(store, i) for i in ids), "an answer left before the commit"
+        assert len(commits) == 1, commits
+    finally:
+        store.close()
+
+
+async def test_a_write_off_the_loop_keeps_the_order_of_the_loops_pending_writes(tmp_path):
+    """A write from another thread applies the loop's pending writes first; whoever waits for
+    them on the loop returns once they are committed."""
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        store.insert("executions", "p", "f", {"$id": "on-loop"})
+        waiter = asyncio.ensure_future(store.committed())
+        await asyncio.to_thread(store.insert, "executions", "p", "f", {"$id": "off-loop"})
+        await asyncio.wait_for(waiter, 10)
+        seqs = [store.get("executions", "p", "f", i)["$sequence"] for i in ("on-loop", "off-loop")]
+        assert committed(store, "on-loop") and committed(store, "off-loop") and seqs[0] < seqs[1]
+    finally:
+        store.close()
+
+
+async def test_remembered_functions_are_never_stale_nor_shared(tmp_path):
+    """Functions and deployments are remembered between writes to their collection: a write is
+    seen by the next read, and a caller changing what it got changes nothing stored."""
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        store.insert("functions", "p", "", {"$id": "fn", "name": "one"})
+        await asyncio.sleep(0)
+        got = store.get("functions", "p", "", "fn")
+        got["name"] = "changed by a caller"
+        assert store.get("functions", "p", "", "fn")["name"] == "one"
+        queries = []
+        store.db.set_trace_callback(queries.append)
+        assert store.get("functions", "p", "", "fn")["name"] == "one"
+        assert not queries, "a warm lookup runs no query"
+        store.update("functions", "p", "", {"$id": "fn", "name": "two"})
+        assert store.get("functions", "p", "", "fn")["name"] == "two", "a pending write is seen at once"
+        await asyncio.sleep(0)
+        await asyncio.to_thread(store.update, "functions", "p", "", {"$id": "fn", "name": "three"})
+        assert store.get("functions", "p", "", "fn")["name"] == "three", "a write off the loop too"
+        store.delete("functions", "p", "", "fn")
+        assert store.get("functions", "p", "", "fn") is None
+    finally:
+        store.close()
+
+
 async def test_a_failing_write_loses_nothing_else_of_its_step(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     try:
