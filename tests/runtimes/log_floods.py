@@ -1,5 +1,5 @@
 """Functions that flood their logs, by runtime: shared by the adapters' own log tests
-(tests/runtimes/test_jvm_logs.py) and the API's (tests/api/test_limits.py)."""
+(tests/runtimes/test_jvm_logs.py, test_native_logs.py) and the API's (tests/api/test_limits.py)."""
 from __future__ import annotations
 
 import textwrap
@@ -56,6 +56,75 @@ JVM_FLOODS = {
                 }}
                 return context.res.text("done " + (made > 0))
             }}
+        }}
+        """)),
+}
+
+# The same protocol for the native adapters (Ruby, C++, Swift), plus "native": 100 MB of the
+# language's own output (puts, std::cout, print), which the adapters route into the same log file.
+NATIVE_FLOODS = {
+    "ruby-3.1": ("index.rb", textwrap.dedent(f"""
+        def main(context)
+          mode = context.req.body_text
+          context.log(mode)
+          line = 'x' * 8000
+          made = 0
+          {LINES}.times do |i|
+            if mode == 'flood'
+              context.log(line)
+            elsif mode == 'native'
+              puts line
+            elsif mode != 'ok'
+              made += (line + i.to_s).bytesize
+            end
+          end
+          context.res.text("done #{{made.positive?}}")
+        end
+        """)),
+    "cpp-17": ("src/index.cc", textwrap.dedent(f"""
+        #include "../RuntimeContext.h"
+
+        #include <iostream>
+        #include <string>
+
+        namespace runtime {{
+        class Handler {{
+         public:
+          static RuntimeOutput main(RuntimeContext &context) {{
+            std::string mode = context.req.bodyText;
+            context.log(mode);
+            std::string line(8000, 'x');
+            long long made = 0;
+            for (int i = 0; i < {LINES}; i++) {{
+              if (mode == "flood") {{
+                context.log(line);
+              }} else if (mode == "native") {{
+                std::cout << line << "\\n";
+              }} else if (mode != "ok") {{
+                made += static_cast<long long>((line + std::to_string(i)).size());
+              }}
+            }}
+            return context.res.text(std::string("done ") + (made > 0 ? "true" : "false"));
+          }}
+        }};
+        }}  // namespace runtime
+        """)),
+    "swift-5.10": ("Sources/index.swift", textwrap.dedent(f"""
+        func main(context: RuntimeContext) async throws -> RuntimeOutput? {{
+            let mode = context.req.bodyText
+            context.log(mode)
+            let line = String(repeating: "x", count: 8000)
+            var made = 0
+            for i in 0..<{LINES} {{
+                if mode == "flood" {{
+                    context.log(line)
+                }} else if mode == "native" {{
+                    print(line)
+                }} else if mode != "ok" {{
+                    made += (line + String(i)).utf8.count
+                }}
+            }}
+            return context.res.text("done \\(made > 0)")
         }}
         """)),
 }
