@@ -5,9 +5,10 @@
 //
 // emulator/languages/swift.py builds it as `main.swift` of one SwiftPM executable together with the
 // user's Sources and a generated `Dispatch.swift` that defines `userFunction` for the handler found.
-// Each connection has a thread that waits for its calls; the calls themselves are Swift tasks and run
-// concurrently, print() in the function being the call's native log (see CurrentCall). A timed-out
-// call is cancelled (cooperatively) and answered; it cannot be stopped.
+// Each connection has a thread that runs its calls (Swift tasks whose jobs it runs, see CallExecutor):
+// calls on different connections run concurrently, print() in the function being the call's native
+// log (see CurrentCall). A timed-out call is cancelled (cooperatively) and answered by the watchdog,
+// which closes its connection; it cannot be stopped.
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -514,113 +515,155 @@ enum Outcome {
 }
 
 #if compiler(>=6.0)
-// The thread a call runs on. Swift's shared pool has one thread per core: a function that blocks
-// (sleep, a busy loop, synchronous I/O) would hold one of them, and a few hung calls would stall
-// every later one. Here a blocked or hung call holds only its own thread. A thread whose call has
-// ended waits for the next one (starting and ending a thread per call cost more than the call).
-final class CallThread: @unchecked Sendable {  // state behind `condition`
-    private static let idleLock = NSLock()
-    nonisolated(unsafe) private static var idle: [CallThread] = []
-    private static let maxIdle = 16
-
-    let condition = NSCondition()
-    var jobs: [UnownedJob] = []
-    private var call: CallExecutor?  // nil while idle
-    private var started = false
-
-    static func idleOrNew() -> CallThread {
-        idleLock.lock()
-        defer { idleLock.unlock() }
-        return idle.popLast() ?? CallThread()
-    }
-
-    func start(_ call: CallExecutor) {
-        condition.lock()
-        self.call = call
-        let first = !started
-        started = true
-        condition.signal()
-        condition.unlock()
-        if first { Thread.detachNewThread { self.run() } }
-    }
-
-    private func run() {
-        while true {
-            condition.lock()
-            while call == nil { condition.wait() }
-            let current = call!
-            while jobs.isEmpty && !current.finishing { condition.wait() }
-            if jobs.isEmpty {
-                // The call is over and what it queued has run: later work of it goes elsewhere.
-                current.ended = true
-                call = nil
-                condition.unlock()
-                CallThread.idleLock.lock()
-                let kept = CallThread.idle.count < CallThread.maxIdle
-                if kept { CallThread.idle.append(self) }
-                CallThread.idleLock.unlock()
-                if !kept { return }
-                continue
-            }
-            let job = jobs.removeFirst()
-            condition.unlock()
-            job.runSynchronously(on: current.asUnownedTaskExecutor())
-        }
-    }
-}
-
-// One call's claim on a CallThread.
-final class CallExecutor: TaskExecutor, @unchecked Sendable {  // state behind `thread.condition`
-    let thread = CallThread.idleOrNew()
-    var finishing = false
-    var ended = false
-
-    init() {
-        thread.start(self)
-    }
+// A call runs on the thread of the connection that asked for it: its jobs (the partial tasks of its
+// Task and of the child tasks it starts) are queued here and run by that thread, so a call costs no
+// thread hand-off. Not on Swift's shared pool: it has one thread per core, and a function that blocks
+// (sleep, a busy loop, synchronous I/O) would hold one of them; here it holds only its connection.
+final class CallExecutor: TaskExecutor, @unchecked Sendable {  // state behind `condition`
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var finished = false
+    private var ended = false
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        thread.condition.lock()
+        condition.lock()
         if ended {
-            thread.condition.unlock()
+            condition.unlock()
             // Work of the call that comes after its end (an unstructured task it started).
             globalConcurrentExecutor.enqueue(ExecutorJob(job))
             return
         }
-        thread.jobs.append(job)
-        thread.condition.signal()
-        thread.condition.unlock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
     }
 
-    // The call is over: its thread runs what is queued, then waits for another call.
     func finish() {
-        thread.condition.lock()
-        finishing = true
-        thread.condition.signal()
-        thread.condition.unlock()
+        condition.lock()
+        finished = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    // On the connection's thread: runs the call's jobs until the call is over.
+    func run() {
+        condition.lock()
+        while true {
+            if !jobs.isEmpty {
+                let job = jobs.removeFirst()
+                condition.unlock()
+                job.runSynchronously(on: asUnownedTaskExecutor())
+                condition.lock()
+            } else if finished {
+                break
+            } else {
+                condition.wait()
+            }
+        }
+        ended = true
+        condition.unlock()
     }
 }
 
-func startCall(_ operation: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
-    let executor = CallExecutor()
-    return Task(executorPreference: executor) {
-        await operation()
-        executor.finish()
+// The soft timeout: answers a call that is past its deadline while the call keeps its connection's
+// thread busy. One thread for all calls, woken only by a deadline earlier than the one it sleeps
+// until, so a call that ends in time costs no thread switch.
+final class Watchdog: @unchecked Sendable {  // state behind `condition`
+    final class Entry: @unchecked Sendable {
+        let deadline: Date
+        let answer: () -> Void
+        var claimed = false  // by the watchdog (it answers) or by the call's thread (the call did)
+        let answered = DispatchSemaphore(value: 0)
+
+        init(deadline: Date, answer: @escaping () -> Void) {
+            self.deadline = deadline
+            self.answer = answer
+        }
     }
+
+    static let shared = Watchdog()
+    private let condition = NSCondition()
+    private var entries: [Entry] = []
+    private var sleepingUntil: Date?
+    private var started = false
+
+    func watch(seconds: Int, answer: @escaping () -> Void) -> Entry {
+        let entry = Entry(deadline: Date(timeIntervalSinceNow: Double(seconds)), answer: answer)
+        condition.lock()
+        defer { condition.unlock() }
+        entries.append(entry)
+        if !started {
+            started = true
+            Thread.detachNewThread { self.run() }
+        }
+        if sleepingUntil.map({ entry.deadline < $0 }) ?? true { condition.signal() }
+        return entry
+    }
+
+    // The call is over: true when its thread answers it, false when the watchdog has (or is).
+    func settle(_ entry: Entry) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if entry.claimed { return false }
+        entry.claimed = true
+        if let index = entries.firstIndex(where: { $0 === entry }) { entries.remove(at: index) }
+        return true
+    }
+
+    private func run() {
+        condition.lock()
+        while true {
+            let now = Date()
+            entries.removeAll { entry in
+                if entry.deadline > now { return false }
+                entry.claimed = true
+                // On a thread of its own: writing an answer must not hold up the other deadlines.
+                Thread.detachNewThread {
+                    entry.answer()
+                    entry.answered.signal()
+                }
+                return true
+            }
+            sleepingUntil = entries.map(\.deadline).min()
+            if let next = sleepingUntil { _ = condition.wait(until: next) } else { condition.wait() }
+            sleepingUntil = nil
+        }
+    }
+}
+
+// Runs one call on this (its connection's) thread, its print() going to `logger`. Past `timeout`
+// the watchdog cancels it (cooperatively) and calls `answerTimeout`, which answers and closes the
+// connection while the call runs on: nil then, once that answer is out.
+func invoke(timeout: Int?, logger: RuntimeLogger, answerTimeout: @escaping () -> Void,
+            _ body: @escaping () async throws -> Outcome) -> Outcome? {
+    let box = Box<Outcome>()
+    let call = CallExecutor()
+    let task = Task(executorPreference: call) {
+        do {
+            box.value = try await CurrentCall.$logger.withValue(logger) { try await body() }
+        } catch {
+            box.value = .failed(error)
+        }
+        call.finish()
+    }
+    let entry = timeout.map { Watchdog.shared.watch(seconds: $0) { task.cancel(); answerTimeout() } }
+    call.run()
+    logger.drainNative()
+    if let entry = entry, !Watchdog.shared.settle(entry) {
+        entry.answered.wait()  // the connection stays open until the timeout's answer is out
+        return nil
+    }
+    return box.value ?? .output(nil)
 }
 #else
-func startCall(_ operation: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
-    return Task { await operation() }
-}
-#endif
-
 // Runs one call, its print() going to `logger`, and waits for it on this connection's thread (each
 // connection has its own): calls on other connections run at the same time.
-func invoke(timeout: Int?, logger: RuntimeLogger, _ body: @escaping () async throws -> Outcome) -> Outcome {
+func invoke(timeout: Int?, logger: RuntimeLogger, answerTimeout: @escaping () -> Void,
+            _ body: @escaping () async throws -> Outcome) -> Outcome? {
     let box = Box<Outcome>()
     let done = DispatchSemaphore(value: 0)
-    let task = startCall {
+    let task = Task {
         do {
             box.value = try await CurrentCall.$logger.withValue(logger) { try await body() }
         } catch {
@@ -642,6 +685,7 @@ func invoke(timeout: Int?, logger: RuntimeLogger, _ body: @escaping () async thr
     }
     return box.value ?? .output(nil)
 }
+#endif
 
 func describe(_ error: Error) -> String {
     return "\(error)\n    at main (\(environment["OPEN_RUNTIMES_ENTRYPOINT"] ?? "Sources"))"
@@ -653,7 +697,8 @@ func positiveInteger(_ text: String) -> Int? {
 }
 
 // v5 wire: the processing order of runtimes/README.md.
-func handleV5(_ http: HttpRequest) -> HttpResponse {
+// nil: the call timed out and the watchdog answered (the connection is then closed).
+func handleV5(_ http: HttpRequest, on connection: Connection) -> HttpResponse? {
     let path = String(http.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
     if http.method == "GET" && path == "/__opr/health" { return .plain(200, "OK") }
 
@@ -673,21 +718,31 @@ func handleV5(_ http: HttpRequest) -> HttpResponse {
     if logId.isEmpty { logId = configDevelopment ? "dev" : generateLogId() }
     let logger = RuntimeLogger(enabled: enabled, id: logId)
     defer { logger.finish() }
+    let answerTimeout = {
+        logger.write(["Execution timed out."], isError: true)
+        logger.finish()
+        connection.answerTimedOut(.failure(500, logId: logger.id), headOnly: http.method == "HEAD")
+    }
 
     let request = buildRequest(http)
-    let outcome: Outcome
+    let result: Outcome?
     switch userFunction {
     case .invalid(let message):
         logger.write([message], isError: true)
         return .failure(503, logId: logger.id)
     case .context(let handler):
         let context = RuntimeContext(request: request, response: RuntimeResponse(), logger: logger)
-        outcome = invoke(timeout: timeout, logger: logger) { .output(try await handler(context)) }
+        result = invoke(timeout: timeout, logger: logger, answerTimeout: answerTimeout) {
+            .output(try await handler(context))
+        }
     case .legacy(let handler):
         logger.notice = false  // v2-era functions log with print() only
         let req = RequestValue(payload: request.bodyText, variables: executionVariables(request), headers: request.headers)
-        outcome = invoke(timeout: timeout, logger: logger) { .legacy(try await handler(req, RequestResponse())) }
+        result = invoke(timeout: timeout, logger: logger, answerTimeout: answerTimeout) {
+            .legacy(try await handler(req, RequestResponse()))
+        }
     }
+    guard let outcome = result else { return nil }
 
     switch outcome {
     case .timedOut:
@@ -715,7 +770,8 @@ func handleV5(_ http: HttpRequest) -> HttpResponse {
 }
 
 // v2 wire (INTERNAL_RUNTIME_KEY set): JSON in, {"response", "stdout", "stderr"} out.
-func handleV2(_ http: HttpRequest) -> HttpResponse {
+// nil: the call timed out and the watchdog answered (the connection is then closed).
+func handleV2(_ http: HttpRequest, on connection: Connection) -> HttpResponse? {
     if http.header("x-internal-challenge") != configV2Key {
         return .json(500, ["stderr": "Unauthorized"])
     }
@@ -737,18 +793,33 @@ func handleV2(_ http: HttpRequest) -> HttpResponse {
     let timeout = (data["timeout"] as? Int).flatMap { $0 > 0 ? $0 : nil }
     let request = buildRequest(inner)
     let logger = RuntimeLogger(enabled: false, id: "", collect: true)
+    let reply = { (status: Int, response: Any) -> HttpResponse in
+        logger.finish()
+        let collected = logger.collected ?? ([], [])
+        return .json(status, ["response": response, "stdout": collected.out.joined(separator: "\n"),
+                              "stderr": collected.err.joined(separator: "\n")])
+    }
+    let answerTimeout = {
+        logger.write(["Execution timed out."], isError: true)
+        connection.answerTimedOut(reply(500, ""), headOnly: false)
+    }
 
-    let outcome: Outcome
+    let result: Outcome?
     switch userFunction {
     case .invalid:
-        outcome = .output(nil)
+        result = .output(nil)
     case .context(let handler):
         let context = RuntimeContext(request: request, response: RuntimeResponse(), logger: logger)
-        outcome = invoke(timeout: timeout, logger: logger) { .output(try await handler(context)) }
+        result = invoke(timeout: timeout, logger: logger, answerTimeout: answerTimeout) {
+            .output(try await handler(context))
+        }
     case .legacy(let handler):
         let req = RequestValue(payload: request.bodyText, variables: variables, headers: request.headers)
-        outcome = invoke(timeout: timeout, logger: logger) { .legacy(try await handler(req, RequestResponse())) }
+        result = invoke(timeout: timeout, logger: logger, answerTimeout: answerTimeout) {
+            .legacy(try await handler(req, RequestResponse()))
+        }
     }
+    guard let outcome = result else { return nil }
     var status = 500
     var response: Any = ""
     switch outcome {
@@ -765,10 +836,7 @@ func handleV2(_ http: HttpRequest) -> HttpResponse {
         status = res.statusCode
         response = res.sentJson.map { jsonReady($0) } ?? (res.sentText ?? "")
     }
-    logger.finish()
-    let collected = logger.collected ?? ([], [])
-    return .json(status, ["response": response, "stdout": collected.out.joined(separator: "\n"),
-                          "stderr": collected.err.joined(separator: "\n")])
+    return reply(status, response)
 }
 
 // ---------------------------------------------------------------- server
@@ -903,6 +971,13 @@ final class Connection {
         return true
     }
 
+    // The soft timeout's answer, from the watchdog's side while the call still runs on this
+    // connection's thread: the connection closes so the client's next request gets a fresh one.
+    func answerTimedOut(_ response: HttpResponse, headOnly: Bool) {
+        _ = write(response, keepAlive: false, headOnly: headOnly)
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
     func write(_ response: HttpResponse, keepAlive: Bool, headOnly: Bool) -> Bool {
         var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
         for (key, value) in response.headers { head += "\(key): \(value)\r\n" }
@@ -923,7 +998,8 @@ func serve(_ fd: Int32) {
             if let status = error { _ = connection.write(.plain(status, reasonPhrase(status)), keepAlive: false, headOnly: false) }
             return
         }
-        let response = configV2Key != nil ? handleV2(request) : handleV5(request)
+        let handled = configV2Key != nil ? handleV2(request, on: connection) : handleV5(request, on: connection)
+        guard let response = handled else { return }  // timed out: answered, and the connection closes
         if !connection.write(response, keepAlive: keepAlive, headOnly: request.method == "HEAD") || !keepAlive { return }
     }
 }
