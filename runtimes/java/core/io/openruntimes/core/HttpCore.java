@@ -1,31 +1,19 @@
 package io.openruntimes.core;
 
-import com.sun.net.httpserver.Headers;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.InetSocketAddress;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The executor-facing HTTP server shared by the JVM adapters (Java, Kotlin): v5 wire by default,
- * v2 wire when INTERNAL_RUNTIME_KEY is set. JDK-only (com.sun.net.httpserver). Each call runs on
- * the server thread that read its request; past a soft timeout the {@link Watchdog} answers in
- * its place.
+ * The executor-facing side shared by the JVM adapters (Java, Kotlin): v5 wire by default, v2 wire
+ * when INTERNAL_RUNTIME_KEY is set. JDK-only ({@link HttpServer}). Each call runs on the thread of
+ * the connection that asked for it; past a soft timeout the {@link Watchdog} answers in its place.
  */
 public final class HttpCore {
   static final String TIMEOUT_INVALID = "Header \"x-open-runtimes-timeout\" must be an integer greater than 0.";
@@ -45,8 +33,6 @@ public final class HttpCore {
 
   /** Starts the server; the process then lives until it is killed (or the function exits it). */
   public static void serve(Function.Loader loader, String defaultEntrypoint) throws IOException {
-    // Small responses must not wait on Nagle + delayed ACK.
-    System.setProperty("sun.net.httpserver.nodelay", "true");
     NativeOutput.install();
     Config config = Config.fromEnvironment(defaultEntrypoint);
     HttpCore core = new HttpCore(config, loader);
@@ -55,31 +41,11 @@ public final class HttpCore {
     } catch (Function.LoadError e) {
       // reported to the errors file of each request until the entrypoint loads
     }
-    HttpServer server = HttpServer.create(new InetSocketAddress(config.host, config.port), 1024);
-    server.createContext("/", core::handle);
-    server.setExecutor(Executors.newCachedThreadPool(daemonThreads("http")));
-    server.start();
+    HttpServer.start(config.host, config.port, core::handle);
     NativeOutput.original().println("HTTP server successfully started!");
   }
 
-  private static ThreadFactory daemonThreads(String name) {
-    AtomicInteger count = new AtomicInteger();
-    return runnable -> {
-      Thread thread = new Thread(runnable, name + "-" + count.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    };
-  }
-
   // ---------------------------------------------------------------- request / context
-
-  private static Map<String, String> lowerCaseHeaders(Headers raw) {
-    Map<String, String> headers = new LinkedHashMap<>();
-    for (Map.Entry<String, List<String>> entry : raw.entrySet()) {
-      headers.put(entry.getKey().toLowerCase(), String.join(", ", entry.getValue()));
-    }
-    return headers;
-  }
 
   private Map<String, String> functionHeaders(Map<String, String> incoming) {
     Map<String, String> headers = new LinkedHashMap<>();
@@ -92,28 +58,17 @@ public final class HttpCore {
     return headers;
   }
 
-  private static String target(HttpExchange exchange) {
-    URI uri = exchange.getRequestURI();
-    String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
-    return uri.getRawQuery() == null ? path : path + "?" + uri.getRawQuery();
-  }
-
-  /**
-   * Null when the body is over the 20 MB limit. The rest is still read (and dropped) so the client,
-   * which is still sending, gets the refusal instead of a reset connection.
-   */
-  private static byte[] readBody(HttpExchange exchange) throws IOException {
-    try (InputStream in = exchange.getRequestBody()) {
-      byte[] body = in.readNBytes(Config.MAX_BODY_BYTES + 1);
-      if (body.length <= Config.MAX_BODY_BYTES) {
-        return body;
-      }
-      byte[] sink = new byte[64 * 1024];
-      while (in.read(sink) >= 0) {
-        // draining
-      }
-      return null;
+  /** Path and query of the request target; the origin form of an absolute one. */
+  static String target(String raw) {
+    if (raw.startsWith("/")) {
+      return raw;
     }
+    int scheme = raw.indexOf("://");
+    int from = scheme < 0 ? 0 : scheme + 3;
+    int path = raw.indexOf('/', from);
+    int query = raw.indexOf('?', from);
+    int start = path < 0 ? query : query < 0 ? path : Math.min(path, query);
+    return start < 0 ? "/" : raw.charAt(start) == '/' ? raw.substring(start) : "/" + raw.substring(start);
   }
 
   // ---------------------------------------------------------------- response
@@ -130,32 +85,17 @@ public final class HttpCore {
     return type;
   }
 
-  private static void send(HttpExchange exchange, int status, Map<String, String> headers, byte[] body)
-      throws IOException {
-    Headers out = exchange.getResponseHeaders();
-    for (Map.Entry<String, String> entry : headers.entrySet()) {
-      out.set(entry.getKey(), entry.getValue());
-    }
-    boolean noBody = body.length == 0 || status == 204 || status == 304 || status < 200
-        || "HEAD".equals(exchange.getRequestMethod());
-    exchange.sendResponseHeaders(status, noBody ? -1 : body.length);
-    if (!noBody) {
-      try (OutputStream stream = exchange.getResponseBody()) {
-        stream.write(body);
-      }
-    }
-  }
-
-  private static void sendPlain(HttpExchange exchange, int status, String text) throws IOException {
+  private static void sendPlain(HttpServer.Exchange exchange, int status, String text) throws IOException {
     Map<String, String> headers = new HashMap<>();
     headers.put("content-type", "text/plain; charset=utf-8");
-    send(exchange, status, headers, text.getBytes(StandardCharsets.UTF_8));
+    exchange.respond(status, headers, text.getBytes(StandardCharsets.UTF_8), false);
   }
 
-  private static void sendJson(HttpExchange exchange, int status, Map<String, Object> value) throws IOException {
+  private static void sendJson(HttpServer.Exchange exchange, int status, Map<String, Object> value, boolean close)
+      throws IOException {
     Map<String, String> headers = new HashMap<>();
     headers.put("content-type", "application/json");
-    send(exchange, status, headers, Json.encode(value).getBytes(StandardCharsets.UTF_8));
+    exchange.respond(status, headers, Json.encode(value).getBytes(StandardCharsets.UTF_8), close);
   }
 
   /** The function's headers as sent: lower-cased keys, x-open-runtimes-* dropped. */
@@ -250,17 +190,10 @@ public final class HttpCore {
         || name.startsWith("io.openruntimes.java.Server") || name.startsWith("io.openruntimes.kotlin.Server");
   }
 
-  /** The watchdog answered the call (its timeout passed): the exchange is no longer this thread's. */
-  private static final class Abandoned extends Exception {
-    Abandoned() {
-      super(null, null, false, false);
-    }
-  }
-
   /**
    * Runs the call on this thread with native output bound to its logger. With a timeout,
    * `onTimeout` answers in its place (on the watchdog's thread) once it passes, and this throws
-   * {@link Abandoned} when the function ends, however it ends.
+   * {@link HttpServer.Answered} when the function ends, however it ends.
    */
   private static Output run(Function function, Request request, Logger logger, int timeoutSeconds,
       Runnable onTimeout) throws Throwable {
@@ -271,52 +204,35 @@ public final class HttpCore {
       output = function.call(request, logger);
     } catch (Throwable error) {
       if (watched != null && !watched.finish()) {
-        throw new Abandoned();
+        throw new HttpServer.Answered();
       }
       throw error;
     } finally {
       NativeOutput.unbind();
     }
     if (watched != null && !watched.finish()) {
-      throw new Abandoned();
+      throw new HttpServer.Answered();
     }
     return output;
   }
 
   // ---------------------------------------------------------------- server
 
-  private void handle(HttpExchange exchange) {
-    try {
-      if (config.v2Key.isEmpty()) {
-        handleV5(exchange);
-      } else {
-        handleV2(exchange);
-      }
-    } catch (Abandoned e) {
-      return; // the watchdog answered and closes the exchange
-    } catch (Throwable error) {
-      fail(exchange, error);
-    }
-    exchange.close();
-  }
-
-  /** An adapter bug still answers. */
-  private static void fail(HttpExchange exchange, Throwable error) {
-    error.printStackTrace(NativeOutput.original());
-    try {
-      sendPlain(exchange, 500, "");
-    } catch (Throwable ignored) {
-      // the response was already under way; closing the exchange ends it
+  private void handle(HttpServer.Exchange exchange) throws Exception {
+    if (config.v2Key.isEmpty()) {
+      handleV5(exchange);
+    } else {
+      handleV2(exchange);
     }
   }
 
-  /** `answer` on the watchdog's thread, which then owns the exchange. */
-  private static Runnable timeoutReply(HttpExchange exchange, Answer answer) {
+  /** The answer to a timed-out call, on the watchdog's thread, which then closes the connection. */
+  private static Runnable timeoutReply(HttpServer.Exchange exchange, Answer answer) {
     return () -> {
       try {
         answer.send();
-      } catch (Throwable error) {
-        fail(exchange, error);
+      } catch (IOException e) {
+        // the client is gone
       } finally {
         exchange.close();
       }
@@ -327,10 +243,10 @@ public final class HttpCore {
     void send() throws IOException;
   }
 
-  private void handleV5(HttpExchange exchange) throws IOException, Abandoned {
-    Map<String, String> incoming = lowerCaseHeaders(exchange.getRequestHeaders());
-    String method = exchange.getRequestMethod();
-    String target = target(exchange);
+  private void handleV5(HttpServer.Exchange exchange) throws IOException, HttpServer.Answered {
+    Map<String, String> incoming = exchange.headers;
+    String method = exchange.method;
+    String target = target(exchange.target);
     if ("GET".equals(method) && (target.equals("/__opr/health") || target.startsWith("/__opr/health?"))) {
       sendPlain(exchange, 200, "OK");
       return;
@@ -347,10 +263,9 @@ public final class HttpCore {
       return;
     }
 
-    byte[] body = readBody(exchange);
+    byte[] body = exchange.body;
     if (body == null) {
-      exchange.getResponseHeaders().set("connection", "close");
-      sendPlain(exchange, 413, "");
+      sendPlain(exchange, 413, ""); // the connection closes after it
       return;
     }
 
@@ -364,22 +279,23 @@ public final class HttpCore {
           incoming.getOrDefault("host", ""), target, headers, body,
           function.legacy() ? legacyVariables(headers, body) : System.getenv());
       output = run(function, request, logger, timeout,
-          timeoutReply(exchange, () -> reply(exchange, logger, failure(logger, 500, TIMED_OUT))));
+          timeoutReply(exchange, () -> reply(exchange, logger, failure(logger, 500, TIMED_OUT), true)));
       if (output == null) {
         output = failure(logger, 500, NO_RETURN);
       }
     } catch (Function.LoadError e) {
       output = failure(logger, 503, e.getMessage());
-    } catch (Abandoned e) {
+    } catch (HttpServer.Answered e) {
       throw e;
     } catch (Throwable error) {
       output = failure(logger, 500, trace(error));
     }
-    reply(exchange, logger, output);
+    reply(exchange, logger, output, false);
   }
 
   /** Sends a v5 call's output (a 500 instead when it cannot be sent as given), its logs written first. */
-  private static void reply(HttpExchange exchange, Logger logger, Output output) throws IOException {
+  private static void reply(HttpServer.Exchange exchange, Logger logger, Output output, boolean close)
+      throws IOException {
     Map<String, String> headers = responseHeaders(output, logger.id());
     String invalid = invalidOutput(output.status, headers);
     if (invalid != null) {
@@ -387,7 +303,7 @@ public final class HttpCore {
       headers = responseHeaders(output, logger.id());
     }
     logger.close();
-    send(exchange, output.status, headers, output.body);
+    exchange.respond(output.status, headers, output.body, close);
   }
 
   /** x-open-runtimes-timeout in seconds: 0 when absent, -1 when not a positive integer. */
@@ -429,13 +345,13 @@ public final class HttpCore {
     return new Output(status, new HashMap<>(), new byte[0], null);
   }
 
-  private void handleV2(HttpExchange exchange) throws IOException, Abandoned {
-    Map<String, String> incoming = lowerCaseHeaders(exchange.getRequestHeaders());
-    byte[] raw = readBody(exchange);
+  private void handleV2(HttpServer.Exchange exchange) throws IOException, HttpServer.Answered {
+    Map<String, String> incoming = exchange.headers;
+    byte[] raw = exchange.body;
     if (!config.v2Key.equals(incoming.get("x-internal-challenge"))) {
       Map<String, Object> reply = new LinkedHashMap<>();
       reply.put("stderr", "Unauthorized");
-      sendJson(exchange, 500, reply);
+      sendJson(exchange, 500, reply, false);
       return;
     }
 
@@ -461,11 +377,11 @@ public final class HttpCore {
     int status;
     try {
       Function function = function();
-      Request request = new Request("POST", "http", incoming.getOrDefault("host", ""), target(exchange),
+      Request request = new Request("POST", "http", incoming.getOrDefault("host", ""), target(exchange.target),
           headers, payload.getBytes(StandardCharsets.UTF_8), variables);
       Output output = run(function, request, logger, timeout, timeoutReply(exchange, () -> {
         logger.raw(true, TIMED_OUT);
-        replyV2(exchange, logger, new LinkedHashMap<>(), 500);
+        replyV2(exchange, logger, new LinkedHashMap<>(), 500, true);
       }));
       if (output == null) {
         logger.raw(true, NO_RETURN);
@@ -480,22 +396,22 @@ public final class HttpCore {
     } catch (Function.LoadError e) {
       logger.raw(true, e.getMessage());
       status = 500;
-    } catch (Abandoned e) {
+    } catch (HttpServer.Answered e) {
       throw e;
     } catch (Throwable error) {
       logger.raw(true, trace(error));
       status = 500;
     }
-    replyV2(exchange, logger, reply, status);
+    replyV2(exchange, logger, reply, status, false);
   }
 
   /** The v2 reply: `reply` plus the call's stdout and stderr. */
-  private static void replyV2(HttpExchange exchange, Logger logger, Map<String, Object> reply, int status)
-      throws IOException {
+  private static void replyV2(HttpServer.Exchange exchange, Logger logger, Map<String, Object> reply, int status,
+      boolean close) throws IOException {
     logger.close();
     reply.put("stdout", logger.collected(false));
     reply.put("stderr", logger.collected(true));
-    sendJson(exchange, status < 100 || status > 999 ? 500 : status, reply);
+    sendJson(exchange, status < 100 || status > 999 ? 500 : status, reply, close);
   }
 
   private static Map<String, String> stringMap(Object value, boolean lowerKeys) {
