@@ -18,6 +18,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from emulator import event_loop  # noqa: E402  (the loop the emulator serves on)
 from emulator.executors.base import ExecutionRequest, Instance, RuntimeSpec  # noqa: E402
 from emulator.executors.runtime_client import RuntimeClient  # noqa: E402
 
@@ -46,4 +47,4 @@ async def main(port: int, secret: str, logs_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])))
+    event_loop.run(main(int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])))
