@@ -848,6 +848,20 @@ func reasonPhrase(_ status: Int) -> String {
     return reasons[status] ?? "Status"
 }
 
+// UTF-8 text of bytes (invalid sequences repaired), through String's contiguous fast path.
+func utf8Text(_ bytes: ArraySlice<UInt8>) -> String {
+    return bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+}
+
+// `bytes` without leading and trailing spaces and tabs.
+func trimmedBlanks(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    var start = bytes.startIndex
+    var end = bytes.endIndex
+    while start < end && (bytes[start] == 32 || bytes[start] == 9) { start += 1 }
+    while end > start && (bytes[end - 1] == 32 || bytes[end - 1] == 9) { end -= 1 }
+    return bytes[start..<end]
+}
+
 final class Connection {
     let fd: Int32
     var buffer = [UInt8]()
@@ -866,13 +880,18 @@ final class Connection {
     }
 
     func find(_ needle: [UInt8], from start: Int = 0) -> Int? {
-        if buffer.count < needle.count { return nil }
-        var i = start
-        while i + needle.count <= buffer.count {
-            if buffer[i] == needle[0] && Array(buffer[i..<(i + needle.count)]) == needle { return i }
-            i += 1
+        return buffer.withUnsafeBufferPointer { bytes -> Int? in
+            var i = start
+            while i + needle.count <= bytes.count {
+                if bytes[i] == needle[0] {
+                    var matched = 1
+                    while matched < needle.count && bytes[i + matched] == needle[matched] { matched += 1 }
+                    if matched == needle.count { return i }
+                }
+                i += 1
+            }
+            return nil
         }
-        return nil
     }
 
     func take(_ count: Int) -> [UInt8]? {
@@ -890,7 +909,7 @@ final class Connection {
             if !fill() { return nil }
             at = find([13, 10])
         }
-        let text = String(decoding: buffer[0..<at!], as: UTF8.self)
+        let text = utf8Text(buffer[0..<at!])
         buffer.removeFirst(at! + 2)
         return text
     }
@@ -903,11 +922,9 @@ final class Connection {
             if !fill() { return (nil, nil, false) }
             end = find([13, 10, 13, 10])
         }
-        let head = String(decoding: buffer[0..<end!], as: UTF8.self).components(separatedBy: "\r\n")
+        let parsed = parseHead(buffer[0..<end!])
         buffer.removeFirst(end! + 4)
-        let parts = head[0].split(separator: " ")
-        if parts.count < 3 { return (nil, 400, false) }
-        var request = HttpRequest(method: String(parts[0]), target: String(parts[1]))
+        guard var request = parsed.request else { return (nil, 400, false) }
         if !request.target.hasPrefix("/") {
             if let scheme = request.target.range(of: "://"),
                let slash = request.target[scheme.upperBound...].firstIndex(of: "/") {
@@ -916,14 +933,8 @@ final class Connection {
                 request.target = "/"
             }
         }
-        for field in head.dropFirst() {
-            guard let colon = field.firstIndex(of: ":") else { continue }
-            let key = field[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = field[field.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            request.headers.append((key, value))
-        }
         let connection = request.header("connection").lowercased()
-        let keepAlive = parts[2] == "HTTP/1.1" ? connection != "close" : connection == "keep-alive"
+        let keepAlive = parsed.http11 ? connection != "close" : connection == "keep-alive"
         if request.header("expect").lowercased() == "100-continue" {
             _ = sendAll(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         }
@@ -959,6 +970,34 @@ final class Connection {
         }
         if buffer.capacity > 1024 * 1024 { buffer = Array(buffer) }
         return (request, nil, keepAlive)
+    }
+
+    // The request line and header fields, read from the bytes (no String of the whole head, no
+    // Foundation splitting and trimming); request nil for a malformed request line.
+    private func parseHead(_ head: ArraySlice<UInt8>) -> (request: HttpRequest?, http11: Bool) {
+        var lines: [ArraySlice<UInt8>] = []
+        var start = head.startIndex
+        var i = start
+        while i + 1 < head.endIndex {
+            if head[i] == 13 && head[i + 1] == 10 {
+                lines.append(head[start..<i])
+                i += 2
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        lines.append(head[start..<head.endIndex])
+        let parts = lines[0].split(separator: 32)
+        if parts.count < 3 { return (nil, false) }
+        var request = HttpRequest(method: utf8Text(parts[0]), target: utf8Text(parts[1]))
+        for field in lines.dropFirst() {
+            guard let colon = field.firstIndex(of: 58) else { continue }
+            var key = Array(trimmedBlanks(field[..<colon]))
+            for index in key.indices where key[index] >= 65 && key[index] <= 90 { key[index] += 32 }
+            request.headers.append((utf8Text(key[...]), utf8Text(trimmedBlanks(field[(colon + 1)...]))))
+        }
+        return (request, utf8Text(parts[2]) == "HTTP/1.1")
     }
 
     func sendAll(_ bytes: [UInt8]) -> Bool {
