@@ -6,7 +6,8 @@ import textwrap
 
 LINES = 12_500  # of 8000 characters: 100 MB
 
-# Logs its mode (the body); "flood" then logs 100 MB through context.log, "ok" nothing more, and any
+# Logs its mode (the body); "flood" then logs 100 MB through context.log, "native" prints 100 MB
+# (System.out, which the adapters route into the same log file), "ok" nothing more, and any
 # other mode ("warm") makes as much garbage as a flood without logging it, so that the JVM's young
 # space is in use before a flood (its first use alone grows the process by up to ~100 MB).
 JVM_FLOODS = {
@@ -25,6 +26,8 @@ JVM_FLOODS = {
                 for (int i = 0; i < {LINES}; i++) {{
                     if (mode.equals("flood")) {{
                         context.log(line);
+                    }} else if (mode.equals("native")) {{
+                        System.out.println(line);
                     }} else if (!mode.equals("ok")) {{
                         for (int copy = 0; copy < 4; copy++) {{
                             made += (line + i).getBytes().length;
@@ -50,6 +53,8 @@ JVM_FLOODS = {
                 for (i in 0 until {LINES}) {{
                     if (mode == "flood") {{
                         context.log(line)
+                    }} else if (mode == "native") {{
+                        println(line)
                     }} else if (mode != "ok") {{
                         repeat(4) {{ made += (line + i).toByteArray().size }}
                     }}
@@ -60,8 +65,8 @@ JVM_FLOODS = {
         """)),
 }
 
-# The same protocol for the native adapters (Ruby, C++, Swift), plus "native": 100 MB of the
-# language's own output (puts, std::cout, print), which the adapters route into the same log file.
+# The same protocol for the native adapters (Ruby, C++, Swift); "native": the language's own
+# output (puts, std::cout, print).
 NATIVE_FLOODS = {
     "ruby-3.1": ("index.rb", textwrap.dedent(f"""
         def main(context)

@@ -1,7 +1,7 @@
 """The JVM adapters' (Java, Kotlin: one core, runtimes/java/core) per-call logs, through the contract
 harness: a call's log file holds at most what the executor reads of it (5 MiB + 1 byte, then it notes
-the truncation) however much the call logs, and the adapter's memory does not grow with the flood; a
-logs dir gone missing is made again by the next call that writes logs."""
+the truncation) however much the call logs (context.log or System.out), and the adapter's memory does
+not grow with the flood; a logs dir gone missing is made again by the next call that writes logs."""
 from __future__ import annotations
 
 import shutil
@@ -12,6 +12,7 @@ from .contract_common import RuntimeContract
 from .log_floods import JVM_FLOODS
 
 STREAM_LIMIT = 5 * 1024 * 1024 + 1  # Logger.STREAM_LIMIT; the executor reads 5 MiB of a file
+NATIVE_NOTICE = "Native logs detected. Use context.log() or context.error() for better experience.\n"
 
 
 def peak_rss_kb(pid: int) -> int:
@@ -27,16 +28,18 @@ def driver(request, tmp_path_factory):
         yield running
 
 
-def test_a_log_flood_keeps_what_the_executor_reads(driver):
+@pytest.mark.parametrize("mode", ["flood", "native"])  # context.log, or the language's own output
+def test_a_log_flood_keeps_what_the_executor_reads(driver, mode):
     warm = driver.request(body="warm", read_timeout=120)
     assert warm.status == 200 and warm.body == b"done true" and warm.logs == "warm\n", warm.short()
     before = peak_rss_kb(driver.proc.pid)
-    flood = driver.request(body="flood", log_id="flood", read_timeout=120)
+    flood = driver.request(body=mode, log_id=mode, read_timeout=120)
     assert flood.status == 200 and flood.body == b"done false", flood.short()
     # exactly the cap (the logs are ASCII: characters are bytes), starting with what came first
-    assert len(flood.logs) == STREAM_LIMIT and flood.logs.startswith("flood\n" + "x" * 8000 + "\n"), \
-        (len(flood.logs), flood.logs[:100])
-    assert flood.errors == "", flood.errors[:300]
+    first = mode + "\n" + (NATIVE_NOTICE if mode == "native" else "") + "x" * 8000 + "\n"
+    assert len(flood.logs) == STREAM_LIMIT and flood.logs.startswith(first), (len(flood.logs), flood.logs[:200])
+    assert flood.logs.count("Native logs detected.") == (mode == "native") and flood.errors == "", \
+        flood.errors[:300]
     grown_mb = (peak_rss_kb(driver.proc.pid) - before) / 1024
     assert grown_mb < 40, f"the adapter's peak memory grew by {grown_mb:.0f} MB for 100 MB of logs"
     after = driver.request(body="ok")

@@ -4,13 +4,12 @@ a 4xx and change nothing, keep-alive and Expect rules, header parsing, a timed-o
 closing, and no thread per call. The open-runtimes contract itself is test_python_contract.py."""
 from __future__ import annotations
 
-import json
 import os
-import socket
-
-from support import wait_for
 
 from .contract_common import RuntimeContract
+from .http_common import (assert_headers_as_the_function_sees_them, assert_keep_alive_rules_and_expect_continue,
+                          assert_malformed_requests_refused, assert_no_thread_per_call,
+                          assert_timed_out_call_closes_its_connection_and_runs_on, connect)
 
 contract = RuntimeContract("python-3.11")
 
@@ -29,153 +28,30 @@ FUNCTION = {
 }
 
 
-def connect(driver) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", driver.port), timeout=30)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def read_response(sock: socket.socket, buffered: bytes = b"") -> tuple[int, dict[str, str], bytes, bytes]:
-    """One response from `sock`: (status, headers, body, bytes read past it)."""
-    data = buffered
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed mid-body"
-        rest += chunk
-    return int(lines[0].split()[1]), headers, rest[:length], rest[length:]
-
-
-def closed_by_server(sock: socket.socket) -> bool:
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
-
-
-def request(driver, *, method: str = "POST", version: str = "HTTP/1.1", extra: str = "", body: bytes = b"",
-            timeout: int = 15) -> bytes:
-    return (f"{method} /path?q=1 {version}\r\nhost: 127.0.0.1\r\nx-open-runtimes-secret: {driver.secret}\r\n"
-            f"x-open-runtimes-timeout: {timeout}\r\nx-open-runtimes-logging: disabled\r\n{extra}"
-            f"content-length: {len(body)}\r\n\r\n").encode("latin-1") + body
-
-
-def log_files(driver) -> list[str]:
-    return sorted(os.listdir(driver.logs_dir))
-
-
 def threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
 def test_malformed_requests_get_4xx_and_the_adapter_keeps_serving(tmp_path):
     with contract.running(tmp_path, FUNCTION, "main.py") as driver:
-        # Each ends where the adapter stops reading: bytes left unread when it closes would make the
-        # kernel reset the connection, and the client could lose the answer.
-        cases = [
-            (b"NONSENSE\r\n", 400),
-            (b"POST / HTTP/2.0\r\n", 400),
-            (b"POST /" + b"a" * (65537 - 6), 414),
-            (b"POST / HTTP/1.1\r\n" + b"x-long: " + b"v" * (65537 - 8), 431),
-            (b"POST / HTTP/1.1\r\n" + b"".join(b"x-h%d: v\r\n" % i for i in range(1001)), 431),
-            (b"POST / HTTP/1.1\r\nno colon here\r\n", 400),
-        ]
-        for raw, status in cases:
-            with connect(driver) as sock:
-                sock.sendall(raw)
-                got, headers, _, _ = read_response(sock)
-                assert (got, headers.get("connection")) == (status, "close"), raw[:60]
-                assert closed_by_server(sock)
-        assert log_files(driver) == [], "a refused request writes nothing"
-        with connect(driver) as sock:
-            sock.sendall(request(driver, body=b"fine"))
-            status, _, body, _ = read_response(sock)
-            assert status == 200 and json.loads(body)["body"] == "fine"
+        assert_malformed_requests_refused(driver)
 
 
 def test_headers_as_the_function_sees_them(tmp_path):
     with contract.running(tmp_path, FUNCTION, "main.py") as driver, connect(driver) as sock:
-        sock.sendall(request(driver, method="PATCH", extra="X-Mixed-Case: One\r\nx-folded: first\r\n  second\r\n"
-                                                          "x-open-runtimes-custom: hidden\r\n"))
-        status, _, body, _ = read_response(sock)
-        seen = json.loads(body)
-        assert status == 200 and seen["method"] == "PATCH"
-        assert seen["headers"]["x-mixed-case"] == "One" and seen["headers"]["x-folded"] == "first second"
-        # The executor's own headers are not the function's; the enforced set (which the contract
-        # driver makes include x-open-runtimes-custom: 248) goes on top.
-        assert "x-open-runtimes-secret" not in seen["headers"] and "x-open-runtimes-timeout" not in seen["headers"]
-        assert seen["headers"]["x-open-runtimes-custom"] == "248", seen["headers"]
+        assert_headers_as_the_function_sees_them(driver, sock)
 
 
 def test_keep_alive_rules_and_expect_continue(tmp_path):
     with contract.running(tmp_path, FUNCTION, "main.py") as driver:
-        with connect(driver) as sock:  # HTTP/1.1: several calls on one connection, pipelined too
-            sock.sendall(request(driver, body=b"a") + request(driver, body=b"b"))
-            _, headers, first, rest = read_response(sock)
-            _, _, second, _ = read_response(sock, rest)
-            assert [json.loads(b)["body"] for b in (first, second)] == ["a", "b"]
-            assert "connection" not in headers
-        for version, extra in (("HTTP/1.0", ""), ("HTTP/1.1", "connection: close\r\n")):
-            with connect(driver) as sock:
-                sock.sendall(request(driver, version=version, extra=extra))
-                status, headers, _, _ = read_response(sock)
-                assert (status, headers.get("connection")) == (200, "close")
-                assert closed_by_server(sock)
-        with connect(driver) as sock:  # the body is sent only after the interim answer, as curl does
-            sock.sendall(request(driver, extra="expect: 100-continue\r\n", body=b"later")[:-5])
-            interim = b""
-            while not interim.endswith(b"\r\n\r\n"):
-                interim += sock.recv(1)
-            assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
-            sock.sendall(b"later")
-            status, _, body, _ = read_response(sock)
-            assert status == 200 and json.loads(body)["body"] == "later"
+        assert_keep_alive_rules_and_expect_continue(driver)
 
 
 def test_timed_out_call_closes_its_connection_and_runs_on(tmp_path):
-    marker = tmp_path / "slow.done"
     with contract.running(tmp_path, FUNCTION, "main.py") as driver:
-        with connect(driver) as sock:
-            sock.sendall(request(driver, timeout=1, extra=f"x-action: sleep\r\nx-seconds: 4\r\nx-marker: {marker}\r\n"))
-            status, headers, body, _ = read_response(sock)
-            assert not marker.exists(), "the timeout answers before the call ends"
-            assert (status, body, headers.get("connection")) == (500, b"", "close")
-            assert closed_by_server(sock)
-        with connect(driver) as sock:  # a new connection is served while the late call still runs
-            sock.sendall(request(driver, body=b"next"))
-            status, _, body, _ = read_response(sock)
-            assert status == 200 and json.loads(body)["body"] == "next"
-            assert not marker.exists()
-        wait_for(marker.exists, timeout=60, message="the timed-out call kept running to its end")
+        assert_timed_out_call_closes_its_connection_and_runs_on(driver, tmp_path / "slow.done")
 
 
 def test_no_thread_per_call(tmp_path):
     with contract.running(tmp_path, FUNCTION, "main.py") as driver:
-        pid = driver.proc.pid
-        with connect(driver) as sock:
-            sock.sendall(request(driver))
-            read_response(sock)
-            busy = threads(pid)
-            for _ in range(200):
-                sock.sendall(request(driver))
-                assert read_response(sock)[0] == 200
-            assert threads(pid) == busy, "calls on one connection start no threads"
-        socks = [connect(driver) for _ in range(8)]
-        for sock in socks:
-            sock.sendall(request(driver))
-        for sock in socks:
-            assert read_response(sock)[0] == 200
-        assert threads(pid) >= busy + 7, "each connection has a thread of its own"
-        for sock in socks:
-            sock.close()
-        wait_for(lambda: threads(pid) < busy, timeout=60, message="connection threads end with their connections")
+        assert_no_thread_per_call(driver, lambda: threads(driver.proc.pid))
