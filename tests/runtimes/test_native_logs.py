@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import pytest
 
+from . import test_jvm_logs
 from .contract_common import RuntimeContract
 from .log_floods import NATIVE_FLOODS
-from .test_jvm_logs import (test_a_log_flood_keeps_what_the_executor_reads,  # noqa: F401 (collected here)
-                            test_a_missing_logs_dir_is_made_again)
+
+# Collected here too, where `driver` is this module's.
+test_a_log_flood_keeps_what_the_executor_reads = test_jvm_logs.test_a_log_flood_keeps_what_the_executor_reads
+test_a_missing_logs_dir_is_made_again = test_jvm_logs.test_a_missing_logs_dir_is_made_again
 
 
 @pytest.fixture(scope="module", params=sorted(NATIVE_FLOODS))
