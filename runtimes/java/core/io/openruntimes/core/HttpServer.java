@@ -16,7 +16,7 @@ import java.util.Map;
  * The adapter's HTTP/1.1 server: one thread per connection reads a request, runs it and writes the
  * response in one write. The executor keeps its connections open, so a warm call costs no thread
  * switch (com.sun.net.httpserver hands every request from its selector thread to a pool thread and
- * the connection back: about three times the CPU of a whole call here). Requests are parsed as the
+ * the connection back: 2.5 times the CPU of a whole warm call here). Requests are parsed as the
  * Python adapter parses them (runtimes/python/server.py): limits answered with 414/431/413, anything
  * malformed with 400, each closing the connection.
  */
