@@ -7,17 +7,21 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ._resources import STARTERS_DIR
 from . import event_loop
-from .access_log import AccessLog
-from .api.common import STATE_KEY
+from .dev import DEBOUNCE_MS
 from .devclient import Client, ClientError, client_options, default_project, parse_headers, run_exec, run_trigger
-from .server import start_server
-from .services.state import Settings
 from .version import APPWRITE_VERSION
+
+# The server's modules (aiohttp, the API, the services) are imported by the commands that serve,
+# not here: `exec` and `trigger` never need them, and `dev` starts its toolchain probes first.
+if TYPE_CHECKING:
+    from .access_log import AccessLog
+    from .services.state import Settings
 
 
 @click.group()
@@ -67,6 +71,8 @@ def serve_options(fn):
 
 
 async def run_server(settings: Settings, host: str, port: int, access_log: AccessLog | None = None) -> None:
+    from .api.common import STATE_KEY
+    from .server import start_server
     runner = await start_server(settings, host, port)
     if access_log is not None:
         access_log.attach(runner.app[STATE_KEY])
@@ -106,6 +112,8 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, functions_domai
 
     Prints a line per execution (time, function, trigger, method and path, status code, duration,
     status) and per build (start, its output as it comes, end with duration or failure reason)."""
+    from .access_log import AccessLog
+    from .services.state import Settings
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Absolute: builds and function processes run in their own directories.
     settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
@@ -162,6 +170,7 @@ def contract_test(runtimes, api, executor, endpoint, toolchains):
     from .background import BackgroundServer
     from .contract import format_table, run_contract
     from .languages import LANGUAGES
+    from .services.state import Settings
 
     selected = list(runtimes) or [f"{lang.key}-{lang.versions[-1]}" for lang in
                                   sorted(LANGUAGES.values(), key=lambda l: l.key)]
@@ -192,7 +201,7 @@ def contract_test(runtimes, api, executor, endpoint, toolchains):
 @click.argument("project_dir", default=".", type=click.Path(exists=True, file_okay=True))
 @click.option("--project", "project_id", default=None,
               help="Project id the functions live under [default: the config's projectId, else 'default'].")
-@click.option("--debounce", default=100, show_default=True, type=click.IntRange(10, 5000),
+@click.option("--debounce", default=DEBOUNCE_MS, show_default=True, type=click.IntRange(10, 5000),
               help="Milliseconds of quiet after a change before reloading.")
 def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain, project_dir, project_id, debounce,
         docker_image_prefix, toolchains):
@@ -202,19 +211,22 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain,
     Source edits of interpreted functions are hot-swapped onto the last build (no reinstall);
     a dependency file change, a compiled runtime or a config change rebuilds fully. The old
     deployment serves until the new one is ready; a failed build keeps it and prints why."""
-    from .dev.session import run_dev
+    from .dev.warmup import warm_toolchains
     from .project import ProjectError, load_project
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         project = load_project(project_dir, project_id)
     except ProjectError as exc:
         raise click.ClickException(str(exc))
+    warm_up = warm_toolchains([fn.runtime for fn in project.functions], toolchains) if executor == "local" else None
+    from .dev.session import run_dev  # the server's modules: imported while the probes run
+    from .services.state import Settings
     # Absolute: function processes start in their build directories.
     settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
                         docker_image_prefix=docker_image_prefix,
                         cors_origins=cors_origins, functions_domain=functions_domain, toolchains=toolchains)
     try:
-        event_loop.run(run_dev(project, settings, host, port, debounce_ms=debounce))
+        event_loop.run(run_dev(project, settings, host, port, debounce_ms=debounce, warm_up=warm_up))
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
 

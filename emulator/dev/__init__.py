@@ -9,3 +9,9 @@ One module per job, like uvicorn's reloader, which is kept apart from the server
 - config.py   polling the project config file for edits
 - console.py  terminal output
 """
+
+# The quiet window after a change before it goes live (`dev --debounce`). Editors write a save in
+# one burst of a few milliseconds; the window is what a save costs on top of the hot swap itself,
+# which is prepared while it runs (deploy.py), so it is kept at about the swap's own duration.
+DEBOUNCE_MS = 50
+

@@ -14,6 +14,7 @@ from ..access_log import BuildOutputLines
 from ..errors import AppwriteError
 from ..project import FunctionConfig, Project
 from ..services.state import State
+from . import DEBOUNCE_MS
 from .config import ConfigPoller
 from .console import Console
 from .deploy import BuildWaiter, DeployContext, FunctionDeployer, sync_function
@@ -22,7 +23,7 @@ from .watch import Watcher, WatchFilter
 
 
 class DevLoop:
-    def __init__(self, project: Project, state: State, debounce_ms: int = 100, console: Console | None = None):
+    def __init__(self, project: Project, state: State, debounce_ms: int = DEBOUNCE_MS, console: Console | None = None):
         self.project = project
         self.state = state
         self.pid = project.project_id

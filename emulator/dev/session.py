@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from concurrent.futures import Future
 
 import click
 
@@ -11,11 +12,14 @@ from ..api.common import STATE_KEY
 from ..project import Project
 from ..server import start_server
 from ..services.state import Settings
+from . import DEBOUNCE_MS
 from .loop import DevLoop
 
 
-async def run_dev(project: Project, settings: Settings, host: str, port: int, debounce_ms: int = 100,
-                  ready: asyncio.Event | None = None) -> None:
+async def run_dev(project: Project, settings: Settings, host: str, port: int, debounce_ms: int = DEBOUNCE_MS,
+                  ready: asyncio.Event | None = None, warm_up: Future | None = None) -> None:
+    """`warm_up`: the toolchain probes started before the server (dev/warmup.py); the first
+    deployments wait for them rather than run the same probes again."""
     # SIGTERM ends the session like Ctrl+C, so the function processes it started are stopped too.
     main_task = asyncio.current_task()
     try:
@@ -33,6 +37,8 @@ async def run_dev(project: Project, settings: Settings, host: str, port: int, de
                    f"Data in {settings.data_dir}.")
         for fn in project.functions:
             click.echo(f"  {fn.id:<20} {fn.runtime:<14} {fn.entrypoint:<24} {fn.path}")
+        if warm_up is not None:
+            await asyncio.wrap_future(warm_up)
         await loop.start()
         await loop.initial_deploys()
         ids = next(iter(loop.watched), "FUNCTION_ID")

@@ -128,6 +128,11 @@ class Executor(ABC):
         fails now (raises ExecutorError) rather than on the first execution. Without warm
         instances there is nothing to start."""
 
+    async def start_ahead(self, spec: RuntimeSpec) -> None:
+        """Start an instance of `spec` ahead of need, as far as it goes without loading the
+        function's code (whose files may still change), for `prewarm` or an execution to finish
+        starting. Best effort: executors and runtimes that cannot do nothing."""
+
     def acquire(self, spec: RuntimeSpec) -> AsyncContextManager[Instance]:
         """`async with executor.acquire(spec) as instance:` a started instance of `spec`, counted
         busy until the block ends. Only with `capabilities.warm_instances`."""

@@ -32,6 +32,8 @@ from .runtime_client import RuntimeClient, make_logs_dir, remove_instance_dir
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "DENO_DIR", "DENO_INSTALL",
                    "PYENV_ROOT", "SYSTEMROOT")
 OUTPUT_TAIL_BYTES = 16 * 1024
+# Instances started ahead of need kept at once (`dev` starts one for the function last deployed).
+MAX_AHEAD = 1
 
 
 class _Process:
@@ -42,12 +44,15 @@ class _Process:
         self.unit = unit  # its ProcessOwner unit
         self.tail: collections.deque[bytes] = collections.deque()
         self.tail_size = 0
+        # Set on output: adapters print a line once they listen, so start-up is checked right then.
+        self.printed = asyncio.Event()
         self.reader = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
         # Always drain: a function that floods stdout must never block on a full pipe.
         while True:
             chunk = await self.proc.stdout.read(65536)
+            self.printed.set()
             if not chunk:
                 return
             self.tail.append(chunk)
@@ -70,6 +75,7 @@ class LocalExecutor(PooledExecutor):
         self.startup_timeout = startup_timeout
         self.client = client or RuntimeClient()
         self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size, idle_timeout=idle_timeout)
+        self._ahead: dict[tuple, Instance] = {}  # spec fingerprint -> instance started ahead (start_ahead)
         # The data dir (run_dir's parent) names the processes; the server adopts their orphans.
         self.owner = ProcessOwner(self.run_dir.parent)
         become_subreaper()
@@ -110,17 +116,66 @@ class LocalExecutor(PooledExecutor):
             await asyncio.to_thread(self.owner.end, unit)
 
     # -- instances ------------------------------------------------------------------------------
-    async def _start(self, spec: RuntimeSpec) -> Instance:
+    def _language(self, spec: RuntimeSpec):
         language = language_for_runtime(spec.runtime, self.toolchains)
         if language is None:
             raise ExecutorError(f'Runtime "{spec.runtime}" is not supported by the local executor.', 404)
         toolchain = language.toolchain()
         if not toolchain.available:
             raise ExecutorError(f"The {language.name} toolchain is not installed: {toolchain.hint}", 500)
-        command = language.server(spec.build_dir, spec.entrypoint)
-        secret = secrets.token_hex(16)
+        return language
+
+    async def _start(self, spec: RuntimeSpec) -> Instance:
+        ahead = self._ahead.pop(spec.fingerprint(), None)
+        if ahead is not None and await self._release(ahead):
+            return ahead
+        language = self._language(spec)
         port = free_port()
-        inst_dir = self.run_dir / f"{spec.deployment_key}-{port}"
+        inst = await self._spawn(spec, language.server(spec.build_dir, spec.entrypoint), language, port, str(port))
+        await self._wait_listening(inst)
+        return inst
+
+    async def start_ahead(self, spec: RuntimeSpec) -> None:
+        """Start an instance of `spec` as far as it goes without the function's code (Language.
+        server_ahead); the next `_start` of the same spec releases it. At most MAX_AHEAD are kept,
+        oldest stopped first; `stop_deployment` and `close` stop them like any instance."""
+        if spec.fingerprint() in self._ahead:
+            return
+        language = self._language(spec)
+        command = language.server_ahead(language.server(spec.build_dir, spec.entrypoint))
+        if command is None:
+            return
+        while len(self._ahead) >= MAX_AHEAD:
+            await self._stop(self._ahead.pop(next(iter(self._ahead))))
+        inst = await self._spawn(spec, command, language, 0, "ahead-" + secrets.token_hex(4))
+        self._ahead[spec.fingerprint()] = inst
+
+    async def _release(self, inst: Instance) -> bool:
+        """Let an instance started ahead load the function and listen, on a port picked now.
+        False when it cannot (it is stopped; the caller starts one the usual way)."""
+        handle: _Process = inst.handle
+        inst.port = free_port()
+        try:
+            if handle.proc.returncode is not None or handle.proc.stdin is None:
+                raise ConnectionResetError("exited while waiting")
+            handle.proc.stdin.write(f"go {inst.port}\n".encode())
+            await handle.proc.stdin.drain()
+            handle.proc.stdin.close()
+        except OSError:
+            await self._stop(inst)
+            return False
+        try:
+            await self._wait_listening(inst)  # stops it when it fails
+        except ExecutorError:
+            return False
+        inst.started_at = inst.last_used = time.monotonic()
+        return True
+
+    async def _spawn(self, spec: RuntimeSpec, command, language, port: int, name: str) -> Instance:
+        """Start `command` as an instance of `spec`, registered with the process owner; port 0:
+        started ahead, its stdin a pipe that releases it (`_release`)."""
+        secret = secrets.token_hex(16)
+        inst_dir = self.run_dir / f"{spec.deployment_key}-{name}"
         logs_dir = make_logs_dir(inst_dir, language.logs_on_tmpfs)  # tmpfs: runtime_client.py says why
         host_env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
         env = server_env({**host_env, **spec.env, **command.env}, version=spec.version, entrypoint=spec.entrypoint,
@@ -134,7 +189,8 @@ class LocalExecutor(PooledExecutor):
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command.argv, cwd=command.cwd or str(spec.build_dir), env=env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.PIPE if port == 0 else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
             self.owner.add_root(unit, proc.pid)
         except OSError as exc:
@@ -142,10 +198,7 @@ class LocalExecutor(PooledExecutor):
         finally:
             self.owner.lock.release()
         (inst_dir / "pid").write_text(str(proc.pid))
-        handle = _Process(proc, unit)
-        inst = Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir, handle=handle)
-        await self._wait_listening(inst)
-        return inst
+        return Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir, handle=_Process(proc, unit))
 
     async def _wait_listening(self, inst: Instance) -> None:
         handle: _Process = inst.handle
@@ -159,12 +212,14 @@ class LocalExecutor(PooledExecutor):
                 raise ExecutorError(
                     f"Runtime exited with code {handle.proc.returncode} before it started listening. "
                     f"Output:\n{handle.output()}", 500)
+            handle.printed.clear()  # before the attempt: a line printed after it wakes the next one
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", inst.port)
                 writer.close()
                 return
             except OSError:
-                await asyncio.sleep(delay)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(handle.printed.wait(), delay)
                 delay = min(delay * 1.5, 0.02)  # a start is usually ~100 ms: poll finely
         await self._stop(inst)
         raise ExecutorError(
@@ -202,10 +257,15 @@ class LocalExecutor(PooledExecutor):
 
     async def stop_deployment(self, deployment_key: str) -> None:
         """Stop the deployment's instances and its build, if one is running."""
+        for key, inst in list(self._ahead.items()):
+            if inst.spec.deployment_key == deployment_key:
+                await self._stop(self._ahead.pop(key))
         await self.pool.stop_deployment(deployment_key)
         await asyncio.to_thread(self.owner.end, _build_unit(deployment_key))
 
     async def close(self) -> None:
+        while self._ahead:
+            await self._stop(self._ahead.pop(next(iter(self._ahead))))
         await self.pool.close()
         # Builds still running, and anything else started for this data dir by this server.
         await asyncio.to_thread(self.owner.end_all)

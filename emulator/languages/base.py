@@ -127,6 +127,11 @@ class Language:
             return _probe_toolchain(binaries, (versioned, *self.version_command[1:]), self.install_hint)
         return _probe_toolchain(self.required_binaries, self.version_command, self.install_hint)
 
+    def warm_up(self) -> None:
+        """Run the (cached) probes a build and an instance of this runtime ask for, ahead of them:
+        `dev` calls it while the server starts (dev/warmup.py)."""
+        self.toolchain()
+
     def build_env(self, build_dir: Path) -> dict[str, str]:
         """Extra environment for the user's build commands (e.g. a venv on PATH)."""
         return {}
@@ -143,6 +148,12 @@ class Language:
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
         raise NotImplementedError
 
+    def server_ahead(self, command: ServerCommand) -> ServerCommand | None:
+        """`command` (from `server`) as a process that starts ahead of need and loads no code of
+        the function until one line on its stdin releases it (LocalExecutor.start_ahead); None
+        when the language has no such start."""
+        return None
+
 
 @functools.lru_cache(maxsize=None)
 def _probe_toolchain(binaries: tuple[str, ...], version_command: tuple[str, ...], hint: str) -> Toolchain:
@@ -151,13 +162,23 @@ def _probe_toolchain(binaries: tuple[str, ...], version_command: tuple[str, ...]
         return Toolchain(False, "", f"{', '.join(missing)} not found. Install: {hint}")
     version = ""
     if version_command:
-        try:
-            out = subprocess.run(list(version_command), capture_output=True, text=True, timeout=60)
-            text = (out.stdout or out.stderr).strip()
-            version = text.splitlines()[0] if text else ""
-        except (OSError, subprocess.SubprocessError) as exc:
-            return Toolchain(False, "", f"{version_command[0]} failed to run ({exc}). Install: {hint}")
+        code, version = _first_output_line(tuple(version_command))
+        if code is None:
+            return Toolchain(False, "", f"{version_command[0]} failed to run ({version}). Install: {hint}")
     return Toolchain(True, version, "")
+
+
+@functools.lru_cache(maxsize=None)
+def _first_output_line(argv: tuple[str, ...]) -> tuple[int | None, str]:
+    """(exit code, first line it printed) of `argv`; (None, the error) when it cannot run. Cached:
+    the toolchain probe and the version match run the same `<binary> --version`, and a version
+    manager's shim (pyenv's is a chain of bash scripts) costs ~0.3 s a run."""
+    try:
+        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, str(exc)
+    text = (out.stdout or out.stderr).strip()
+    return out.returncode, text.splitlines()[0] if text else ""
 
 
 def wanted_version(runtime_version: str, versions: tuple[str, ...]) -> str:
@@ -203,10 +224,6 @@ def _first_matching(candidates: tuple[str, ...], version_args: tuple[str, ...], 
 def binary_version(path: str, version_args: tuple[str, ...]) -> str:
     """First line of what `path version_args` prints, "" when it fails. Cached per binary: the
     runtimes of every version of a language ask the same candidates (a JVM start each, for javac)."""
-    try:
-        out = subprocess.run([path, *version_args], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    text = (out.stdout or out.stderr).strip()
-    return text.splitlines()[0] if out.returncode == 0 and text else ""
+    code, line = _first_output_line((path, *version_args))
+    return line if code == 0 else ""
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from .base import Language, ServerCommand
 
+# Starts an instance ahead of need (`server_ahead`); dev's, the only one that asks for it.
+SPARE_LAUNCHER = Path(__file__).parents[1] / "dev" / "node_spare.cjs"
+
 
 class Node(Language):
     key = "node"
@@ -41,3 +44,7 @@ class Node(Language):
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
         return ServerCommand(argv=[self.binary(), str(self.adapter_dir / "server.js")], cwd=str(code_dir))
+
+    def server_ahead(self, command: ServerCommand) -> ServerCommand | None:
+        node, adapter = command.argv
+        return ServerCommand([node, str(SPARE_LAUNCHER), adapter], command.env, command.cwd)

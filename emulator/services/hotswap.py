@@ -32,7 +32,7 @@ from ..languages.base import BuildError
 from .builds import MAX_BUILD_LOG_CHARS
 from .deployments import _new_deployment, get_deployment
 from .functions import activate_deployment, get_function, refresh_latest_deployment
-from .state import StagedSwap, State
+from .state import StagedSwap, State, deployment_key
 
 
 def _lock(state: State, project: str, function_id: str) -> asyncio.Lock:
@@ -70,6 +70,9 @@ async def _drop_staged(state: State, project: str, function_id: str) -> str:
     if item is None:
         return ""
     if state.store.get("deployments", project, function_id, item.staged_id) is None:
+        # An instance started ahead on it (Executor.start_ahead) goes with it.
+        function = state.store.get("functions", project, "", function_id) or {}
+        await state.executor_for(function).stop_deployment(deployment_key(project, item.staged_id))
         await asyncio.to_thread(state.remove_tree, state.deployment_dir(project, function_id, item.staged_id))
     return item.staged_id
 

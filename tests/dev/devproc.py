@@ -24,17 +24,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class DevProcess:
-    def __init__(self, project_dir: Path, data_dir: Path, *args: str):
+    def __init__(self, project_dir: Path, data_dir: Path, *args: str, env: dict[str, str] | None = None):
         self.project_dir = project_dir
         self.data_dir = data_dir
         self.args = args
+        self.env = env or {}  # on top of this process's environment
         self.lines: list[str] = []
         self.cond = threading.Condition()
         self.endpoint = ""
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> "DevProcess":
-        env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", **self.env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "emulator", "dev", str(self.project_dir), "--port", "0",
              "--data-dir", str(self.data_dir), *self.args],

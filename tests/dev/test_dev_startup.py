@@ -1,0 +1,141 @@
+"""What `dev` does before its first reply: the toolchain probes, the first Python build, the imports.
+
+Each test runs a real `python -m emulator dev` (or a real interpreter) and checks the effect:
+which processes ran, what the build left on disk, which modules a command loaded.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .devproc import ROOT, DevProcess, edit, write, write_config, write_function
+
+pytestmark = pytest.mark.timeout(300)
+RUNTIME = f"python-{sys.version_info[0]}.{sys.version_info[1]}"  # the version of the interpreter below
+
+
+def test_cli_import_loads_no_server_modules():
+    """`exec` and `trigger` need none of the server, and `dev` starts its toolchain probes before
+    importing it: importing the command line must not pull in aiohttp, the API or the schemas."""
+    heavy = ("aiohttp", "jsonschema", "emulator.server", "emulator.app", "emulator.api", "emulator.services.state")
+    code = f"import sys, emulator.cli; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"imported by `import emulator.cli`: {out.stdout.strip()}"
+
+
+@pytest.fixture
+def logged_python(tmp_path) -> tuple[Path, Path]:
+    """A `python3` first on PATH that logs each of its command lines, then runs this interpreter's
+    base Python (the version RUNTIME names). Returns (its folder, its log)."""
+    folder, log = tmp_path / "bin", tmp_path / "python3-calls.log"
+    real = getattr(sys, "_base_executable", sys.executable)
+    write(folder / "python3", f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    (folder / "python3").chmod(0o755)
+    return folder, log
+
+
+def test_first_python_build_probes_once_and_copies_no_pip_for_empty_requirements(tmp_path, logged_python):
+    folder, log = logged_python
+    root = tmp_path / "project"
+    config = write_function(root, "hello", "python", "ok", runtime=RUNTIME)  # requirements.txt: empty
+    write_config(root, "startup", [config])
+    env = {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+    dev = DevProcess(root, tmp_path / "data", env=env).start(timeout=120)
+    try:
+        doc = dev.execute("hello", "startup")
+        assert doc["status"] == "completed" and doc["responseBody"] == "ok", doc
+        deployment = dev.call("GET", "/functions/hello", "startup")["deploymentId"]
+    finally:
+        dev.stop()
+    calls = log.read_text().splitlines()
+    # Each probe is a process start (~0.3 s through a version manager's shim): the version match and
+    # the toolchain check share one `--version`; the venv's base interpreter is asked once.
+    assert calls.count("--version") == 1, calls
+    assert len([c for c in calls if c.startswith("-c ")]) == 1, calls
+    build = tmp_path / "data/projects/startup/functions/hello/deployments" / deployment / "build"
+    site = next((build / "runtime-env/lib").glob("python3*/site-packages"))
+    assert not (site / "pip").exists(), "pip was copied into the venv of a function that declares no dependencies"
+    # The venv's pip wrapper still brings pip in on first use (a build command that runs `pip`).
+    out = subprocess.run([str(build / "runtime-env/bin/pip"), "--version"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and str(site) in out.stdout, out.stdout + out.stderr
+
+
+def test_requirements_naming_a_package_still_get_pip_in_the_venv(tmp_path):
+    """The other side of the empty-requirements case: a dependency file that names something gets
+    pip copied into the venv before the build command runs (here `python -m pip`, which no
+    wrapper sees)."""
+    from emulator.languages.python import ensure_venv
+
+    build = tmp_path / "build"
+    write(build / "requirements.txt", "six==1.16.0\n")
+    venv = ensure_venv(build, getattr(sys, "_base_executable", sys.executable))
+    out = subprocess.run([str(venv / "bin/python"), "-m", "pip", "--version"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and str(venv) in out.stdout, out.stdout + out.stderr
+    cfg = (venv / "pyvenv.cfg").read_text()
+    assert f"version = {sys.version_info[0]}.{sys.version_info[1]}." in cfg, cfg
+
+
+def _ahead_pids(data_dir: Path) -> set[int]:
+    """Live processes of instances started ahead (LocalExecutor.start_ahead) in a data dir."""
+    pids = set()
+    for pid_file in (data_dir / "run").glob("*-ahead-*/pid"):
+        try:
+            pid = int(pid_file.read_text())
+            if b"/dev/python_spare.py" in (cmd := Path(f"/proc/{pid}/cmdline").read_bytes()) \
+                    or b"/dev/node_spare.cjs" in cmd:
+                pids.add(pid)
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"
+    except OSError:
+        return False
+
+
+# A function that notes each load of its code in a file and answers its tag and process id.
+NOTING = {
+    "python": ("main.py", "import os\nopen({marker!r}, 'a').write('{tag}\\n')\n\n"
+                          "def main(context):\n    return context.res.text(f'{tag} {{os.getpid()}}')\n"),
+    "node": ("index.js", "require('fs').appendFileSync({marker!r}, '{tag}\\n');\n"
+                         "module.exports = async (context) => context.res.text(`{tag} ${{process.pid}}`);\n"),
+}
+
+
+@pytest.mark.parametrize("lang", ["python", "node"])
+def test_hot_swap_releases_the_instance_started_ahead_which_stops_with_dev(tmp_path, lang):
+    """After a deployment, dev stages the next hot swap and starts its instance ahead (the runtime
+    and the adapter's modules loaded, no function code); the next edit's instance is that process,
+    released onto the new code; when dev stops, the one started for the swap after it is gone too."""
+    from support import wait_for
+
+    root, data = tmp_path / "project", tmp_path / "data"
+    marker = tmp_path / "loads.log"
+    entry, source = NOTING[lang]
+    config = write_function(root, "spare", lang, "unused")
+    write(root / "functions/spare" / entry, source.format(marker=str(marker), tag="v1"))
+    write_config(root, "ahead", [config])
+    dev = DevProcess(root, data).start(timeout=120)
+    try:
+        assert dev.execute("spare", "ahead")["responseBody"].startswith("v1 ")
+        first = wait_for(lambda: _ahead_pids(data), timeout=60, message="no instance started ahead")
+        assert marker.read_text().splitlines() == ["v1"], "the instance started ahead loaded the function"
+        mark = dev.mark()
+        edit(root / "functions/spare" / entry, source.format(marker=str(marker), tag="v2"))
+        dev.wait_for(r"spare\s+deployed", since=mark, timeout=60)
+        tag, pid = dev.execute("spare", "ahead")["responseBody"].split()
+        assert tag == "v2" and int(pid) in first, f"the swap started process {pid} instead of releasing {first}"
+        assert marker.read_text().splitlines() == ["v1", "v2"]
+        second = wait_for(lambda: _ahead_pids(data) - first, timeout=60, message="none started for the next swap")
+    finally:
+        dev.stop()
+    assert not [pid for pid in first | second if _alive(pid)], "a process outlived dev"
