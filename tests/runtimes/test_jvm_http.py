@@ -85,6 +85,16 @@ def test_headers_and_target_as_the_function_sees_them(tmp_path):
         sock.sendall(request(driver).replace(b"POST /path?q=1 ", b"POST http://example.test/other?q=1 ", 1))
         status, _, body, _ = read_response(sock)
         assert status == 200 and json.loads(body)["path"] == "/other"
+        # HEAD: the headers of the answer (its length too) and no body, so the next answer follows at once
+        sock.sendall(request(driver, method="HEAD"))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(65536)
+        head, _, rest = head.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and b"\r\ncontent-length: " in head and rest == b"", head
+        sock.sendall(request(driver, body=b"after head"))
+        status, _, body, _ = read_response(sock, rest)
+        assert status == 200 and json.loads(body)["body"] == "after head"
 
 
 def test_keep_alive_rules_and_expect_continue(tmp_path):
