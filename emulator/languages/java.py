@@ -278,6 +278,7 @@ class Java(Language):
     default_entrypoint = "src/Main.java"
     dependency_files = DEPENDENCY_FILES
     compiled = True
+    logs_on_tmpfs = True  # runtimes/java/core Logger caps a call's logs
     required_binaries = ("java", "javac")
     install_hint = "apt-get install -y default-jdk-headless"
     version_command = ("javac", "-version")

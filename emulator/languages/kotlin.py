@@ -126,6 +126,7 @@ class Kotlin(Language):
     default_entrypoint = "src/Main.kt"
     dependency_files = jvm.DEPENDENCY_FILES
     compiled = True
+    logs_on_tmpfs = True  # runtimes/java/core Logger caps a call's logs (shared with Java)
     required_binaries = ("java", "javac")
     install_hint = HINT
     version_command = ("javac", "-version")
