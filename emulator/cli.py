@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import json
 import logging
@@ -221,6 +222,9 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain,
     warm_up = warm_toolchains([fn.runtime for fn in project.functions], toolchains) if executor == "local" else None
     from .dev.session import run_dev  # the server's modules: imported while the probes run
     from .services.state import Settings
+    # What the imports made lives as long as the process: out of the collector's sight, a full
+    # collection during the first deployment costs ~1 ms instead of ~20.
+    gc.freeze()
     # Absolute: function processes start in their build directories.
     settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
                         docker_image_prefix=docker_image_prefix,

@@ -219,6 +219,7 @@ class FunctionDeployer:
         c.phases["pack"] = time.monotonic()
         if reason:
             self.ctx.console.fn(fn.id, f"building ({reason}): {c.what} ...", fg="cyan")
+            self.ctx.checker.prepare(files)
             await self.discard_staged()
             doc = await upload_deployment(
                 state, self._pid, fn.id, {"activate": False, "entrypoint": fn.entrypoint, "commands": fn.commands},

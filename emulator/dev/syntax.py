@@ -40,13 +40,18 @@ class NodeParser:
         self.next_id = 0
         self.reader: asyncio.Task | None = None
 
-    async def error(self, path: Path) -> str:
-        """'' when the file parses, else the parser's message."""
+    async def start(self) -> None:
+        """Start the process unless it runs (`dev` starts it with a Node function's first build,
+        which then needs it)."""
         if self.proc is None or self.proc.returncode is not None:
             self.proc = await asyncio.create_subprocess_exec(
                 "node", "--experimental-vm-modules", "--no-warnings", str(NODE_PARSER),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
             self.reader = asyncio.ensure_future(self._read(self.proc))
+
+    async def error(self, path: Path) -> str:
+        """'' when the file parses, else the parser's message."""
+        await self.start()
         self.next_id += 1
         future = asyncio.get_running_loop().create_future()
         self.pending[self.next_id] = future
@@ -110,8 +115,25 @@ class SyntaxChecker:
 
     def __init__(self):
         self.node = NodeParser()
+        self._starting: asyncio.Task | None = None
+
+    def prepare(self, files) -> None:
+        """Start what checking `files` will need, in the background (the node parser, while a
+        build runs, instead of next to the new instance's start)."""
+        if self._starting is None and shutil.which("node") \
+                and any(CHECKERS.get(PurePosixPath(rel).suffix) == "node" for rel in files):
+            self._starting = asyncio.ensure_future(self._start_node())
+
+    async def _start_node(self) -> None:
+        try:
+            await self.node.start()
+        except OSError:
+            pass  # `check` starts it again, or falls back to `node --check`
 
     async def close(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+            await asyncio.gather(self._starting, return_exceptions=True)
         await self.node.close()
 
     async def check(self, code_dir: Path, files: list[str]) -> str:
