@@ -139,3 +139,37 @@ def test_hot_swap_releases_the_instance_started_ahead_which_stops_with_dev(tmp_p
     finally:
         dev.stop()
     assert not [pid for pid in first | second if _alive(pid)], "a process outlived dev"
+
+
+def _children_running(parent: int, needle: bytes) -> set[int]:
+    """Live child processes of `parent` whose command line holds `needle`."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+            if int(fields[1]) == parent and fields[0] not in "ZX" and needle in (stat.parent / "cmdline").read_bytes():
+                found.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def test_node_parser_started_with_the_first_build_stops_with_dev(tmp_path):
+    """The resident JavaScript parser is started while a Node function's first build runs (so it
+    is ready for that deployment's syntax check) and ends with dev."""
+    import shutil
+
+    from support import require_toolchain
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        require_toolchain("node", "node and npm not found. Install: apt-get install -y nodejs npm")
+    root, data = tmp_path / "project", tmp_path / "data"
+    write_config(root, "parser", [write_function(root, "js", "node", "ok")])
+    dev = DevProcess(root, data).start(timeout=120)
+    try:
+        assert dev.execute("js", "parser")["responseBody"] == "ok"
+        parsers = _children_running(dev.proc.pid, b"node_parser.cjs")
+        assert len(parsers) == 1, parsers
+    finally:
+        dev.stop()
+    assert not [pid for pid in parsers if _alive(pid)], "the node parser outlived dev"
