@@ -30,6 +30,7 @@ def build_on_host(language: Language, build_dir: Path, entrypoint: str, commands
     command = commands.strip() or language.default_install(build_dir)
     build_env = {**env, "CI": "true", **language.build_env(build_dir)}
     if command:
+        language.before_build_command(build_dir)
         log(f"$ {command}\n")
         run_streaming(["bash", "-c", command], build_dir, build_env, log, timeout)
     language.compile(build_dir, entrypoint, log)

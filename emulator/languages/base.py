@@ -136,6 +136,9 @@ class Language:
         """Extra environment for the user's build commands (e.g. a venv on PATH)."""
         return {}
 
+    def before_build_command(self, build_dir: Path) -> None:
+        """Called after `build_env`, before the build's command runs (not when there is none)."""
+
     def default_install(self, build_dir: Path) -> str:
         """Build command to run when the function sets none (Appwrite's per-runtime default),
         or "" when there is nothing to install."""

@@ -60,11 +60,6 @@ def _declares_requirements(path: Path) -> bool:
     return any(line.split("#", 1)[0].strip() for line in text.splitlines())
 
 
-def _has_dependency_file(build_dir: Path) -> bool:
-    """Whether the function declares dependencies: a requirements.txt that names nothing does not
-    (copying pip into the venv is thousands of files)."""
-    return any((build_dir / name).exists() if name != "requirements.txt" else _declares_requirements(build_dir / name)
-               for name in DEPENDENCY_FILES)
 
 
 def _make_venv(base: str, venv: Path) -> None:
@@ -88,10 +83,11 @@ def ensure_venv(build_dir: Path, interpreter: str = "python3") -> Path:
     """Create `<build_dir>/runtime-env` from `interpreter` (idempotent) without ensurepip,
     which takes seconds.
 
-    The host's own pip (pure Python) is copied in instead: at once when the function declares
-    dependencies (`_has_dependency_file`), else by the venv's `pip` wrapper on first use, so a build without
-    dependencies stays a fraction of a second. Either way pip runs on the venv's interpreter and
-    installs into the venv; nothing of the emulator's environment is touched."""
+    The host's own pip (pure Python) is copied in instead: before a build command runs when the
+    function has a dependency file (`Python.before_build_command`; the command may run `python -m
+    pip`, which no wrapper sees), else by the venv's `pip` wrapper on first use. A build that runs
+    no command (nothing to install) copies none of pip's thousand files. Either way pip runs on the
+    venv's interpreter and installs into the venv; nothing of the emulator's environment is touched."""
     venv = build_dir / VENV
     python = venv / "bin" / "python"
     if python.exists():
@@ -114,9 +110,15 @@ def ensure_venv(build_dir: Path, interpreter: str = "python3") -> Path:
         script = venv / "bin" / name
         script.write_text(wrapper)
         script.chmod(0o755)
-    if _has_dependency_file(build_dir):
-        subprocess.run(["cp", "-R", *(p for p in (pip_dir, dist_info) if p), str(site)], check=True, timeout=120)
     return venv
+
+
+def copy_pip(build_dir: Path, interpreter: str = "python3") -> None:
+    """Copy the host's pip into the venv `ensure_venv` made, unless it is there."""
+    _, pip_dir, dist_info = _host_python(interpreter)
+    site = next((build_dir / VENV / "lib").glob("python3*/site-packages"), None)
+    if pip_dir and site is not None and not (site / "pip").exists():
+        subprocess.run(["cp", "-R", *(p for p in (pip_dir, dist_info) if p), str(site)], check=True, timeout=120)
 
 
 class Python(Language):
@@ -162,6 +164,10 @@ class Python(Language):
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
             "PYTHONNOUSERSITE": "1",
         }
+
+    def before_build_command(self, build_dir: Path) -> None:
+        if any((Path(build_dir) / name).exists() for name in DEPENDENCY_FILES):
+            copy_pip(Path(build_dir), self.binary())
 
     def default_install(self, build_dir: Path) -> str:
         if _declares_requirements(Path(build_dir) / "requirements.txt"):

@@ -65,20 +65,20 @@ def test_first_python_build_probes_once_and_copies_no_pip_for_empty_requirements
     assert out.returncode == 0 and str(site) in out.stdout, out.stdout + out.stderr
 
 
-def test_requirements_naming_a_package_still_get_pip_in_the_venv(tmp_path):
-    """The other side of the empty-requirements case: a dependency file that names something gets
-    pip copied into the venv before the build command runs (here `python -m pip`, which no
-    wrapper sees)."""
-    from emulator.languages.python import ensure_venv
+def test_a_build_command_finds_pip_in_the_venv_even_with_empty_requirements(tmp_path):
+    """The other side of the empty-requirements case: when a build command runs and the function
+    has a dependency file, pip is in the venv before it runs, also for `python -m pip`, which the
+    venv's `pip` wrapper never sees."""
+    from emulator.hostbuild import build_on_host
+    from emulator.languages import language_for_runtime
 
     build = tmp_path / "build"
-    write(build / "requirements.txt", "six==1.16.0\n")
-    venv = ensure_venv(build, getattr(sys, "_base_executable", sys.executable))
-    out = subprocess.run([str(venv / "bin/python"), "-m", "pip", "--version"], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0 and str(venv) in out.stdout, out.stdout + out.stderr
-    cfg = (venv / "pyvenv.cfg").read_text()
-    assert f"version = {sys.version_info[0]}.{sys.version_info[1]}." in cfg, cfg
+    write(build / "requirements.txt", "")
+    write(build / "main.py", "def main(context):\n    return context.res.text('ok')\n")
+    output: list[str] = []
+    build_on_host(language_for_runtime(RUNTIME), build, "main.py", "python -m pip --version", {}, output.append)
+    site = next((build / "runtime-env/lib").glob("python3*/site-packages"))
+    assert f"from {site}/pip" in "".join(output), "".join(output)
 
 
 def _ahead_pids(data_dir: Path) -> set[int]:
