@@ -151,6 +151,7 @@ class Cpp(Language):
     key = "cpp"
     name = "C++"
     versions = ("17", "20", "17.0", "20.0")
+    logs_on_tmpfs = True  # runtimes/cpp/src/server.cc caps a call's logs, native output included
     default_entrypoint = "src/index.cc"
     compiled = True
     required_binaries = ("g++",)

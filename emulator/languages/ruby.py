@@ -23,6 +23,7 @@ class Ruby(Language):
     key = "ruby"
     name = "Ruby"
     versions = ("3.0", "3.1", "3.2", "3.3", "3.4", "4.0")
+    logs_on_tmpfs = True  # runtimes/ruby/server.rb caps a call's logs
     default_entrypoint = "index.rb"
     dependency_files = ("Gemfile", "Gemfile.lock")
     required_binaries = ("ruby",)

@@ -64,6 +64,7 @@ class Swift(Language):
     key = "swift"
     name = "Swift"
     versions = ("5.5", "5.8", "5.9", "5.10", "6.2")
+    logs_on_tmpfs = True  # runtimes/swift/Server.swift caps a call's logs, print() included
     default_entrypoint = "Sources/index.swift"
     dependency_files = ("Package.swift", "Package.resolved")
     compiled = True
