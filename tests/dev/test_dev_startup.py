@@ -173,3 +173,25 @@ def test_node_parser_started_with_the_first_build_stops_with_dev(tmp_path):
     finally:
         dev.stop()
     assert not [pid for pid in parsers if _alive(pid)], "the node parser outlived dev"
+
+
+def test_instance_started_ahead_stops_when_a_full_build_replaces_the_staged_swap(tmp_path):
+    """A change that needs a full build (here the build command, in the config) drops the staged
+    hot swap, and the instance started ahead on it with it."""
+    from support import wait_for
+
+    root, data = tmp_path / "project", tmp_path / "data"
+    config = write_function(root, "rebuilt", "python", "v1")
+    write_config(root, "ahead", [config])
+    dev = DevProcess(root, data).start(timeout=120)
+    try:
+        first = wait_for(lambda: _ahead_pids(data), timeout=60, message="no instance started ahead")
+        mark = dev.mark()
+        write_config(root, "ahead", [{**config, "commands": "true"}])
+        dev.wait_for(r"rebuilt\s+deployed \S+ \(full build", since=mark, timeout=120)
+        # Stopped with the swap, before the build; not merely replaced by the next one, which is
+        # started only after the new deployment went live.
+        assert not [pid for pid in first if _alive(pid)], f"{first} outlived the staged swap it was started on"
+        assert dev.execute("rebuilt", "ahead")["responseBody"] == "v1"
+    finally:
+        dev.stop()
