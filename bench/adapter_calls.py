@@ -45,14 +45,27 @@ from emulator.languages import language_for_runtime  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
-    """user + system CPU of `pid` and of its children it has reaped (the C++ adapter forks a
-    process per call), from /proc."""
+    """user + system CPU of `pid`, of its children it has reaped (the C++ adapter forks a process
+    per call) and of those still running (the PHP adapter's calls run in long-lived forked
+    workers), from /proc."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rpartition(")")[2].split()
-        return sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     except OSError:
         return 0.0
+    total = sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total + sum(cpu_seconds(child) for child in live_children(pid))
+
+
+def live_children(pid: int) -> list[int]:
+    children: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                children.extend(int(child) for child in fh.read().split())
+    except OSError:
+        pass
+    return children
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,8 @@ ADAPTERS: dict[str, Adapter] = {
         "class Main {\n"
         "    fun main(context: RuntimeContext): RuntimeOutput = context.res.text(\"ok\")\n"
         "}\n")}, warmup=5000),
+    "php": Adapter("php-8.2", "index.php", {"index.php": (
+        "<?php\nreturn function ($context) {\n    return $context->res->text('ok');\n};\n")}),
     "ruby": Adapter("ruby-3.1", "index.rb", {"index.rb": "def main(context)\n  context.res.text('ok')\nend\n"}),
     "cpp": Adapter("cpp-17", "src/index.cc", {"src/index.cc": (
         '#include "../RuntimeContext.h"\n\n'

@@ -21,6 +21,7 @@ class Php(Language):
     version_command = ("php", "--version")
     test_entrypoints = {"context": "tests.php", "legacy": "tests.php"}
     primary_binary = "php"
+    logs_on_tmpfs = True  # runtimes/php/server.php caps a call's logs
 
     def version_candidates(self) -> list[str]:
         return ["php", f"php{self.runtime_version}"]

@@ -59,6 +59,9 @@ unset($v2Key);
 const LOG_LIMIT = 8000;
 const TRUNCATED = '... Log truncated due to size limit (8000 characters)';
 const NATIVE_NOTICE = 'Native logs detected. Use context.log() or context.error() for better experience.';
+// What one call may leave in each log file: the executor reads 5 MiB and notes the truncation when
+// there is more, so one byte past that is all it needs; a flood stops costing disk or tmpfs (memory).
+const LOG_FILE_BYTES = 5 * 1024 * 1024 + 1;
 
 function stringify(mixed $value): string
 {
@@ -108,11 +111,12 @@ function new_log_id(): string
 // One per call. v5: appends to <id>_logs.log / <id>_errors.log (no id: logging disabled), each
 // opened on its first write; with $createEmpty, close() creates the ones never written, so a call
 // leaves both files as the official runtimes do. v2 wire ($memory): collects stdout/stderr for the
-// JSON response instead.
+// JSON response instead. Either way a stream keeps at most LOG_FILE_BYTES of the call's output.
 final class Logger
 {
     private array $files = []; // stream => handle, or false when it could not be opened
     public array $memory = ['log' => '', 'error' => ''];
+    private array $room = ['log' => LOG_FILE_BYTES, 'error' => LOG_FILE_BYTES];
     private bool $nativeSeen = false;
     private bool $nativeOpenLine = false;
 
@@ -134,6 +138,14 @@ final class Logger
 
     public function write(string $stream, string $text): void
     {
+        $room = $this->room[$stream];
+        if ($room <= 0) {
+            return;
+        }
+        if (strlen($text) > $room) {
+            $text = substr($text, 0, $room);
+        }
+        $this->room[$stream] = $room - strlen($text);
         if ($this->inMemory) {
             $this->memory[$stream] .= $text;
         } elseif ($this->id !== '') {

@@ -133,3 +133,26 @@ NATIVE_FLOODS = {
         }}
         """)),
 }
+
+# The same protocol for PHP; "native": echo, which the adapter captures with an output buffer.
+PHP_FLOODS = {
+    "php-8.2": ("index.php", textwrap.dedent(f"""
+        <?php
+        return function ($context) {{
+            $mode = $context->req->bodyText;
+            $context->log($mode);
+            $line = str_repeat('x', 8000);
+            $made = 0;
+            for ($i = 0; $i < {LINES}; $i++) {{
+                if ($mode === 'flood') {{
+                    $context->log($line);
+                }} elseif ($mode === 'native') {{
+                    echo $line, "\\n";
+                }} elseif ($mode !== 'ok') {{
+                    $made += strlen($line . $i);
+                }}
+            }}
+            return $context->res->text('done ' . ($made > 0 ? 'true' : 'false'));
+        }};
+        """).lstrip()),
+}

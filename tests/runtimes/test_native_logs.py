@@ -1,24 +1,27 @@
-"""The native adapters' (Ruby, C++, Swift) per-call logs, through the contract harness: the JVM
-adapters' tests (test_jvm_logs.py) run here on NATIVE_FLOODS. A call's log file holds at most what the
-executor reads of it however much the call logs (context.log, or puts/std::cout/print), the adapter's
-memory does not grow with the flood, and a logs dir gone missing is made again by the next call that
-writes logs."""
+"""The native adapters' (Ruby, C++, Swift) and PHP's per-call logs, through the contract harness: the
+JVM adapters' tests (test_jvm_logs.py) run here on NATIVE_FLOODS and PHP_FLOODS. A call's log file holds
+at most what the executor reads of it however much the call logs (context.log, or puts/std::cout/print/
+echo), the adapter's memory does not grow with the flood, and a logs dir gone missing is made again by
+the next call that writes logs. (PHP's calls run in a forked worker, whose output goes straight to the
+file: there the bound that matters is the file's, which on tmpfs is memory.)"""
 from __future__ import annotations
 
 import pytest
 
 from . import test_jvm_logs
 from .contract_common import RuntimeContract
-from .log_floods import NATIVE_FLOODS
+from .log_floods import NATIVE_FLOODS, PHP_FLOODS
+
+FLOODS = {**NATIVE_FLOODS, **PHP_FLOODS}
 
 # Collected here too, where `driver` is this module's.
 test_a_log_flood_keeps_what_the_executor_reads = test_jvm_logs.test_a_log_flood_keeps_what_the_executor_reads
 test_a_missing_logs_dir_is_made_again = test_jvm_logs.test_a_missing_logs_dir_is_made_again
 
 
-@pytest.fixture(scope="module", params=sorted(NATIVE_FLOODS))
+@pytest.fixture(scope="module", params=sorted(FLOODS))
 def driver(request, tmp_path_factory):
-    entrypoint, source = NATIVE_FLOODS[request.param]
+    entrypoint, source = FLOODS[request.param]
     with RuntimeContract(request.param).running(tmp_path_factory.mktemp(request.param), {entrypoint: source},
                                                 entrypoint) as running:
         yield running
