@@ -1,16 +1,19 @@
 """The floor under the API overhead: a bare aiohttp handler that forwards to a runtime instance.
 
-`python bench/proxy_floor.py PORT SECRET LOGS_DIR` serves POST /execute on a free 127.0.0.1 port (printed
-as `listening on <port>`): it reads the JSON body, sends the request to the instance on PORT with
-the emulator's own RuntimeClient and answers a small JSON document. No validation, no records, no
-models: what any aiohttp server in front of the runtime pays for the extra hop. bench/run.py
+`python bench/proxy_floor.py PORT SECRET LOGS_DIR [PROCESSES]` serves POST /execute on a free 127.0.0.1
+port (printed as `listening on <port>`): it reads the JSON body, sends the request to the instance on
+PORT with the emulator's own RuntimeClient and answers a small JSON document. No validation, no
+records, no models: what any aiohttp server in front of the runtime pays for the extra hop. bench/run.py
 measures it beside the direct call and the real API, so the overhead splits into this floor and
-the emulator's own work.
+the emulator's own work. With PROCESSES > 1 that many processes (forked, one process group) accept
+on the same listening socket: what several server processes would give at best.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import sys
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from emulator.executors.base import ExecutionRequest, Instance, RuntimeSpec  # n
 from emulator.executors.runtime_client import RuntimeClient  # noqa: E402
 
 
-async def main(port: int, secret: str, logs_dir: Path) -> None:
+async def main(port: int, secret: str, logs_dir: Path, listening: socket.socket) -> None:
     client = RuntimeClient()
     spec = RuntimeSpec("floor", "python-3.11", "v5", "", Path("."), Path("."), {})
     instance = Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir)
@@ -40,11 +43,17 @@ async def main(port: int, secret: str, logs_dir: Path) -> None:
     app.router.add_post("/execute", execute)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(f"listening on {runner.addresses[0][1]}", flush=True)
+    await web.SockSite(runner, listening).start()
     await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    event_loop.run(main(int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])))
+    processes = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(1024)
+    print(f"listening on {listening.getsockname()[1]}", flush=True)
+    for _ in range(processes - 1):
+        if os.fork() == 0:  # a child serves too; the parent forks the rest
+            break
+    event_loop.run(main(int(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), listening))

@@ -369,6 +369,24 @@ class Bench:
         finally:
             await executor.close()
 
+    @contextlib.asynccontextmanager
+    async def proxy_floor(self, inst, processes: int = 1):
+        """bench/proxy_floor.py in front of `inst` (`processes` of it on one socket), and a call through it."""
+        floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "proxy_floor.py"), str(inst.port),
+                                  inst.secret, str(inst.logs_dir), str(processes)],
+                                 stdout=subprocess.PIPE, start_new_session=True)
+        try:
+            url = "http://127.0.0.1:{}/execute".format(floor.stdout.readline().decode().split()[-1])
+
+            async def proxied():
+                async with self.session.post(url, json={"body": "x"}) as r:
+                    return r.status == 200 and (await r.json())["responseBody"] == "ok"
+
+            yield proxied
+        finally:
+            os.killpg(floor.pid, 9)  # the forked ones too
+            floor.wait()
+
     # (1) API overhead: the same request through the API, through a bare aiohttp proxy (the floor
     # for any aiohttp server in front of the runtime, bench/proxy_floor.py) and straight to an instance
     async def overhead(self) -> None:
@@ -379,27 +397,12 @@ class Bench:
                 out[lang] = {"skipped": LANGUAGES[lang].toolchain().hint}
                 continue
             fid, _ = await self.ensure_trivial(lang)
-            floor = None
-            async with self.direct_instance(lang) as (inst, direct):
-                try:
-                    floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "proxy_floor.py"), str(inst.port),
-                                              inst.secret, str(inst.logs_dir)], stdout=subprocess.PIPE)
-                    floor_url = "http://127.0.0.1:{}/execute".format(
-                        floor.stdout.readline().decode().split()[-1])
-
-                    async def proxied():
-                        async with self.session.post(floor_url, json={"body": "x"}) as r:
-                            return r.status == 200 and (await r.json())["responseBody"] == "ok"
-
-                    api = await self.api_call(fid)
-                    for call in (direct, proxied, api):
-                        await load(call, 1, count=50)
-                    # Interleaved rounds: every path sees the same machine (other load comes and goes).
-                    d, f, a = await interleaved([direct, proxied, api], n)
-                finally:
-                    if floor is not None:
-                        floor.kill()
-                        floor.wait()
+            async with self.direct_instance(lang) as (inst, direct), self.proxy_floor(inst) as proxied:
+                api = await self.api_call(fid)
+                for call in (direct, proxied, api):
+                    await load(call, 1, count=50)
+                # Interleaved rounds: every path sees the same machine (other load comes and goes).
+                d, f, a = await interleaved([direct, proxied, api], n)
             out[lang] = {"api": a, "floor": f, "direct": d,
                          "ratio_p50": round(a["p50_ms"] / d["p50_ms"], 2),
                          "ratio_p95": round(a["p95_ms"] / d["p95_ms"], 2),
@@ -436,8 +439,11 @@ class Bench:
                     async with self.session.post(peer.url, data=b"x") as r:
                         return r.status == 200 and await r.read() == b"ok"
 
-                async with self.direct_instance(lang) as (_, direct):
-                    calls = {"framework": framework, "adapter": direct, "api": api}
+                # The bare aiohttp proxy (no work at all) with one and with two processes: the ceiling
+                # of any aiohttp server in front of the runtime, and what more processes would lift it to.
+                async with self.direct_instance(lang) as (inst, direct), \
+                        self.proxy_floor(inst) as floor1, self.proxy_floor(inst, 2) as floor2:
+                    calls = {"framework": framework, "adapter": direct, "floor": floor1, "floor2": floor2, "api": api}
                     for call in calls.values():
                         await load(call, 1, count=50)
                     c1 = dict(zip(calls, await interleaved(list(calls.values()), n)))
@@ -462,6 +468,9 @@ class Bench:
                 "api_vs_framework_p50": round(c1["api"]["p50_ms"] / c1["framework"]["p50_ms"], 2),
                 "adapter_vs_framework_c8": round(per_s["adapter"] / per_s["framework"], 2),
                 "api_vs_framework_c8": round(per_s["api"] / per_s["framework"], 2),
+                "floor_vs_framework_p50": round(c1["floor"]["p50_ms"] / c1["framework"]["p50_ms"], 2),
+                "floor_vs_framework_c8": round(per_s["floor"] / per_s["framework"], 2),
+                "floor2_vs_framework_c8": round(per_s["floor2"] / per_s["framework"], 2),
             }
         self.section("peers", out)
 
@@ -871,6 +880,11 @@ def table(results: dict) -> str:
                              "1.0x", "1.0x", r["framework_start_s"]))
             lines.append(row(f"  {lang} our adapter, direct", r["p50_ms"]["adapter"], r["c8_per_s"]["adapter"],
                              f"{r['adapter_vs_framework_p50']}x", f"{r['adapter_vs_framework_c8']}x", ""))
+            if "floor" in r["p50_ms"]:
+                lines.append(row(f"  {lang} bare aiohttp proxy", r["p50_ms"]["floor"], r["c8_per_s"]["floor"],
+                                 f"{r['floor_vs_framework_p50']}x", f"{r['floor_vs_framework_c8']}x", ""))
+                lines.append(row(f"  {lang} bare proxy, 2 processes", r["p50_ms"]["floor2"], r["c8_per_s"]["floor2"],
+                                 "", f"{r['floor2_vs_framework_c8']}x", ""))
             lines.append(row(f"  {lang} through the API", r["p50_ms"]["api"], r["c8_per_s"]["api"],
                              f"{r['api_vs_framework_p50']}x", f"{r['api_vs_framework_c8']}x",
                              f"dev {r['dev_start_s']} ({r['dev_vs_framework_start']}x)"))
