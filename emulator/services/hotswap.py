@@ -12,6 +12,8 @@ links instead of writing through them, so the base's files never change. Linking
 node_modules tree still costs ~0.1 ms per file, so `prepare_hotswap` can stage the next swap ahead
 of time, while the developer is still typing: it reserves the next deployment id and link-copies
 the base build into that deployment's directory. The swap then only overlays the changed files.
+The caller may also start the staged deployment's instance ahead (`Executor.start_ahead`, dev's
+deploy.py); dropping the staged swap stops it.
 Docker executor: the base's `output.tar.gz` is unpacked, overlaid and packed again.
 """
 from __future__ import annotations
