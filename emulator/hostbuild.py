@@ -28,6 +28,10 @@ def build_on_host(language: Language, build_dir: Path, entrypoint: str, commands
     if note:
         log(f"{note}\n")
     command = commands.strip() or language.default_install(build_dir)
+    skipped = language.nothing_to_install(build_dir, command) if command else ""
+    if skipped:
+        log(f"$ {command}\n{skipped}\n")
+        command = ""
     build_env = {**env, "CI": "true", **language.build_env(build_dir)}
     if command:
         language.before_build_command(build_dir)

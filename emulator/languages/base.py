@@ -139,6 +139,11 @@ class Language:
     def before_build_command(self, build_dir: Path) -> None:
         """Called after `build_env`, before the build's command runs (not when there is none)."""
 
+    def nothing_to_install(self, build_dir: Path, command: str) -> str:
+        """Why the build command `command` would change nothing in `build_dir` (the build then
+        skips it and logs this reason), or "" to run it. Only for commands known to be no-ops."""
+        return ""
+
     def default_install(self, build_dir: Path) -> str:
         """Build command to run when the function sets none (Appwrite's per-runtime default),
         or "" when there is nothing to install."""

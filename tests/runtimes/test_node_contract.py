@@ -44,6 +44,32 @@ def test_npm_install_build(tmp_path):
         assert data["from"].startswith(str(driver.code_dir / "node_modules")), data
 
 
+HELLO_JS = "module.exports = async ({ res }) => res.text(require('fs').readdirSync('.').sort().join(' '));"
+
+
+@pytest.mark.parametrize("commands", ["", "npm install", "npm install --no-audit --no-fund --offline"])
+def test_npm_install_with_nothing_declared_is_skipped(tmp_path, commands):
+    """A package.json that declares no dependencies and no install scripts (the starters', the CLI
+    init's) gives npm nothing to do: the build says so instead of spending half a second on it."""
+    with contract.running(tmp_path, {"package.json": json.dumps({"name": "fn", "dependencies": {}}),
+                                     "index.js": HELLO_JS}, "index.js", commands=commands) as driver:
+        assert "nothing for npm to install, skipped" in driver.build_log, driver.build_log
+        r = driver.request(headers={})
+        assert r.status == 200 and "package-lock.json" not in r.text.split(), r.short()
+
+
+@pytest.mark.parametrize("package,commands", [
+    ({"name": "fn", "scripts": {"postinstall": "node -e \"require('fs').writeFileSync('ran', '')\""}}, "npm install"),
+    ({"name": "fn"}, "npm install && node -e \"require('fs').writeFileSync('ran', '')\""),
+], ids=["install-script", "more-than-npm-install"])
+def test_npm_install_that_does_something_runs(tmp_path, package, commands):
+    with contract.running(tmp_path, {"package.json": json.dumps(package), "index.js": HELLO_JS}, "index.js",
+                          commands=commands) as driver:
+        assert "skipped" not in driver.build_log, driver.build_log
+        r = driver.request(headers={})
+        assert r.status == 200 and "ran" in r.text.split(), r.short()
+
+
 def test_no_package_json_no_install(tmp_path):
     contract.assert_default_install(tmp_path, "package.json", "npm install")
 
