@@ -20,12 +20,18 @@ def peak_rss_kb(pid: int) -> int:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
 
 
-@pytest.fixture(scope="module", params=sorted(JVM_FLOODS))
-def driver(request, tmp_path_factory):
-    entrypoint, source = JVM_FLOODS[request.param]
-    with RuntimeContract(request.param).running(tmp_path_factory.mktemp(request.param), {entrypoint: source},
-                                                entrypoint) as running:
-        yield running
+def flood_driver(floods: dict[str, tuple[str, str]]):
+    """A module-scoped `driver` fixture: one running adapter per runtime of `floods`."""
+    @pytest.fixture(scope="module", params=sorted(floods), name="driver")
+    def driver(request, tmp_path_factory):
+        entrypoint, source = floods[request.param]
+        with RuntimeContract(request.param).running(tmp_path_factory.mktemp(request.param), {entrypoint: source},
+                                                    entrypoint) as running:
+            yield running
+    return driver
+
+
+driver = flood_driver(JVM_FLOODS)
 
 
 @pytest.mark.parametrize("mode", ["flood", "native"])  # context.log, or the language's own output

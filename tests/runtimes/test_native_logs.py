@@ -6,10 +6,7 @@ the next call that writes logs. (PHP's calls run in a forked worker, whose outpu
 file: there the bound that matters is the file's, which on tmpfs is memory.)"""
 from __future__ import annotations
 
-import pytest
-
 from . import test_jvm_logs
-from .contract_common import RuntimeContract
 from .log_floods import NATIVE_FLOODS, PHP_FLOODS
 
 FLOODS = {**NATIVE_FLOODS, **PHP_FLOODS}
@@ -19,9 +16,4 @@ test_a_log_flood_keeps_what_the_executor_reads = test_jvm_logs.test_a_log_flood_
 test_a_missing_logs_dir_is_made_again = test_jvm_logs.test_a_missing_logs_dir_is_made_again
 
 
-@pytest.fixture(scope="module", params=sorted(FLOODS))
-def driver(request, tmp_path_factory):
-    entrypoint, source = FLOODS[request.param]
-    with RuntimeContract(request.param).running(tmp_path_factory.mktemp(request.param), {entrypoint: source},
-                                                entrypoint) as running:
-        yield running
+driver = test_jvm_logs.flood_driver(FLOODS)
