@@ -227,13 +227,25 @@ export function createAdapter(platform) {
 
   // -------------------------------------------------------------- logging
 
+  // Random bytes drawn a page at a time: one draw per call cost ~6% of a warm call's CPU.
+  let randomPool = platform.randomBytes(4096);
+  let randomAt = 0;
+  function randomHex4() {
+    if (randomAt + 4 > randomPool.length) {
+      randomPool = platform.randomBytes(4096);
+      randomAt = 0;
+    }
+    let hex = '';
+    for (let end = randomAt + 4; randomAt < end; randomAt += 1) hex += HEX[randomPool[randomAt]];
+    return hex;
+  }
+
   // PHP uniqid() shape the executor expects: 8 hex of seconds, 5 of microseconds, 7 random.
   function uniqid() {
     const now = performance.timeOrigin + performance.now();
     const seconds = Math.floor(now / 1000);
     const micros = Math.floor((now - seconds * 1000) * 1000) % 1000000;
-    let random = '';
-    for (const byte of platform.randomBytes(4)) random += HEX[byte];
+    const random = randomHex4();
     return seconds.toString(16).padStart(8, '0') + micros.toString(16).padStart(5, '0') + random.slice(0, 7);
   }
 
