@@ -370,8 +370,9 @@ class Bench:
             await executor.close()
 
     @contextlib.asynccontextmanager
-    async def proxy_floor(self, inst, processes: int = 1):
-        """bench/proxy_floor.py in front of `inst` (`processes` of it on one socket), and a call through it."""
+    async def proxy_floor(self, inst, processes: int | str = 1):
+        """bench/proxy_floor.py in front of `inst` (`processes` of it on one socket, or "raw": no aiohttp),
+        and a call through it."""
         floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "proxy_floor.py"), str(inst.port),
                                   inst.secret, str(inst.logs_dir), str(processes)],
                                  stdout=subprocess.PIPE, start_new_session=True)
@@ -441,9 +442,11 @@ class Bench:
 
                 # The bare aiohttp proxy (no work at all) with one and with two processes: the ceiling
                 # of any aiohttp server in front of the runtime, and what more processes would lift it to.
-                async with self.direct_instance(lang) as (inst, direct), \
-                        self.proxy_floor(inst) as floor1, self.proxy_floor(inst, 2) as floor2:
-                    calls = {"framework": framework, "adapter": direct, "floor": floor1, "floor2": floor2, "api": api}
+                # And the same proxy without aiohttp (an asyncio protocol): what a leaner HTTP layer could give.
+                async with self.direct_instance(lang) as (inst, direct), self.proxy_floor(inst) as floor1, \
+                        self.proxy_floor(inst, 2) as floor2, self.proxy_floor(inst, "raw") as raw:
+                    calls = {"framework": framework, "adapter": direct, "floor": floor1, "floor2": floor2,
+                             "raw": raw, "api": api}
                     for call in calls.values():
                         await load(call, 1, count=50)
                     c1 = dict(zip(calls, await interleaved(list(calls.values()), n)))
@@ -471,6 +474,8 @@ class Bench:
                 "floor_vs_framework_p50": round(c1["floor"]["p50_ms"] / c1["framework"]["p50_ms"], 2),
                 "floor_vs_framework_c8": round(per_s["floor"] / per_s["framework"], 2),
                 "floor2_vs_framework_c8": round(per_s["floor2"] / per_s["framework"], 2),
+                "raw_vs_framework_p50": round(c1["raw"]["p50_ms"] / c1["framework"]["p50_ms"], 2),
+                "raw_vs_framework_c8": round(per_s["raw"] / per_s["framework"], 2),
             }
         self.section("peers", out)
 
@@ -885,6 +890,9 @@ def table(results: dict) -> str:
                                  f"{r['floor_vs_framework_p50']}x", f"{r['floor_vs_framework_c8']}x", ""))
                 lines.append(row(f"  {lang} bare proxy, 2 processes", r["p50_ms"]["floor2"], r["c8_per_s"]["floor2"],
                                  "", f"{r['floor2_vs_framework_c8']}x", ""))
+            if "raw" in r["p50_ms"]:
+                lines.append(row(f"  {lang} bare proxy, no aiohttp", r["p50_ms"]["raw"], r["c8_per_s"]["raw"],
+                                 f"{r['raw_vs_framework_p50']}x", f"{r['raw_vs_framework_c8']}x", ""))
             lines.append(row(f"  {lang} through the API", r["p50_ms"]["api"], r["c8_per_s"]["api"],
                              f"{r['api_vs_framework_p50']}x", f"{r['api_vs_framework_c8']}x",
                              f"dev {r['dev_start_s']} ({r['dev_vs_framework_start']}x)"))
