@@ -201,22 +201,32 @@ class Store:
         return doc
 
     def get(self, collection: str, project: str, parent: str, doc_id: str) -> dict | None:
-        # Only on the loop, whose reads see every write: another thread may read a row older than
-        # the version its write counter already shows.
-        remember = collection in REMEMBERED and threading.get_ident() == self._owner
-        if remember:
-            key = (collection, project, parent, doc_id)
+        # Remembered only on the loop, whose reads see every write: another thread may read a row
+        # older than the version its write counter already shows.
+        if collection in REMEMBERED and threading.get_ident() == self._owner:
+            return self._get_remembered(collection, project, parent, doc_id)
+        return _doc(self._select_one(collection, project, parent, doc_id))
+
+    def _get_remembered(self, collection: str, project: str, parent: str, doc_id: str) -> dict | None:
+        key = (collection, project, parent, doc_id)
+        # Under the lock: a write from another thread counts its version and applies its row while
+        # holding it, so the version and the row read here belong together.
+        with self.lock:
+            version = self.versions[collection]
             hit = self._remembered.get(key)
-            if hit is not None and hit[0] == self.versions[collection]:
+            if hit is not None and hit[0] == version:
                 return _doc(hit[1:])  # a fresh dict: callers change what they get
-        row = self.reader().execute(
+            row = self._select_one(collection, project, parent, doc_id)
+            if row is not None:
+                if len(self._remembered) >= REMEMBERED_MAX:
+                    self._remembered.clear()
+                self._remembered[key] = (version, *row)
+        return _doc(row)
+
+    def _select_one(self, collection: str, project: str, parent: str, doc_id: str):
+        return self.reader().execute(
             f"SELECT seq, data FROM {collection} WHERE project=? AND parent=? AND id=?",
             (project, parent, doc_id)).fetchone()
-        if remember and row is not None:
-            if len(self._remembered) >= REMEMBERED_MAX:
-                self._remembered.clear()
-            self._remembered[key] = (self.versions[collection], *row)
-        return _doc(row)
 
     def update(self, collection: str, project: str, parent: str, doc: dict, touch: bool = True) -> dict:
         if touch:

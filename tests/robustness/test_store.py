@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -140,6 +141,50 @@ async def test_remembered_functions_are_never_stale_nor_shared(tmp_path):
         store.delete("functions", "p", "", "fn")
         assert store.get("functions", "p", "", "fn") is None
     finally:
+        store.close()
+
+
+class PausingWrites:
+    """The store's connection, except that an UPDATE of a function waits (holding whatever the
+    writer holds) until `resume` is set, after setting `paused`."""
+
+    def __init__(self, db):
+        self.db, self.paused, self.resume = db, threading.Event(), threading.Event()
+
+    def execute(self, sql, args=()):
+        if sql.startswith("UPDATE functions"):
+            self.paused.set()
+            assert self.resume.wait(30)
+        return self.db.execute(sql, args)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+def test_a_remembered_function_is_not_a_row_read_in_the_middle_of_another_threads_write(tmp_path):
+    """A write from another thread counts its version, then applies its row: a lookup between the
+    two must not remember the old row under the new version (it would be served until the next write)."""
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        store.insert("functions", "p", "", {"$id": "fn", "name": "one"})  # no loop here: applied at once
+        pausing = store.db = PausingWrites(store.db)
+        writer = threading.Thread(target=store.update, args=("functions", "p", "", {"$id": "fn", "name": "two"}))
+        writer.start()
+        assert pausing.paused.wait(30)
+        looked_up = {}
+
+        def lookup_as_the_loop():
+            store._owner = threading.get_ident()  # the thread whose lookups are remembered
+            looked_up["name"] = store.get("functions", "p", "", "fn")["name"]
+
+        reader = threading.Thread(target=lookup_as_the_loop)
+        reader.start()
+        pausing.resume.set()
+        writer.join(30)
+        reader.join(30)
+        assert looked_up["name"] == "two", "a lookup waits for a write under way"
+    finally:
+        store.db = getattr(store.db, "db", store.db)
         store.close()
 
 
