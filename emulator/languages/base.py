@@ -65,6 +65,9 @@ class Language:
     # Whether the adapter may write its log files on tmpfs (/dev/shm, executors/runtime_client.py):
     # only adapters that cap what a call leaves in them (5 MiB + 1 per file), since tmpfs is memory.
     logs_on_tmpfs: bool = False
+    # A launcher in emulator/dev/ that starts the adapter ahead of need (`server_ahead`); dev's
+    # hot swaps are the only ones that ask for it.
+    spare_launcher: Path | None = None
     # Set on the copies language_for_runtime hands out (see bound()); "" on the registry's instances.
     runtime_version: str = ""
     toolchain_override: str = ""
@@ -157,10 +160,13 @@ class Language:
         raise NotImplementedError
 
     def server_ahead(self, command: ServerCommand) -> ServerCommand | None:
-        """`command` (from `server`) as a process that starts ahead of need and loads no code of
-        the function until one line on its stdin releases it (LocalExecutor.start_ahead); None
-        when the language has no such start."""
-        return None
+        """`command` (from `server`: `INTERPRETER ADAPTER`) as a process that starts ahead of need and
+        loads no code of the function until one line on its stdin releases it (LocalExecutor.
+        start_ahead): `INTERPRETER spare_launcher ADAPTER`. None when the language has no launcher."""
+        if self.spare_launcher is None:
+            return None
+        interpreter, adapter = command.argv
+        return ServerCommand([interpreter, str(self.spare_launcher), adapter], command.env, command.cwd)
 
 
 @functools.lru_cache(maxsize=None)

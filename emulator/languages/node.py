@@ -9,8 +9,6 @@ from pathlib import Path
 
 from .base import Language, ServerCommand
 
-# Starts an instance ahead of need (`server_ahead`); dev's, the only one that asks for it.
-SPARE_LAUNCHER = Path(__file__).parents[1] / "dev" / "node_spare.cjs"
 
 # `npm install` (as Appwrite's default and the CLI's `init` set it) with only flags that change how,
 # not what, it installs. With a package.json that declares nothing it installs nothing, yet costs
@@ -27,6 +25,7 @@ INSTALL_SCRIPTS = ("preinstall", "install", "postinstall", "prepublish", "prepre
 
 class Node(Language):
     key = "node"
+    spare_launcher = Path(__file__).parents[1] / "dev" / "node_spare.cjs"
     logs_on_tmpfs = True  # runtimes/node/core.mjs caps a call's logs
     name = "Node.js"
     versions = ("14.5", "16.0", "18.0", "19.0", "20.0", "21.0", "22", "23", "24", "25")
@@ -73,7 +72,3 @@ class Node(Language):
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
         return ServerCommand(argv=[self.binary(), str(self.adapter_dir / "server.js")], cwd=str(code_dir))
-
-    def server_ahead(self, command: ServerCommand) -> ServerCommand | None:
-        node, adapter = command.argv
-        return ServerCommand([node, str(SPARE_LAUNCHER), adapter], command.env, command.cwd)

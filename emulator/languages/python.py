@@ -16,8 +16,6 @@ from pathlib import Path
 from .base import BuildError, Language, ServerCommand
 
 VENV = "runtime-env"  # same name as the official images use, inside the build dir
-# Starts an instance ahead of need (`server_ahead`); dev's, the only one that asks for it.
-SPARE_LAUNCHER = Path(__file__).parents[1] / "dev" / "python_spare.py"
 
 
 @functools.lru_cache(maxsize=None)
@@ -58,8 +56,6 @@ def _declares_requirements(path: Path) -> bool:
     except OSError:
         return False
     return any(line.split("#", 1)[0].strip() for line in text.splitlines())
-
-
 
 
 def _make_venv(base: str, venv: Path) -> None:
@@ -123,6 +119,7 @@ def copy_pip(build_dir: Path, interpreter: str = "python3") -> None:
 
 class Python(Language):
     key = "python"
+    spare_launcher = Path(__file__).parents[1] / "dev" / "python_spare.py"
     logs_on_tmpfs = True  # runtimes/python/server.py caps a call's logs
     name = "Python"
     versions = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
@@ -185,11 +182,6 @@ class Python(Language):
         else:  # built elsewhere (e.g. an image layout without the venv): the host interpreter
             interpreter = _host_python(self.binary())[0]
         return ServerCommand([interpreter, str(self.adapter_dir / "server.py")], env, str(code_dir))
-
-
-    def server_ahead(self, command: ServerCommand) -> ServerCommand | None:
-        interpreter, adapter = command.argv
-        return ServerCommand([interpreter, str(SPARE_LAUNCHER), adapter], command.env, command.cwd)
 
 
 class PythonML(Python):
