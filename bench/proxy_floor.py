@@ -28,18 +28,26 @@ from emulator.executors.base import ExecutionRequest, Instance, RuntimeSpec  # n
 from emulator.executors.runtime_client import RuntimeClient  # noqa: E402
 
 
-async def main(port: int, secret: str, logs_dir: Path, listening: socket.socket) -> None:
+def forwarder(port: int, secret: str, logs_dir: Path):
+    """`forward(params) -> JSON bytes`: the request sent to the instance on `port` with the emulator's
+    RuntimeClient, answered with a small document. All either floor does besides HTTP."""
     client = RuntimeClient()
     spec = RuntimeSpec("floor", "python-3.11", "v5", "", Path("."), Path("."), {})
     instance = Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir)
 
-    async def execute(request: web.Request) -> web.Response:
-        params = await request.json()
+    async def forward(params: dict) -> bytes:
         result = await client.execute(instance, ExecutionRequest(
             "POST", "/", {"content-type": "text/plain"}, params.get("body", "").encode(), 15))
-        body = {"status": "completed", "responseStatusCode": result.status_code,
-                "responseBody": result.body.decode("utf-8", "replace")}
-        return web.Response(body=json.dumps(body).encode(), content_type="application/json")
+        return json.dumps({"status": "completed", "responseStatusCode": result.status_code,
+                           "responseBody": result.body.decode("utf-8", "replace")}).encode()
+    return forward
+
+
+async def main(port: int, secret: str, logs_dir: Path, listening: socket.socket) -> None:
+    forward = forwarder(port, secret, logs_dir)
+
+    async def execute(request: web.Request) -> web.Response:
+        return web.Response(body=await forward(await request.json()), content_type="application/json")
 
     app = web.Application()
     app.router.add_post("/execute", execute)
@@ -78,16 +86,7 @@ class RawForwarder(asyncio.Protocol):
 
 
 async def main_raw(port: int, secret: str, logs_dir: Path, listening: socket.socket) -> None:
-    client = RuntimeClient()
-    spec = RuntimeSpec("floor", "python-3.11", "v5", "", Path("."), Path("."), {})
-    instance = Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir)
-
-    async def forward(params: dict) -> bytes:
-        result = await client.execute(instance, ExecutionRequest(
-            "POST", "/", {"content-type": "text/plain"}, params.get("body", "").encode(), 15))
-        return json.dumps({"status": "completed", "responseStatusCode": result.status_code,
-                           "responseBody": result.body.decode("utf-8", "replace")}).encode()
-
+    forward = forwarder(port, secret, logs_dir)
     await asyncio.get_running_loop().create_server(lambda: RawForwarder(forward), sock=listening)
     await asyncio.Event().wait()
 
