@@ -144,17 +144,21 @@ def assert_no_thread_per_call(driver, threads) -> None:
     with connect(driver) as sock:
         sock.sendall(request(driver))
         read_response(sock)
+        # A thread of an earlier connection (the readiness probe's) may still be ending: counts may
+        # fall between two looks, never rise
         busy = threads()
         for _ in range(200):
             sock.sendall(request(driver))
             assert read_response(sock)[0] == 200
-        assert threads() == busy, "calls on one connection start no threads"
+        assert threads() <= busy, "calls on one connection start no threads"
+    before = threads()
     socks = [connect(driver) for _ in range(8)]
     for sock in socks:
         sock.sendall(request(driver))
     for sock in socks:
         assert read_response(sock)[0] == 200
-    assert threads() >= busy + 7, "each connection has a thread of its own"
+    # 8 connections, less at most one ending thread (the first connection's) counted in `before`
+    assert threads() >= before + 7, "each connection has a thread of its own"
     for sock in socks:
         sock.close()
     wait_for(lambda: threads() < busy, timeout=60, message="connection threads end with their connections")
