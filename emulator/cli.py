@@ -113,6 +113,8 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, functions_domai
 
     Prints a line per execution (time, function, trigger, method and path, status code, duration,
     status) and per build (start, its output as it comes, end with duration or failure reason)."""
+    from .aiohttp_import import import_aiohttp
+    import_aiohttp()  # before any server module: aiohttp_import.py says why
     from .access_log import AccessLog
     from .services.state import Settings
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -220,6 +222,8 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain,
     except ProjectError as exc:
         raise click.ClickException(str(exc))
     warm_up = warm_toolchains([fn.runtime for fn in project.functions], toolchains) if executor == "local" else None
+    from .aiohttp_import import import_aiohttp
+    import_aiohttp()  # before any server module: aiohttp_import.py says why
     from .dev.session import run_dev  # the server's modules: imported while the probes run
     from .services.state import Settings
     # What the imports made lives as long as the process: out of the collector's sight, a full
