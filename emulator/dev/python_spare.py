@@ -12,7 +12,7 @@ import os
 import sys
 
 # What the adapter imports itself; a module missing here is simply imported by the adapter later.
-PRELOAD = ("asyncio", "contextvars", "heapq", "http", "importlib.util", "inspect", "io", "json", "secrets", "socket",
+PRELOAD = ("contextvars", "heapq", "http", "importlib.util", "inspect", "io", "json", "secrets", "socket",
            "socketserver", "threading", "time", "traceback")
 
 

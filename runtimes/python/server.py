@@ -2,7 +2,6 @@
 v2 wire when INTERNAL_RUNTIME_KEY is set). Stdlib only, Python >= 3.10. See runtimes/README.md."""
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import heapq
 import http
@@ -534,6 +533,8 @@ class _Call:
         try:
             value = self.fn(*self.args)
             if inspect.isawaitable(value):
+                import asyncio  # here, not at the top: its import is a quarter of a start, and only async functions need it
+
                 loop = getattr(_event_loops, "loop", None)
                 if loop is None or loop.is_closed():
                     loop = _event_loops.loop = asyncio.new_event_loop()
@@ -576,7 +577,7 @@ async def _await(awaitable):
     return await awaitable
 
 
-_ADAPTER_FRAMES = (os.path.abspath(__file__), os.path.dirname(asyncio.__file__) + os.sep,
+_ADAPTER_FRAMES = (os.path.abspath(__file__), os.path.join(os.path.dirname(os.__file__), "asyncio") + os.sep,
                    os.path.dirname(importlib.__file__) + os.sep, "<frozen ")
 
 
