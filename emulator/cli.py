@@ -73,8 +73,10 @@ def serve_options(fn):
 
 async def run_server(settings: Settings, host: str, port: int, access_log: AccessLog | None = None) -> None:
     from .api.common import STATE_KEY
+    from .schemas import load_validators_in_background
     from .server import start_server
     runner = await start_server(settings, host, port)
+    load_validators_in_background()  # before the first request needs them (schemas.py)
     if access_log is not None:
         access_log.attach(runner.app[STATE_KEY])
     click.echo(f"Appwrite emulator listening on {settings.endpoint}", err=False)

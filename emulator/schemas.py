@@ -7,7 +7,7 @@ Appwrite's validators. The same schemas describe the API in the OpenAPI document
 """
 from __future__ import annotations
 
-from jsonschema import Draft202012Validator, FormatChecker
+import threading
 
 from .errors import invalid_param, missing_param
 from .ids import CUSTOM_ID_DESCRIPTION, UID_DESCRIPTION, is_valid_id
@@ -17,28 +17,24 @@ from .specifications import SPEC_SLUGS
 
 MAX_TIMEOUT = 900
 
-formats = FormatChecker()
 
-
-@formats.checks("custom-id")
 def _custom_id(value) -> bool:
     return not isinstance(value, str) or value == "unique()" or is_valid_id(value)
 
 
-@formats.checks("uid")
 def _uid(value) -> bool:
     return not isinstance(value, str) or is_valid_id(value)
 
 
-@formats.checks("roles")
 def _roles(value) -> bool:  # Appwrite's Roles validator (roles.py), with its own wording in _describe
     return role_error(value) is None
 
 
-@formats.checks("cron")
 def _cron(value) -> bool:
     return not isinstance(value, str) or value == "" or is_valid_cron(value)
 
+
+FORMATS = {"custom-id": _custom_id, "uid": _uid, "roles": _roles, "cron": _cron}
 
 
 S = {"type": "string"}
@@ -146,8 +142,35 @@ SCHEMAS: dict[str, dict] = {
                                      "total": {"type": "boolean"}}},
 }
 
-_validators = {op: Draft202012Validator({"type": "object", **schema}, format_checker=formats)
-               for op, schema in SCHEMAS.items()}
+# Importing jsonschema takes ~30 ms, a tenth of `dev`'s start before its first answer, and no
+# request needs it before then: the validators are built on first use, or ahead of it by a thread
+# (`load_validators_in_background`) that `serve` starts once it listens and `dev` while its first
+# runtime starts. A thread takes the interpreter's lock from whatever runs: started while the
+# server is busy, it would only slow that down.
+_validators: dict | None = None
+_validators_lock = threading.Lock()
+_loading = False
+
+
+def _load_validators() -> dict:
+    global _validators
+    with _validators_lock:
+        if _validators is None:
+            from jsonschema import Draft202012Validator, FormatChecker
+            formats = FormatChecker()
+            for name, check in FORMATS.items():
+                formats.checks(name)(check)
+            _validators = {op: Draft202012Validator({"type": "object", **schema}, format_checker=formats)
+                           for op, schema in SCHEMAS.items()}
+    return _validators
+
+
+def load_validators_in_background() -> None:
+    global _loading
+    if _validators is None and not _loading:
+        _loading = True
+        threading.Thread(target=_load_validators, name="schema-validators", daemon=True).start()
+
 
 _TRUE = {True, "true", "1", 1, "True"}
 _FALSE = {False, "false", "0", 0, "False", ""}
@@ -183,7 +206,8 @@ def validate(operation: str, params: dict) -> dict:
     for key in schema.get("required", []):
         if clean.get(key) is None:
             raise missing_param(key)
-    errors = sorted(_validators[operation].iter_errors(clean), key=lambda e: list(e.path))
+    validators = _validators if _validators is not None else _load_validators()
+    errors = sorted(validators[operation].iter_errors(clean), key=lambda e: list(e.path))
     if errors:
         err = errors[0]
         key = str(err.path[0]) if err.path else "params"

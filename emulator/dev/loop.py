@@ -49,6 +49,9 @@ class DevLoop:
         """Create the functions, start watching, and start their first deployments."""
         for note in self.project.notes:
             self.out.info(note, fg="yellow")
+        # A JavaScript entrypoint's check needs the node parser: started now, its start overlaps
+        # the first build instead of coming after it (it was the last step of a first deployment).
+        self._checker.prepare([fn.entrypoint for fn in self.project.functions])
         for fn in self.project.functions:
             self._add(fn)
         self._tasks = [asyncio.ensure_future(self._watcher.run()), asyncio.ensure_future(self._config.run())]
