@@ -58,6 +58,9 @@ class Deno(Language):
     install_hint = INSTALL_HINT
     test_entrypoints = {"context": "tests.ts", "legacy": "tests.ts"}
     primary_binary = "deno"
+    # Not on tmpfs, though the core (runtimes/node/core.mjs) caps a call's logs as Node's does:
+    # Deno 2 lets a program write under /dev (where the tmpfs is) only with --allow-all.
+    logs_on_tmpfs = False
     version_command = ("deno", "--version")
 
     def version_candidates(self) -> list[str]:

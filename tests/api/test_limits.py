@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from emulator.languages import language_for_runtime
-from runtimes.log_floods import JVM_FLOODS, NATIVE_FLOODS, PHP_FLOODS
+from runtimes.log_floods import JS_FLOODS, JVM_FLOODS, NATIVE_FLOODS, PHP_FLOODS
 from support import JsonApi, require_toolchain, runtimes_of, wait_for
 
 SYNC_CAP_MESSAGE = ("Synchronous function execution timed out. Use asynchronous execution instead, "
@@ -118,7 +118,7 @@ LOG_FLOODS = {"python-3.11": ("main.py", "def main(context):\n"
                                          "        for _ in range(12_500):\n"
                                          "            context.log('x' * 8000)\n"
                                          "    return context.res.text('done')\n"),
-              **JVM_FLOODS, **NATIVE_FLOODS, **PHP_FLOODS}
+              **JS_FLOODS, **JVM_FLOODS, **NATIVE_FLOODS, **PHP_FLOODS}
 
 
 @pytest.mark.parametrize("runtime", sorted(LOG_FLOODS))

@@ -156,3 +156,22 @@ PHP_FLOODS = {
         }};
         """).lstrip()),
 }
+
+# The same protocol for the JavaScript adapters (Node, Deno: one core, runtimes/node/core.mjs);
+# "native": console.log, which the core routes into the call's logs.
+_JS_FLOOD_BODY = f"""
+  const mode = context.req.bodyText;
+  context.log(mode);
+  const line = 'x'.repeat(8000);
+  let made = 0;
+  for (let i = 0; i < {LINES}; i++) {{
+    if (mode === 'flood') context.log(line);
+    else if (mode === 'native') console.log(line);
+    else if (mode !== 'ok') made += (line + i).length;
+  }}
+  return context.res.text('done ' + (made > 0));
+"""
+JS_FLOODS = {
+    "node-20.0": ("index.js", "module.exports = async (context) => {" + _JS_FLOOD_BODY + "};\n"),
+    "deno-2.0": ("mod.ts", "export default async (context: any) => {" + _JS_FLOOD_BODY + "};\n"),
+}
