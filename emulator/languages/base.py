@@ -182,11 +182,23 @@ def _probe_toolchain(binaries: tuple[str, ...], version_command: tuple[str, ...]
     return Toolchain(True, version, "")
 
 
+# Answers learnt from another run of the same binary (remember_output_line), asked before running.
+_KNOWN_OUTPUT_LINES: dict[tuple[str, ...], tuple[int, str]] = {}
+
+
+def remember_output_line(argv: tuple[str, ...], code: int, line: str) -> None:
+    """What `argv` would print, learnt otherwise (Python's interpreter probe also reports the
+    version): `_first_output_line` then answers without running it, through a shim or not."""
+    _KNOWN_OUTPUT_LINES.setdefault(tuple(argv), (code, line))
+
+
 @functools.lru_cache(maxsize=None)
 def _first_output_line(argv: tuple[str, ...]) -> tuple[int | None, str]:
     """(exit code, first line it printed) of `argv`; (None, the error) when it cannot run. Cached:
     the toolchain probe and the version match run the same `<binary> --version`, and a version
     manager's shim (pyenv's is a chain of bash scripts) costs ~0.3 s a run."""
+    if argv in _KNOWN_OUTPUT_LINES:
+        return _KNOWN_OUTPUT_LINES[argv]
     try:
         out = subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:

@@ -10,10 +10,9 @@ import shlex
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
-from .base import BuildError, Language, ServerCommand
+from .base import BuildError, Language, ServerCommand, remember_output_line
 
 VENV = "runtime-env"  # same name as the official images use, inside the build dir
 
@@ -24,16 +23,21 @@ def _host_python(python: str = "python3") -> tuple[str, str, str]:
     (a name on PATH or a path).
 
     Resolved once so builds skip the pyenv/venv shims."""
-    script = ("import sys,os\n"
+    script = ("import sys,os,platform\n"
               "try:\n import pip,glob\n p=os.path.dirname(pip.__file__)\n"
               " d=(glob.glob(os.path.join(os.path.dirname(p),'pip-*.dist-info'))+[''])[0]\n"
               "except Exception:\n p=d=''\n"
-              "print(getattr(sys,'_base_executable',sys.executable));print(p);print(d)")
+              "print(getattr(sys,'_base_executable',sys.executable));print(p);print(d)\n"
+              "print('Python',platform.python_version())")
     found = shutil.which(python) or python
     out = subprocess.run([found, "-c", script], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         raise BuildError(f"{python} failed to start: {out.stderr.strip()}")
-    lines = (out.stdout.splitlines() + ["", "", ""])[:3]
+    lines = (out.stdout.splitlines() + ["", "", "", ""])[:4]
+    if lines[3].startswith("Python "):
+        # What `python --version` prints: the toolchain probe need not run the interpreter (through
+        # a version manager's shim, a chain of scripts) a second time.
+        remember_output_line((found, "--version"), 0, lines[3])
     return lines[0], lines[1], lines[2]
 
 
@@ -144,14 +148,12 @@ class Python(Language):
 
     def warm_up(self) -> None:
         # A venv is made from `_host_python(self.binary())`, and the binary is `python3` on PATH
-        # whenever that has the runtime's version: ask it while the version is being matched.
+        # whenever that has the runtime's version. Asked first: it also tells python3's version,
+        # which the version match then takes instead of running `python3 --version` too.
         guess = self.toolchain_override or shutil.which("python3")
-        helper = threading.Thread(target=_probe_quietly, args=(guess,), daemon=True) if guess else None
-        if helper:
-            helper.start()
+        if guess:
+            _probe_quietly(guess)
         super().warm_up()
-        if helper:
-            helper.join()
 
     def build_env(self, build_dir: Path) -> dict[str, str]:
         venv = ensure_venv(Path(build_dir), self.binary())
