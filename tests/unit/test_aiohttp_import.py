@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import json, ssl, sys
 from emulator.aiohttp_import import import_aiohttp
@@ -31,7 +33,6 @@ def test_contexts_made_afterwards_load_the_bundle():
     plain = subprocess.run([sys.executable, "-c", "import ssl; print(ssl.create_default_context().cert_store_stats()['x509_ca'])"],
                            capture_output=True, text=True, check=True)
     if int(plain.stdout) == 0:
-        import pytest
         pytest.skip("this machine has no CA bundle (apt-get install -y ca-certificates)")
     out = json.loads(subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout)
     assert out["later_certs"] == int(plain.stdout)
