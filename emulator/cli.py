@@ -1,7 +1,6 @@
 """Command line: `python -m emulator serve | runtimes | ...`."""
 from __future__ import annotations
 
-import asyncio
 import gc
 import signal
 import json
@@ -13,13 +12,13 @@ from typing import TYPE_CHECKING
 import click
 
 from ._resources import STARTERS_DIR
-from . import event_loop
 from .dev import DEBOUNCE_MS
 from .devclient import Client, ClientError, client_options, default_project, parse_headers, run_exec, run_trigger
 from .version import APPWRITE_VERSION
 
-# The server's modules (aiohttp, the API, the services) are imported by the commands that serve,
-# not here: `exec` and `trigger` never need them, and `dev` starts its toolchain probes first.
+# The server's modules (aiohttp, the API, the services), asyncio and the event loop are imported by
+# the commands that serve, not here: `exec` and `trigger` never need them, and `dev` starts its
+# toolchain probes and first instances first.
 if TYPE_CHECKING:
     from .access_log import AccessLog
     from .services.state import Settings
@@ -72,11 +71,11 @@ def serve_options(fn):
 
 
 async def run_server(settings: Settings, host: str, port: int, access_log: AccessLog | None = None) -> None:
+    import asyncio
+
     from .api.common import STATE_KEY
-    from .schemas import load_validators_in_background
     from .server import start_server
     runner = await start_server(settings, host, port)
-    load_validators_in_background()  # before the first request needs them (schemas.py)
     if access_log is not None:
         access_log.attach(runner.app[STATE_KEY])
     click.echo(f"Appwrite emulator listening on {settings.endpoint}", err=False)
@@ -127,6 +126,7 @@ def serve(host, port, data_dir, api_key, executor, cors_origins, functions_domai
                         docker_image_prefix=docker_image_prefix,
                         appwrite_version=appwrite_version, cors_origins=cors_origins,
                         functions_domain=functions_domain, toolchains=toolchains)
+    from . import event_loop
     try:
         event_loop.run(run_server(settings, host, port, None if quiet else AccessLog(logs=show_logs)))
     except KeyboardInterrupt:
@@ -217,13 +217,20 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain,
     a dependency file change, a compiled runtime or a config change rebuilds fully. The old
     deployment serves until the new one is ready; a failed build keeps it and prints why."""
     from .dev.warmup import warm_toolchains
+    from .executors.early import EarlyStarts
     from .project import ProjectError, load_project
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         project = load_project(project_dir, project_id)
     except ProjectError as exc:
         raise click.ClickException(str(exc))
-    warm_up = warm_toolchains([fn.runtime for fn in project.functions], toolchains) if executor == "local" else None
+    early = warm_up = None
+    if executor == "local":
+        # Each function's first instance starts beside the imports below (executors/early.py).
+        early = EarlyStarts(Path(data_dir).absolute())
+        warm_up = warm_toolchains([fn.runtime for fn in project.functions], toolchains, early)
+    from .dev.syntax import start_node_parser_early  # asyncio: after the probes are on their way
+    node_parser = start_node_parser_early([fn.entrypoint for fn in project.functions])
     from .aiohttp_import import import_aiohttp
     import_aiohttp()  # before any server module: aiohttp_import.py says why
     from .dev.session import run_dev  # the server's modules: imported while the probes run
@@ -235,8 +242,12 @@ def dev(host, port, data_dir, api_key, executor, cors_origins, functions_domain,
     settings = Settings(data_dir=Path(data_dir).absolute(), api_key=api_key, executor=executor,
                         docker_image_prefix=docker_image_prefix,
                         cors_origins=cors_origins, functions_domain=functions_domain, toolchains=toolchains)
+    import asyncio
+
+    from . import event_loop
     try:
-        event_loop.run(run_dev(project, settings, host, port, debounce_ms=debounce, warm_up=warm_up))
+        event_loop.run(run_dev(project, settings, host, port, debounce_ms=debounce, warm_up=warm_up, early=early,
+                               node_parser=node_parser))
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +38,9 @@ class Client:
                    "x-appwrite-response-format": "1.9.0", "x-sdk-name": "emulator-cli"}
         if self.key:
             headers["x-appwrite-key"] = self.key
+        import urllib.error  # here: `dev` and `serve` import this module and never call a server
+        import urllib.request
+
         request = urllib.request.Request(self.endpoint.rstrip("/") + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -9,8 +9,20 @@ can never change the secret or the port.
 """
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
+
+# Host environment a function started on the host sees besides its own variables: enough for
+# toolchains to work.
+PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "DENO_DIR", "DENO_INSTALL",
+                   "PYENV_ROOT", "SYSTEMROOT")
+
+
+def host_env() -> dict[str, str]:
+    """The PASSTHROUGH_ENV variables this process has."""
+    return {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+
 
 # What an openruntimes image declares itself; a function's variables may override these.
 IMAGE_DEFAULTS = {"OPEN_RUNTIMES_ENV": "production", "OPEN_RUNTIMES_HEADERS": "{}"}

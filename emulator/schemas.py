@@ -7,8 +7,6 @@ Appwrite's validators. The same schemas describe the API in the OpenAPI document
 """
 from __future__ import annotations
 
-import threading
-
 from .errors import invalid_param, missing_param
 from .ids import CUSTOM_ID_DESCRIPTION, UID_DESCRIPTION, is_valid_id
 from .roles import role_error
@@ -142,34 +140,91 @@ SCHEMAS: dict[str, dict] = {
                                      "total": {"type": "boolean"}}},
 }
 
-# Importing jsonschema takes ~30 ms, a tenth of `dev`'s start before its first answer, and no
-# request needs it before then: the validators are built on first use, or ahead of it by a thread
-# (`load_validators_in_background`) that `serve` starts once it listens and `dev` while its first
-# runtime starts. A thread takes the interpreter's lock from whatever runs: started while the
-# server is busy, it would only slow that down.
-_validators: dict | None = None
-_validators_lock = threading.Lock()
-_loading = False
+# Validation covers the keywords these schemas use, by hand: importing jsonschema took ~50 ms of the
+# interpreter's time, which in `dev` came between the first deployment and its first answer (the
+# process does everything on one interpreter lock, so a background import only moved the wait).
+# tests/unit/test_schema_check.py holds the result to jsonschema's (Draft 2020-12) on generated
+# parameters of every operation, and fails on a keyword added here that this does not know.
+KNOWN_KEYWORDS = frozenset({"type", "properties", "required", "items", "minLength", "maxLength", "minimum",
+                            "maximum", "maxItems", "enum", "format"})
 
 
-def _load_validators() -> dict:
-    global _validators
-    with _validators_lock:
-        if _validators is None:
-            from jsonschema import Draft202012Validator, FormatChecker
-            formats = FormatChecker()
-            for name, check in FORMATS.items():
-                formats.checks(name)(check)
-            _validators = {op: Draft202012Validator({"type": "object", **schema}, format_checker=formats)
-                           for op, schema in SCHEMAS.items()}
-    return _validators
+class SchemaError:
+    """One failed keyword, named as jsonschema names its errors (`validator`, `path`, `instance`)."""
+    __slots__ = ("validator", "path", "instance", "message")
+
+    def __init__(self, validator: str, path: tuple, instance, message: str):
+        self.validator, self.path, self.instance, self.message = validator, path, instance, message
 
 
-def load_validators_in_background() -> None:
-    global _loading
-    if _validators is None and not _loading:
-        _loading = True
-        threading.Thread(target=_load_validators, name="schema-validators", daemon=True).start()
+def _is_type(value, name: str) -> bool:
+    if name == "string":
+        return isinstance(value, str)
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "integer":  # 2020-12: a float with no fraction is an integer
+        return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name == "array":
+        return isinstance(value, list)
+    if name == "object":
+        return isinstance(value, dict)
+    if name == "null":
+        return value is None
+    raise ValueError(f"unknown type {name!r}")
+
+
+def _equal(a, b) -> bool:
+    """JSON equality, as jsonschema's `enum` has it: true is not 1, 1 is 1.0, containers compare deeply."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+def iter_errors(schema: dict, value, path: tuple = ()):
+    """The errors of `value` against `schema`, keyword by keyword in the schema's order."""
+    for keyword, arg in schema.items():
+        if keyword == "type":
+            names = arg if isinstance(arg, list) else [arg]
+            if not any(_is_type(value, name) for name in names):
+                yield SchemaError("type", path, value, f"{value!r} is not of type {', '.join(map(repr, names))}")
+        elif keyword == "properties":
+            if isinstance(value, dict):
+                for name, sub in arg.items():
+                    if name in value:
+                        yield from iter_errors(sub, value[name], (*path, name))
+        elif keyword == "items":
+            if isinstance(value, list):
+                for index, item in enumerate(value):
+                    yield from iter_errors(arg, item, (*path, index))
+        elif keyword == "required":
+            if isinstance(value, dict):
+                for name in arg:
+                    if name not in value:
+                        yield SchemaError("required", path, value, f"{name!r} is a required property")
+        elif keyword in ("minLength", "maxLength"):
+            if isinstance(value, str) and (len(value) < arg if keyword == "minLength" else len(value) > arg):
+                yield SchemaError(keyword, path, value, f"{value!r} is too {'short' if keyword == 'minLength' else 'long'}")
+        elif keyword in ("minimum", "maximum"):
+            if _is_type(value, "number") and (value < arg if keyword == "minimum" else value > arg):
+                yield SchemaError(keyword, path, value, f"{value!r} is {'less' if keyword == 'minimum' else 'greater'} "
+                                                        f"than the {keyword} of {arg!r}")
+        elif keyword == "maxItems":
+            if isinstance(value, list) and len(value) > arg:
+                yield SchemaError(keyword, path, value, f"{value!r} is too long")
+        elif keyword == "enum":
+            if not any(_equal(value, option) for option in arg):
+                yield SchemaError("enum", path, value, f"{value!r} is not one of {arg!r}")
+        elif keyword == "format":
+            if not FORMATS[arg](value):
+                yield SchemaError("format", path, value, f"{value!r} is not a {arg!r}")
+        else:
+            raise ValueError(f"schema keyword {keyword!r} is not supported by schemas.iter_errors")
 
 
 _TRUE = {True, "true", "1", 1, "True"}
@@ -206,8 +261,7 @@ def validate(operation: str, params: dict) -> dict:
     for key in schema.get("required", []):
         if clean.get(key) is None:
             raise missing_param(key)
-    validators = _validators if _validators is not None else _load_validators()
-    errors = sorted(validators[operation].iter_errors(clean), key=lambda e: list(e.path))
+    errors = sorted(iter_errors(schema, clean), key=lambda e: list(e.path))
     if errors:
         err = errors[0]
         key = str(err.path[0]) if err.path else "params"

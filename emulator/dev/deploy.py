@@ -26,7 +26,6 @@ from pathlib import PurePosixPath
 from ..errors import AppwriteError
 from ..params import UploadedFile
 from ..project import FunctionConfig
-from ..schemas import load_validators_in_background
 from ..services import variables as variables_svc
 from ..services.deployments import delete_deployment, upload_deployment
 from ..services.executions import runtime_spec
@@ -241,9 +240,6 @@ class FunctionDeployer:
         in_build = (dep_dir / "build").is_dir() and not self._executor().capabilities.runs_from_archive
         code_dir = dep_dir / "build" if in_build else fn.path
         to_check = list(files) if reason else [p for p in changed if p in files]
-        # The instance's start is the longest wait of a deployment: the API's request validators
-        # load meanwhile, unless they have (schemas.py says why they wait).
-        load_validators_in_background()
         # The instance first: its process start is the longer of the two.
         warm_error, errors = await asyncio.gather(self._prewarm(c.doc),
                                                   self.ctx.checker.check(code_dir, to_check[:MAX_CHECKED_FILES]))

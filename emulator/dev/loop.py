@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from pathlib import Path
 
 from ..access_log import BuildOutputLines
@@ -23,14 +24,15 @@ from .watch import Watcher, WatchFilter
 
 
 class DevLoop:
-    def __init__(self, project: Project, state: State, debounce_ms: int = DEBOUNCE_MS, console: Console | None = None):
+    def __init__(self, project: Project, state: State, debounce_ms: int = DEBOUNCE_MS, console: Console | None = None,
+                 node_parser: subprocess.Popen | None = None):
         self.project = project
         self.state = state
         self.pid = project.project_id
         self.out = console or Console()
         self.watched: dict[str, FunctionDeployer] = {}
         self._builds = BuildWaiter()
-        self._checker = SyntaxChecker()
+        self._checker = SyntaxChecker(node_parser)
         self._ctx = DeployContext(state=state, project_id=self.pid, console=self.out, checker=self._checker,
                                   builds=self._builds, debounce_ms=debounce_ms)
         self._filter = WatchFilter(lambda: [d.fn for d in self.watched.values()])

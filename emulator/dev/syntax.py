@@ -12,9 +12,12 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import sys
 import traceback
 from pathlib import Path, PurePosixPath
+
+from ..adopted_process import AdoptedProcess
 
 CHECKERS = {".py": "python", ".js": "node", ".mjs": "node", ".cjs": "node", ".php": "php", ".rb": "ruby"}
 SKIP_PARTS = {"node_modules", "runtime-env", "vendor", ".venv", "venv", "__pycache__"}
@@ -30,23 +33,50 @@ async def _run(argv: list[str], cwd: Path) -> tuple[int, str]:
     return proc.returncode, out.decode("utf-8", "replace")
 
 
+NODE_PARSER_ARGV = ("node", "--experimental-vm-modules", "--no-warnings", str(NODE_PARSER))
+
+
+def wants_node_parser(files) -> bool:
+    """Whether checking `files` (paths relative to a function folder) needs the node parser."""
+    return shutil.which("node") is not None and any(CHECKERS.get(PurePosixPath(rel).suffix) == "node" for rel in files)
+
+
+def start_node_parser_early(files) -> subprocess.Popen | None:
+    """The node parser for `files`, started before the event loop runs (`dev` starts it beside the
+    server's imports: its start, ~50-90 ms, was the last step of a first Node deployment). Hand
+    it to `SyntaxChecker(node_process=...)`. None when not needed or it could not start."""
+    if not wants_node_parser(files):
+        return None
+    try:
+        return subprocess.Popen(NODE_PARSER_ARGV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
 class NodeParser:
     """The resident parser process: a `node --check` process per file costs 50-150 ms on a busy
-    machine, which would dominate a hot swap. Started on first use, one per `SyntaxChecker`."""
+    machine, which would dominate a hot swap. Started on first use (or adopted: `early`), one per
+    `SyntaxChecker`."""
 
-    def __init__(self):
-        self.proc: asyncio.subprocess.Process | None = None
+    def __init__(self, early: subprocess.Popen | None = None):
+        self.proc: asyncio.subprocess.Process | AdoptedProcess | None = None
+        self.early = early
         self.pending: dict[int, asyncio.Future] = {}
         self.next_id = 0
         self.reader: asyncio.Task | None = None
 
     async def start(self) -> None:
         """Start the process unless it runs (`dev` starts it with a Node function's first build,
-        which then needs it)."""
+        which then needs it, or before its server: `start_node_parser_early`)."""
+        if self.early is not None:
+            early, self.early = self.early, None
+            self.proc = await AdoptedProcess.adopt(early)
+            self.reader = asyncio.ensure_future(self._read(self.proc))
         if self.proc is None or self.proc.returncode is not None:
             self.proc = await asyncio.create_subprocess_exec(
-                "node", "--experimental-vm-modules", "--no-warnings", str(NODE_PARSER),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+                *NODE_PARSER_ARGV, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL)
             self.reader = asyncio.ensure_future(self._read(self.proc))
 
     async def error(self, path: Path) -> str:
@@ -71,6 +101,10 @@ class NodeParser:
         self.pending.clear()
 
     async def close(self) -> None:
+        if self.early is not None:  # never adopted
+            self.early.kill()
+            self.early.wait()
+            self.early = None
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
@@ -113,15 +147,15 @@ def _compile_here(code_dir: Path, files: list[str]) -> tuple[int, str]:
 class SyntaxChecker:
     """Checks files of a function folder; owns the node parser process it starts (see `close`)."""
 
-    def __init__(self):
-        self.node = NodeParser()
+    def __init__(self, node_process: subprocess.Popen | None = None):
+        """`node_process`: the node parser, if started before the event loop ran (`start_node_parser_early`)."""
+        self.node = NodeParser(node_process)
         self._starting: asyncio.Task | None = None
 
     def prepare(self, files) -> None:
         """Start what checking `files` will need, in the background (the node parser, while a
         build runs, instead of next to the new instance's start)."""
-        if self._starting is None and shutil.which("node") \
-                and any(CHECKERS.get(PurePosixPath(rel).suffix) == "node" for rel in files):
+        if self._starting is None and (self.node.early is not None or wants_node_parser(files)):
             self._starting = asyncio.ensure_future(self._start_node())
 
     async def _start_node(self) -> None:

@@ -4,7 +4,9 @@ Which host binary runs a runtime, and its version, are found by running binaries
 --version`): a version manager's shim, such as pyenv's chain of bash scripts, costs ~0.3 s a run.
 The answers are cached per process (languages/base.py), so `dev` starts the probes in threads as
 soon as it has read the project, while the server's modules import (the probes are processes,
-the imports Python code: they share no core), and the first builds find them done.
+the imports Python code: they share no core), and the first builds find them done. Each
+language's thread also starts the functions' first instances (executors/early.py), before the
+probes when the language can tell its interpreter without them.
 """
 from __future__ import annotations
 
@@ -12,12 +14,15 @@ import threading
 from concurrent.futures import Future
 from typing import Iterable
 
+from ..executors.early import EarlyStarts
 from ..languages import language_for_runtime
 
 
-def warm_toolchains(runtimes: Iterable[str], toolchains: dict[str, str]) -> Future:
-    """Probe the toolchains of `runtimes` in the background; the future resolves when all are done.
-    Failures are left for the builds to report, with their own messages."""
+def warm_toolchains(runtimes: Iterable[str], toolchains: dict[str, str], early: EarlyStarts | None = None) -> Future:
+    """Probe the toolchains of `runtimes` (one per function) in the background, then start an early
+    instance per function with `early`; the future resolves when all are done. Failures are left
+    for the builds to report, with their own messages."""
+    runtimes = list(runtimes)
     languages = [lang for lang in (language_for_runtime(r, toolchains) for r in sorted(set(runtimes))) if lang]
     done: Future = Future()
     if not languages:
@@ -28,6 +33,9 @@ def warm_toolchains(runtimes: Iterable[str], toolchains: dict[str, str]) -> Futu
 
     def probe(language) -> None:
         try:
+            if early is not None:  # first: a language may have what it needs without the probes
+                for _ in range(runtimes.count(language.runtime_id)):
+                    early.start(language)
             language.warm_up()
         except Exception:  # noqa: BLE001 - the build that needs the toolchain says what is wrong
             pass

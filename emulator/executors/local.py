@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -22,15 +23,15 @@ from ..archives import extract_archive
 from ..hostbuild import build_on_host
 from ..languages import language_for_runtime
 from ..languages.base import BuildError
+from ..adopted_process import AdoptedProcess
 from ..processes import ProcessOwner, become_subreaper, build_scope
-from ..runtime_env import free_port, server_env
+from ..runtime_env import free_port, host_env, server_env
 from .base import BuildJob, ExecutorError, Instance, RuntimeSpec
+from .early import EarlyProcess, own_early_dir
 from .pool import InstancePool, PooledExecutor
-from .runtime_client import RuntimeClient, make_logs_dir, remove_instance_dir
+from .logs_dirs import make_logs_dir, remove_instance_dir
+from .runtime_client import RuntimeClient
 
-# Host environment a function sees besides its own variables: enough for toolchains to work.
-PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "DENO_DIR", "DENO_INSTALL",
-                   "PYENV_ROOT", "SYSTEMROOT")
 OUTPUT_TAIL_BYTES = 16 * 1024
 # Instances started ahead of need kept at once (`dev` starts one for the function last deployed).
 MAX_AHEAD = 1
@@ -76,6 +77,7 @@ class LocalExecutor(PooledExecutor):
         self.client = client or RuntimeClient()
         self.pool = InstancePool(self._start, self._stop, self._alive, size=pool_size, idle_timeout=idle_timeout)
         self._ahead: dict[tuple, Instance] = {}  # spec fingerprint -> instance started ahead (start_ahead)
+        self._early: list[tuple[EarlyProcess, _Process]] = []  # adopted early spares (adopt_early)
         # The data dir (run_dir's parent) names the processes; the server adopts their orphans.
         self.owner = ProcessOwner(self.run_dir.parent)
         become_subreaper()
@@ -91,6 +93,8 @@ class LocalExecutor(PooledExecutor):
             return
         marker = f"OPEN_RUNTIMES_LOGS_DIR={self.run_dir}".encode()
         for inst_dir in self.run_dir.iterdir():
+            if own_early_dir(inst_dir.name):
+                continue  # started by this process before the executor existed (adopt_early)
             try:
                 pid = int((inst_dir / "pid").read_text())
                 # Only a process whose environment names our run dir is ours to kill.
@@ -130,8 +134,14 @@ class LocalExecutor(PooledExecutor):
         if ahead is not None and await self._release(ahead):
             return ahead
         language = self._language(spec)
+        command = language.server(spec.build_dir, spec.entrypoint)
+        early = self._take_early(spec, language, command)
+        if early is not None:
+            inst = await self._release_early(spec, command, *early)
+            if inst is not None:
+                return inst
         port = free_port()
-        inst = await self._spawn(spec, language.server(spec.build_dir, spec.entrypoint), language, port, str(port))
+        inst = await self._spawn(spec, command, language, port, str(port))
         await self._wait_listening(inst)
         return inst
 
@@ -150,19 +160,60 @@ class LocalExecutor(PooledExecutor):
         inst = await self._spawn(spec, command, language, 0, "ahead-" + secrets.token_hex(4))
         self._ahead[spec.fingerprint()] = inst
 
+    async def adopt_early(self, spares: list[EarlyProcess]) -> None:
+        """Take over spares `dev` started before this executor existed (executors/early.py): the
+        next `_start` of a spec whose command they fit releases one instead of starting a process."""
+        for spare in spares:
+            while not self.owner.lock.acquire(blocking=False):
+                await asyncio.sleep(0.005)
+            try:
+                self.owner.add_root(spare.unit, spare.popen.pid)
+            finally:
+                self.owner.lock.release()
+            handle = _Process(await AdoptedProcess.adopt(spare.popen), spare.unit)
+            self._early.append((spare, handle))
+
+    async def discard_early(self) -> None:
+        """Stop the adopted spares no deployment took."""
+        while self._early:
+            spare, handle = self._early.pop()
+            await self._stop_process(handle, spare.inst_dir)
+
+    def _take_early(self, spec: RuntimeSpec, language, command) -> tuple[EarlyProcess, _Process] | None:
+        for i, (spare, handle) in enumerate(self._early):
+            if spare.language.key == language.key and language.early_fits(spare.command, command) \
+                    and handle.proc.returncode is None:
+                del self._early[i]
+                return spare, handle
+        return None
+
+    async def _release_early(self, spec: RuntimeSpec, command, spare: EarlyProcess, handle: _Process) -> Instance | None:
+        """Release an early spare as an instance of `spec`: the environment, folder and port `_spawn`
+        would have given it. None when it cannot serve (it is stopped; the caller starts one)."""
+        secret = secrets.token_hex(16)
+        port = free_port()
+        env = self._instance_env(spec, command, secret, port, spare.logs_dir, spare.unit)
+        # Variables read while the interpreter starts were fixed when the spare started.
+        prefixes = spare.language.startup_env_prefixes
+        startup = {k for k in (*env, *spare.env) if k.startswith(prefixes)}
+        if any(env.get(k) != spare.env.get(k) for k in startup):
+            await self._stop_process(handle, spare.inst_dir)
+            return None
+        inst = Instance(spec=spec, port=port, secret=secret, logs_dir=spare.logs_dir, handle=handle)
+        start = json.dumps({"env": env, "cwd": command.cwd or str(spec.build_dir), "executable": command.argv[0]})
+        if not await self._send_release(inst, f"go {port} {start}\n"):
+            return None
+        try:
+            await self._wait_listening(inst)  # stops it when it fails
+        except ExecutorError:
+            return None
+        return inst
+
     async def _release(self, inst: Instance) -> bool:
         """Let an instance started ahead load the function and listen, on a port picked now.
         False when it cannot (it is stopped; the caller starts one the usual way)."""
-        handle: _Process = inst.handle
         inst.port = free_port()
-        try:
-            if handle.proc.returncode is not None or handle.proc.stdin is None:
-                raise ConnectionResetError("exited while waiting")
-            handle.proc.stdin.write(f"go {inst.port}\n".encode())
-            await handle.proc.stdin.drain()
-            handle.proc.stdin.close()
-        except OSError:
-            await self._stop(inst)
+        if not await self._send_release(inst, f"go {inst.port}\n"):
             return False
         try:
             await self._wait_listening(inst)  # stops it when it fails
@@ -171,18 +222,29 @@ class LocalExecutor(PooledExecutor):
         inst.started_at = inst.last_used = time.monotonic()
         return True
 
+    async def _send_release(self, inst: Instance, line: str) -> bool:
+        """Write a spare's release line (the launchers in emulator/dev/ read it); False, and the
+        spare stopped, when it is gone."""
+        handle: _Process = inst.handle
+        try:
+            if handle.proc.returncode is not None or handle.proc.stdin is None:
+                raise ConnectionResetError("exited while waiting")
+            handle.proc.stdin.write(line.encode())
+            await handle.proc.stdin.drain()
+            handle.proc.stdin.close()
+        except OSError:
+            await self._stop(inst)
+            return False
+        return True
+
     async def _spawn(self, spec: RuntimeSpec, command, language, port: int, name: str) -> Instance:
         """Start `command` as an instance of `spec`, registered with the process owner; port 0:
         started ahead, its stdin a pipe that releases it (`_release`)."""
         secret = secrets.token_hex(16)
         inst_dir = self.run_dir / f"{spec.deployment_key}-{name}"
-        logs_dir = make_logs_dir(inst_dir, language.logs_on_tmpfs)  # tmpfs: runtime_client.py says why
-        host_env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        env = server_env({**host_env, **spec.env, **command.env}, version=spec.version, entrypoint=spec.entrypoint,
-                         secret=secret, cpus=spec.cpus, memory=spec.memory, host="127.0.0.1", port=port,
-                         code_dir=spec.build_dir, logs_dir=logs_dir)
+        logs_dir = make_logs_dir(inst_dir, language.logs_on_tmpfs)  # tmpfs: logs_dirs.py says why
         unit = f"instance:{inst_dir.name}"
-        env.update(self.owner.env(unit))
+        env = self._instance_env(spec, command, secret, port, logs_dir, unit)
         # Started and registered under the owner's lock (a thread lock: never wait on it here).
         while not self.owner.lock.acquire(blocking=False):
             await asyncio.sleep(0.005)
@@ -199,6 +261,13 @@ class LocalExecutor(PooledExecutor):
             self.owner.lock.release()
         (inst_dir / "pid").write_text(str(proc.pid))
         return Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir, handle=_Process(proc, unit))
+
+    def _instance_env(self, spec: RuntimeSpec, command, secret: str, port: int, logs_dir: Path, unit: str) -> dict:
+        env = server_env({**host_env(), **spec.env, **command.env}, version=spec.version, entrypoint=spec.entrypoint,
+                         secret=secret, cpus=spec.cpus, memory=spec.memory, host="127.0.0.1", port=port,
+                         code_dir=spec.build_dir, logs_dir=logs_dir)
+        env.update(self.owner.env(unit))
+        return env
 
     async def _wait_listening(self, inst: Instance) -> None:
         handle: _Process = inst.handle
@@ -230,8 +299,10 @@ class LocalExecutor(PooledExecutor):
         return inst.handle.proc.returncode is None
 
     async def _stop(self, inst: Instance) -> None:
-        handle: _Process = inst.handle
         self.client.forget(inst)
+        await self._stop_process(inst.handle, inst.logs_dir.parent)
+
+    async def _stop_process(self, handle: _Process, inst_dir: Path) -> None:
         # The adapter, whatever it started (setsid or not) and whatever that started.
         await asyncio.to_thread(self.owner.end, handle.unit)
         try:
@@ -241,7 +312,7 @@ class LocalExecutor(PooledExecutor):
         # The owner's lock is a thread lock that a /proc rescan may hold for long: never wait on it here.
         await asyncio.to_thread(self.owner.forget_root, handle.unit, handle.proc.pid)
         handle.reader.cancel()
-        remove_instance_dir(inst.logs_dir.parent)
+        remove_instance_dir(inst_dir)
 
     # -- executions (PooledExecutor.execute) ---------------------------------------------------
     async def _instance_died(self, inst: Instance) -> bool:
@@ -264,6 +335,7 @@ class LocalExecutor(PooledExecutor):
         await asyncio.to_thread(self.owner.end, _build_unit(deployment_key))
 
     async def close(self) -> None:
+        await self.discard_early()
         while self._ahead:
             await self._stop(self._ahead.pop(next(iter(self._ahead))))
         await self.pool.close()

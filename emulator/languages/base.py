@@ -62,12 +62,15 @@ class Language:
     primary_binary: str = ""
     # False when the runtime version is not a toolchain version (C++'s is the language standard).
     versioned_toolchain: bool = True
-    # Whether the adapter may write its log files on tmpfs (/dev/shm, executors/runtime_client.py):
+    # Whether the adapter may write its log files on tmpfs (/dev/shm, executors/logs_dirs.py):
     # only adapters that cap what a call leaves in them (5 MiB + 1 per file), since tmpfs is memory.
     logs_on_tmpfs: bool = False
     # A launcher in emulator/dev/ that starts the adapter ahead of need (`server_ahead`); dev's
     # hot swaps are the only ones that ask for it.
     spare_launcher: Path | None = None
+    # Variables read while the interpreter starts (before the adapter runs): a spare started before
+    # them (`early_server`) must not serve a function whose variables set them.
+    startup_env_prefixes: tuple[str, ...] = ("LD_", "MALLOC_")
     # Set on the copies language_for_runtime hands out (see bound()); "" on the registry's instances.
     runtime_version: str = ""
     toolchain_override: str = ""
@@ -167,6 +170,25 @@ class Language:
             return None
         interpreter, adapter = command.argv
         return ServerCommand([interpreter, str(self.spare_launcher), adapter], command.env, command.cwd)
+
+    def early_server(self) -> ServerCommand | None:
+        """A spare (as `server_ahead`) that can start before the function has any build: `dev`
+        starts one per function while its server imports (executors/early.py), and the local
+        executor releases it as the first instance, passing the environment and folder then. None
+        when the language has no launcher that can take those at its release."""
+        return None
+
+    def early_fits(self, early: ServerCommand, command: ServerCommand) -> bool:
+        """Whether a spare started as `early` can run as `command` (from `server`): the same
+        interpreter (links resolved: a venv's python is a link to its base) and the same adapter."""
+        return os.path.realpath(early.argv[0]) == os.path.realpath(command.argv[0]) \
+            and early.argv[-1] == command.argv[-1]
+
+
+def xml_escape(text: str) -> str:
+    """`&`, `<` and `>` as XML entities, as xml.sax.saxutils.escape writes them (whose import pulls in
+    urllib.request and the email package: ~15 ms of every command's start, for build files only)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @functools.lru_cache(maxsize=None)

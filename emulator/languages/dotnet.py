@@ -14,9 +14,8 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from xml.sax.saxutils import escape
 
-from .base import Language, ServerCommand, run_logged
+from .base import Language, ServerCommand, run_logged, xml_escape
 
 GENERATED = Path(".open-runtimes") / "dotnet"
 HINT = ("curl -sSL https://dot.net/v1/dotnet-install.sh | bash -s -- --channel 8.0 --install-dir /usr/share/dotnet"
@@ -108,7 +107,7 @@ class DotNet(Language):
   </PropertyGroup>
   <ItemGroup>
     <Compile Include="*.cs" />
-    <Compile Include="../../**/*.cs" Exclude="{escape(';'.join(excludes))}" />
+    <Compile Include="../../**/*.cs" Exclude="{xml_escape(';'.join(excludes))}" />
   </ItemGroup>
   <ItemGroup>
     {chr(10).join('    ' + r for r in references).strip()}

@@ -21,9 +21,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
-from xml.sax.saxutils import escape
 
-from .base import BuildError, run_logged
+from .base import BuildError, run_logged, xml_escape
 
 REPOSITORY_ENV = "APPWRITE_EMULATOR_MAVEN_REPOSITORY"
 MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2"
@@ -148,11 +147,11 @@ def plugin_version(url: str) -> str:
 def pom(coordinates: list[Coordinate]) -> str:
     entries = []
     for c in coordinates:
-        extra = (f"<classifier>{escape(c.classifier)}</classifier>" if c.classifier else "")
-        extra += f"<type>{escape(c.extension)}</type>" if c.extension != "jar" else ""
+        extra = (f"<classifier>{xml_escape(c.classifier)}</classifier>" if c.classifier else "")
+        extra += f"<type>{xml_escape(c.extension)}</type>" if c.extension != "jar" else ""
         scope = "provided" if c.compile_only else "compile"
-        entries.append(f"    <dependency><groupId>{escape(c.group)}</groupId><artifactId>{escape(c.artifact)}"
-                       f"</artifactId><version>{escape(c.version)}</version>{extra}<scope>{scope}</scope></dependency>")
+        entries.append(f"    <dependency><groupId>{xml_escape(c.group)}</groupId><artifactId>{xml_escape(c.artifact)}"
+                       f"</artifactId><version>{xml_escape(c.version)}</version>{extra}<scope>{scope}</scope></dependency>")
     return ("<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n  <modelVersion>4.0.0</modelVersion>\n"
             "  <groupId>io.openruntimes</groupId><artifactId>function</artifactId><version>1.0.0</version>\n"
             "  <packaging>pom</packaging>\n  <dependencies>\n" + "\n".join(entries) + "\n  </dependencies>\n</project>\n")
@@ -162,12 +161,12 @@ def settings(url: str, local_repository: Path) -> str:
     # `central` redefined and every repository mirrored to it: nothing else is ever contacted.
     # A file repository (Debian's has no checksum files) is not checksum-verified.
     policy = "ignore" if url.startswith("file:") else "warn"
-    repo = (f"<id>central</id><url>{escape(url)}</url><releases><checksumPolicy>{policy}</checksumPolicy></releases>"
+    repo = (f"<id>central</id><url>{xml_escape(url)}</url><releases><checksumPolicy>{policy}</checksumPolicy></releases>"
             "<snapshots><enabled>false</enabled></snapshots>")
     return ("<settings>\n"
-            f"  <localRepository>{escape(str(local_repository))}</localRepository>\n"
+            f"  <localRepository>{xml_escape(str(local_repository))}</localRepository>\n"
             "  <interactiveMode>false</interactiveMode>\n"
-            f"  <mirrors><mirror><id>function-repository</id><mirrorOf>*</mirrorOf><url>{escape(url)}</url></mirror></mirrors>\n"
+            f"  <mirrors><mirror><id>function-repository</id><mirrorOf>*</mirrorOf><url>{xml_escape(url)}</url></mirror></mirrors>\n"
             "  <profiles><profile><id>function-repository</id>\n"
             f"    <repositories><repository>{repo}</repository></repositories>\n"
             f"    <pluginRepositories><pluginRepository>{repo}</pluginRepository></pluginRepositories>\n"

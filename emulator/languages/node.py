@@ -26,6 +26,7 @@ INSTALL_SCRIPTS = ("preinstall", "install", "postinstall", "prepublish", "prepre
 class Node(Language):
     key = "node"
     spare_launcher = Path(__file__).parents[1] / "dev" / "node_spare.cjs"
+    startup_env_prefixes = Language.startup_env_prefixes + ("NODE_", "UV_")
     logs_on_tmpfs = True  # runtimes/node/core.mjs caps a call's logs
     name = "Node.js"
     versions = ("14.5", "16.0", "18.0", "19.0", "20.0", "21.0", "22", "23", "24", "25")
@@ -72,3 +73,7 @@ class Node(Language):
 
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
         return ServerCommand(argv=[self.binary(), str(self.adapter_dir / "server.js")], cwd=str(code_dir))
+
+    def early_server(self) -> ServerCommand | None:
+        # Nothing of the command depends on the build but its folder, which the release passes.
+        return self.server_ahead(ServerCommand(argv=[self.binary(), str(self.adapter_dir / "server.js")]))

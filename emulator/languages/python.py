@@ -15,6 +15,7 @@ from pathlib import Path
 from .base import BuildError, Language, ServerCommand, remember_output_line
 
 VENV = "runtime-env"  # same name as the official images use, inside the build dir
+SERVER_ENV = {"PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1"}  # what an instance's interpreter starts with
 
 
 @functools.lru_cache(maxsize=None)
@@ -124,6 +125,7 @@ def copy_pip(build_dir: Path, interpreter: str = "python3") -> None:
 class Python(Language):
     key = "python"
     spare_launcher = Path(__file__).parents[1] / "dev" / "python_spare.py"
+    startup_env_prefixes = Language.startup_env_prefixes + ("PYTHON",)
     logs_on_tmpfs = True  # runtimes/python/server.py caps a call's logs
     name = "Python"
     versions = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
@@ -176,7 +178,7 @@ class Python(Language):
     def server(self, code_dir: Path, entrypoint: str) -> ServerCommand:
         venv = Path(code_dir) / VENV
         python = venv / "bin" / "python"
-        env = {"PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1"}
+        env = dict(SERVER_ENV)
         if python.exists():
             env["VIRTUAL_ENV"] = str(venv)
             env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -184,6 +186,27 @@ class Python(Language):
         else:  # built elsewhere (e.g. an image layout without the venv): the host interpreter
             interpreter = _host_python(self.binary())[0]
         return ServerCommand([interpreter, str(self.adapter_dir / "server.py")], env, str(code_dir))
+
+    def early_server(self) -> ServerCommand | None:
+        # Before the build, the venv the instance runs in does not exist yet: the spare starts on its
+        # base interpreter with -S (no site-packages at all), and at its release takes the venv's
+        # python as sys.executable and runs `site` as that interpreter would have at its start
+        # (python_spare.py), so the function sees its venv's packages and nothing of the host's.
+        own = getattr(sys, "_base_executable", "") or sys.executable
+        if not self.toolchain_override and self.runtime_version == "{}.{}".format(*sys.version_info[:2]):
+            # No probe to wait for (through a version manager's shim it takes ~0.1 s): the emulator's
+            # own base interpreter, when it has the runtime's version. It serves only if the build's
+            # venv is made from that same interpreter (LocalExecutor checks `early_fits` first).
+            base = own
+        else:
+            try:
+                base = _host_python(self.binary())[0]
+            except (BuildError, OSError, subprocess.SubprocessError):
+                return None  # the build reports it
+        if not base:
+            return None
+        return ServerCommand([base, "-S", str(self.spare_launcher), str(self.adapter_dir / "server.py")],
+                             dict(SERVER_ENV))
 
 
 class PythonML(Python):

@@ -144,8 +144,9 @@ def make_executor(name: str, settings: Settings) -> Executor:
         from ..executors.docker import DockerExecutor  # imported only when asked for: needs a Docker engine
         return DockerExecutor(settings.data_dir / "run-docker", pool_size=settings.pool_size,
                               image_prefix=settings.docker_image_prefix, idle_timeout=settings.idle_timeout)
+    from ..executors.early import local_run_dir
     from ..executors.local import LocalExecutor
-    return LocalExecutor(settings.data_dir / "run", pool_size=settings.pool_size,
+    return LocalExecutor(local_run_dir(settings.data_dir), pool_size=settings.pool_size,
                          startup_timeout=settings.startup_timeout, idle_timeout=settings.idle_timeout,
                          toolchains=settings.toolchains)
 

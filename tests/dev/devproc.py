@@ -34,7 +34,9 @@ class DevProcess:
         self.endpoint = ""
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 120) -> "DevProcess":
+    def start(self, timeout: float = 120, until: str | None = r"Watching for changes") -> "DevProcess":
+        """Launch dev and wait until it listens, then until a line matches `until` (by default: the
+        first deployments are done); None: return once it listens."""
         env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", **self.env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "emulator", "dev", str(self.project_dir), "--port", "0",
@@ -43,7 +45,8 @@ class DevProcess:
         threading.Thread(target=self._read, daemon=True).start()
         match, _ = self.wait_for(r"listening on (\S+)", timeout=30)
         self.endpoint = match.group(1)
-        self.wait_for(r"Watching for changes", timeout=timeout)
+        if until is not None:
+            self.wait_for(until, timeout=timeout)
         return self
 
     def _read(self) -> None:

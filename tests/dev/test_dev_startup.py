@@ -5,6 +5,7 @@ which processes ran, what the build left on disk, which modules a command loaded
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -196,3 +197,100 @@ def test_instance_started_ahead_stops_when_a_full_build_replaces_the_staged_swap
         assert dev.execute("rebuilt", "ahead")["responseBody"] == "v1"
     finally:
         dev.stop()
+
+
+def _early_pids(data_dir: Path) -> set[int]:
+    """Live processes `dev` started for the data dir before its server (executors/early.py): their
+    owner marker, set when they started and kept in /proc/PID/environ, names an early unit."""
+    from emulator.processes import OWNER_ENV, ProcessOwner
+
+    scope = ProcessOwner(data_dir).scope
+    pids = set()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            env = environ.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in env:
+            if item.startswith(f"{OWNER_ENV}={scope}:".encode()) and b":instance:early-" in item:
+                pid = int(environ.parent.name)
+                if _alive(pid):
+                    pids.add(pid)
+    return pids
+
+
+# A function answering what it runs with: its pid, a variable, its folder, the interpreter's view.
+SEEING = {
+    "python": ("main.py", "import os, sys\n\n"
+                          "def main(context):\n"
+                          "    import json\n"
+                          "    return context.res.json({'pid': os.getpid(), 'var': os.environ.get('GREETING'),\n"
+                          "        'cwd': os.getcwd(), 'secret': bool(os.environ.get('OPEN_RUNTIMES_SECRET')),\n"
+                          "        'prefix': sys.prefix, 'executable': sys.executable, 'path': sys.path,\n"
+                          "        'exit': callable(globals()['__builtins__']['exit']\n"
+                          "                         if isinstance(__builtins__, dict) else getattr(__builtins__, 'exit'))})\n"),
+    "node": ("index.js", "module.exports = async (context) => context.res.json({pid: process.pid,\n"
+                         "  var: process.env.GREETING, cwd: process.cwd(),\n"
+                         "  secret: Boolean(process.env.OPEN_RUNTIMES_SECRET)});\n"),
+}
+
+
+@pytest.mark.parametrize("lang", ["python", "node"])
+def test_first_instance_is_the_one_started_early_with_the_deployments_environment(tmp_path, lang):
+    """dev starts each function's first instance beside its own imports, before the function has a
+    build; the first deployment releases that process with the environment, folder (and, for
+    Python, the venv) it would have been started with. Nothing of it is left after dev."""
+    root, data = tmp_path / "project", tmp_path / "data"
+    entry, source = SEEING[lang]
+    config = write_function(root, "early", lang, "unused", vars={"GREETING": "hello"})
+    write(root / "functions/early" / entry, source)
+    write_config(root, "early", [config])
+    dev = DevProcess(root, data).start(timeout=120)
+    try:
+        early = _early_pids(data)
+        seen = json.loads(dev.execute("early", "early")["responseBody"])
+        deployment = dev.call("GET", "/functions/early", "early")["deploymentId"]
+    finally:
+        dev.stop()
+    assert seen["pid"] in early, f"the first instance {seen['pid']} is not one started early ({early})"
+    build = data / "projects/early/functions/early/deployments" / deployment / "build"
+    assert (seen["var"], seen["secret"]) == ("hello", True)
+    assert Path(seen["cwd"]).resolve() == build.resolve()
+    if lang == "python":
+        venv = build / "runtime-env"
+        assert Path(seen["prefix"]) == venv and Path(seen["executable"]) == venv / "bin/python", seen
+        packages = [p for p in seen["path"] if p.endswith("site-packages")]
+        assert packages and all(Path(p).is_relative_to(venv) for p in packages), packages  # none of the host's
+        assert seen["exit"], "site's builtins (exit, quit, help) are missing"
+    assert not [pid for pid in early if _alive(pid)], "a process started early outlived dev"
+
+
+def test_instances_started_early_that_no_deployment_takes_are_stopped(tmp_path):
+    """A first build that fails takes no instance: the one started for it is stopped once the
+    first deployments are done, and one killed dev leaves none behind (its stdin closes)."""
+    from support import wait_for
+
+    from emulator.processes import ProcessOwner
+
+    root, data = tmp_path / "project", tmp_path / "data"
+    write_config(root, "unused", [write_function(root, "broken", "python", "x", commands="exit 3")])
+    dev = DevProcess(root, data).start(timeout=120)
+    try:
+        assert "failed" in dev.output()
+        wait_for(lambda: not _early_pids(data), timeout=30, message="an unused early instance still runs")
+    finally:
+        dev.stop()
+
+    # Killed before the first deployment is done (its build waits): the spare notices and ends.
+    write_config(root, "unused", [write_function(root, "slow", "python", "x", commands="sleep 60")])
+    dev = DevProcess(root, data).start(timeout=120, until=None)
+    try:
+        spares = wait_for(lambda: _early_pids(data), timeout=60, message="no instance started early")
+    finally:
+        dev.proc.kill()
+        dev.proc.wait()
+    try:
+        wait_for(lambda: not [pid for pid in spares if _alive(pid)], timeout=30,
+                 message="an instance started early outlived the dev that was killed")
+    finally:
+        ProcessOwner(data).end_leftovers()  # the build's `sleep`, as the next server there would

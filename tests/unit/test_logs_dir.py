@@ -1,4 +1,4 @@
-"""Instances' log files on tmpfs (emulator/executors/runtime_client.py make_logs_dir): the path a
+"""Instances' log files on tmpfs (emulator/executors/logs_dirs.py make_logs_dir): the path a
 runtime is given stays inside the data dir, the files land on /dev/shm, and nothing is left there once
 the instance is removed, or once its data dir is deleted under a killed server."""
 from __future__ import annotations
@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from emulator.executors import runtime_client
-from emulator.executors.runtime_client import make_logs_dir, read_log_files, remove_instance_dir
+from emulator.executors import logs_dirs
+from emulator.executors.logs_dirs import make_logs_dir, remove_instance_dir
+from emulator.executors.runtime_client import read_log_files
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm on this machine")
 
 
 def shm_dirs() -> set[str]:
-    return {name for name in os.listdir("/dev/shm") if name.startswith(runtime_client.SHM_LOGS_PREFIX)}
+    return {name for name in os.listdir("/dev/shm") if name.startswith(logs_dirs.SHM_LOGS_PREFIX)}
 
 
 def test_logs_dir_links_to_tmpfs_and_goes_with_the_instance(tmp_path):
@@ -60,7 +61,7 @@ def test_orphans_of_a_deleted_data_dir_are_swept(tmp_path, monkeypatch):
     orphan = os.readlink(make_logs_dir(data / "run" / "fn-1"))
     shutil.rmtree(data)  # a killed server's data dir deleted: nothing removed the tmpfs side
     assert os.path.isdir(orphan)
-    monkeypatch.setattr(runtime_client, "_swept", False)  # as in a new server process
+    monkeypatch.setattr(logs_dirs, "_swept", False)  # as in a new server process
     live = make_logs_dir(tmp_path / "other" / "fn-2")
     assert not os.path.exists(orphan) and not os.path.exists(orphan + ".owner")
     assert Path(os.readlink(live)).is_dir(), "a live instance's directory stays"
