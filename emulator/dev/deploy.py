@@ -72,6 +72,7 @@ class DeployContext:
     checker: SyntaxChecker
     builds: BuildWaiter
     debounce_ms: int = DEBOUNCE_MS
+    probes: asyncio.Future | None = None  # builds start once it resolves (DevLoop.builds_wait_for)
 
 
 @dataclass
@@ -221,6 +222,8 @@ class FunctionDeployer:
             self.ctx.console.fn(fn.id, f"building ({reason}): {c.what} ...", fg="cyan")
             self.ctx.checker.prepare(files)
             await self.discard_staged()
+            if self.ctx.probes is not None:
+                await asyncio.shield(self.ctx.probes)
             doc = await upload_deployment(
                 state, self._pid, fn.id, {"activate": False, "entrypoint": fn.entrypoint, "commands": fn.commands},
                 UploadedFile("code.tar.gz", source), None, None, "cli")

@@ -47,6 +47,11 @@ class DevLoop:
         state.builds.output_listeners.append(self._on_build_output)
 
     # -- start, stop ------------------------------------------------------------------------------
+    def builds_wait_for(self, probes: asyncio.Future) -> None:
+        """Full builds start once `probes` resolves (dev's toolchain warm-up: a build that asked
+        first would run the same probes again); what comes before a build does not wait."""
+        self._ctx.probes = probes
+
     async def start(self) -> None:
         """Create the functions, start watching, and start their first deployments."""
         for note in self.project.notes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-from concurrent.futures import Future
 
 import click
 
@@ -16,14 +15,15 @@ from ..server import start_server
 from ..services.state import Settings
 from . import DEBOUNCE_MS
 from .loop import DevLoop
+from .warmup import WarmUp
 
 
 async def run_dev(project: Project, settings: Settings, host: str, port: int, debounce_ms: int = DEBOUNCE_MS,
-                  ready: asyncio.Event | None = None, warm_up: Future | None = None,
+                  ready: asyncio.Event | None = None, warm_up: WarmUp | None = None,
                   early: EarlyStarts | None = None, node_parser: subprocess.Popen | None = None) -> None:
-    """`warm_up`: the toolchain probes started before the server (dev/warmup.py); the first
-    deployments wait for them rather than run the same probes again. `early`: the instances those
-    started for the first deployments (executors/early.py), handed to the local executor.
+    """`warm_up`: the toolchain probes started before the server (dev/warmup.py); the first builds
+    wait for them rather than run the same probes again. `early`: the instances those started for
+    the first deployments (executors/early.py), handed to the local executor.
     `node_parser`: the syntax checker's node process, started alike (dev/syntax.py)."""
     # SIGTERM ends the session like Ctrl+C, so the function processes it started are stopped too.
     main_task = asyncio.current_task()
@@ -43,7 +43,8 @@ async def run_dev(project: Project, settings: Settings, host: str, port: int, de
         for fn in project.functions:
             click.echo(f"  {fn.id:<20} {fn.runtime:<14} {fn.entrypoint:<24} {fn.path}")
         if warm_up is not None:
-            await asyncio.wrap_future(warm_up)
+            await asyncio.wrap_future(warm_up.started)
+            loop.builds_wait_for(asyncio.wrap_future(warm_up.done))
         local = state.executor_for({"executor": "local"}) if early is not None else None
         if local is not None:
             await local.adopt_early(early.take())
