@@ -1,11 +1,13 @@
 """Python functions on the host: a venv inside the deployment's build dir holds its dependencies, and
-`runtimes/python/server.py` runs on that venv's interpreter. The venv is made from the host
-interpreter of the runtime's version (`python3.12` for python-3.12) when one is installed, else
-from `python3` (the build log says so)."""
+`runtimes/python/server.py` runs on that venv's interpreter. The venv is made from a host
+interpreter of the runtime's version when one is installed: the emulator's own when it has that
+version, else `python3`, `python3.12` for python-3.12 and so on (`version_candidates`); else from
+`python3` (the build log says so)."""
 from __future__ import annotations
 
 import functools
 import os
+import platform
 import shlex
 import shutil
 import subprocess
@@ -15,6 +17,15 @@ from pathlib import Path
 from .base import BuildError, Language, ServerCommand, remember_output_line
 
 VENV = "runtime-env"  # same name as the official images use, inside the build dir
+OWN_VERSION = "{}.{}".format(*sys.version_info[:2])
+
+
+def own_interpreter() -> str:
+    """The base interpreter running the emulator (not its venv): the first choice for runtimes of
+    its version. Its `--version` is known without running it."""
+    own = getattr(sys, "_base_executable", "") or sys.executable
+    remember_output_line((own, "--version"), 0, f"Python {platform.python_version()}")
+    return own
 SERVER_ENV = {"PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1"}  # what an instance's interpreter starts with
 
 
@@ -140,19 +151,23 @@ class Python(Language):
     def version_candidates(self) -> list[str]:
         v = self.runtime_version
         pyenv = os.environ.get("PYENV_ROOT") or "~/.pyenv"
-        # `python3` first: the interpreter used so far, whenever it has the version.
-        return ["python3", f"python{v}", f"/usr/bin/python{v}", f"/usr/local/bin/python{v}",
-                f"{pyenv}/versions/{v}.*/bin/python{v}", f"~/.local/share/uv/python/cpython-{v}.*/bin/python{v}"]
+        # The emulator's own interpreter first when it has the version: known without running
+        # anything (`python3` may be a version manager's shim, ~0.1 s a run); then `python3`.
+        own = [own_interpreter()] if v == OWN_VERSION else []
+        return own + ["python3", f"python{v}", f"/usr/bin/python{v}", f"/usr/local/bin/python{v}",
+                      f"{pyenv}/versions/{v}.*/bin/python{v}", f"~/.local/share/uv/python/cpython-{v}.*/bin/python{v}"]
 
     @property
     def adapter_dir(self) -> Path:
         return super().adapter_dir.parent / "python"
 
     def warm_up(self) -> None:
-        # A venv is made from `_host_python(self.binary())`, and the binary is `python3` on PATH
-        # whenever that has the runtime's version. Asked first: it also tells python3's version,
-        # which the version match then takes instead of running `python3 --version` too.
-        guess = self.toolchain_override or shutil.which("python3")
+        # A venv is made from `_host_python(self.binary())`, and the binary is the emulator's own
+        # interpreter, else `python3` on PATH, whenever that has the runtime's version. Asked
+        # first: the probe also tells python3's version, which the version match then takes
+        # instead of running `python3 --version` too.
+        own = own_interpreter() if self.runtime_version == OWN_VERSION else ""
+        guess = self.toolchain_override or own or shutil.which("python3")
         if guess:
             _probe_quietly(guess)
         super().warm_up()
@@ -192,12 +207,8 @@ class Python(Language):
         # base interpreter with -S (no site-packages at all), and at its release takes the venv's
         # python as sys.executable and runs `site` as that interpreter would have at its start
         # (python_spare.py), so the function sees its venv's packages and nothing of the host's.
-        own = getattr(sys, "_base_executable", "") or sys.executable
-        if not self.toolchain_override and self.runtime_version == "{}.{}".format(*sys.version_info[:2]):
-            # No probe to wait for (through a version manager's shim it takes ~0.1 s): the emulator's
-            # own base interpreter, when it has the runtime's version. It serves only if the build's
-            # venv is made from that same interpreter (LocalExecutor checks `early_fits` first).
-            base = own
+        if not self.toolchain_override and self.runtime_version == OWN_VERSION:
+            base = own_interpreter()  # what `binary()` picks, known without a probe
         else:
             try:
                 base = _host_python(self.binary())[0]

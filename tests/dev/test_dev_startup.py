@@ -40,26 +40,35 @@ def logged_python(tmp_path) -> tuple[Path, Path]:
     return folder, log
 
 
-def test_first_python_build_probes_once_and_copies_no_pip_for_empty_requirements(tmp_path, logged_python):
+@pytest.mark.parametrize("mapped", [False, True], ids=["own-interpreter", "mapped-python3"])
+def test_first_python_build_probes_once_and_copies_no_pip_for_empty_requirements(tmp_path, logged_python, mapped):
+    """A runtime of the emulator's own Python version runs on the emulator's base interpreter,
+    known without running `python3` (often a version manager's shim); one mapped to a `python3`
+    runs that once."""
     folder, log = logged_python
     root = tmp_path / "project"
     config = write_function(root, "hello", "python", "ok", runtime=RUNTIME)  # requirements.txt: empty
     write_config(root, "startup", [config])
     env = {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
-    dev = DevProcess(root, tmp_path / "data", env=env).start(timeout=120)
+    args = ("--toolchain", f"{RUNTIME}={folder / 'python3'}") if mapped else ()
+    dev = DevProcess(root, tmp_path / "data", *args, env=env).start(timeout=120)
     try:
         doc = dev.execute("hello", "startup")
         assert doc["status"] == "completed" and doc["responseBody"] == "ok", doc
         deployment = dev.call("GET", "/functions/hello", "startup")["deploymentId"]
     finally:
         dev.stop()
-    calls = log.read_text().splitlines()
-    # Each probe is a process start (~0.3 s through a version manager's shim): the venv's base
+    calls = log.read_text().splitlines() if log.exists() else []
+    # Each probe is a process start (~0.1-0.3 s through a version manager's shim): the venv's base
     # interpreter is asked once, and that answer's version serves the version match and the
-    # toolchain check, so no `--version` runs.
+    # toolchain check, so no `--version` runs; unmapped, `python3` is not asked at all.
     assert calls.count("--version") == 0, calls
-    assert len([c for c in calls if c.startswith("-c ")]) == 1, calls
+    assert len([c for c in calls if c.startswith("-c ")]) == (1 if mapped else 0), calls
     build = tmp_path / "data/projects/startup/functions/hello/deployments" / deployment / "build"
+    home = next(line.split("=", 1)[1].strip() for line in (build / "runtime-env/pyvenv.cfg").read_text().splitlines()
+                if line.startswith("home"))
+    own = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    assert Path(home).resolve() == own.parent, "the venv is not made from the emulator's own interpreter"
     site = next((build / "runtime-env/lib").glob("python3*/site-packages"))
     assert not (site / "pip").exists(), "pip was copied into the venv of a function that declares no dependencies"
     # The venv's pip wrapper still brings pip in on first use (a build command that runs `pip`).
