@@ -1,28 +1,46 @@
-"""aiohttp, imported without parsing the system's CA bundle.
+"""aiohttp's server side, imported without its client side.
 
-When aiohttp is imported, aiohttp.connector builds its two default TLS client contexts, and each
-loads every certificate of the system's bundle: ~45 ms here, a tenth of `serve`'s and `dev`'s
-start. The emulator never makes a TLS connection (it speaks plain HTTP to 127.0.0.1), so `serve`
-and `dev` import aiohttp with those two contexts left without certificates: a verified TLS
-connection through aiohttp's default would fail, never pass unchecked. Every TLS context made
-afterwards, by anything in the process, loads the bundle as usual.
+`import aiohttp.web` first runs the package's `__init__`, which imports aiohttp's HTTP client as
+well (client, connector, cookie jar, tracing: ~60 ms of `serve`'s and `dev`'s start, of which ~45
+ms is the connector building two default TLS contexts, each parsing the system's CA bundle). The
+emulator only serves: it reaches runtimes over its own connections
+(executors/runtime_connections.py) and never uses aiohttp's client. So `serve` and `dev` put the
+package in place without running its `__init__`; the server's modules import the submodules they
+use (`from aiohttp import web`), and the first access to any other name of the package
+(`aiohttp.ClientSession`, say) runs the real `__init__` then, once, so the package is complete
+for whatever asks.
 """
 from __future__ import annotations
 
-import ssl
+import importlib.util
+import os
+import re
 import sys
 
 
 def import_aiohttp() -> None:
-    """Import aiohttp (once) with its default TLS contexts holding no certificates."""
+    """Put the aiohttp package in place (once), its `__init__` left to the first name asked of it."""
     if "aiohttp" in sys.modules:
         return
-    own = vars(ssl.SSLContext).get("set_default_verify_paths")  # None: inherited from _ssl's class
-    ssl.SSLContext.set_default_verify_paths = lambda self: None
-    try:
-        import aiohttp  # noqa: F401
-    finally:
-        if own is None:
-            del ssl.SSLContext.set_default_verify_paths
-        else:
-            ssl.SSLContext.set_default_verify_paths = own
+    spec = importlib.util.find_spec("aiohttp")
+    package = importlib.util.module_from_spec(spec)
+    folder = os.path.dirname(spec.origin)
+    # Every submodule's name: `from . import hdrs` asks the package first, and must fall through to
+    # importing the submodule (extension modules are `_http_parser.cpython-311-….so`).
+    submodules = {name.split(".", 1)[0] for name in os.listdir(folder)}
+    with open(spec.origin, encoding="utf-8") as init:  # aiohttp.http imports it from the package
+        found = re.search(r'^__version__ = "([^"]+)"', init.read(), re.M)
+    if found is None:  # another layout than the one this was written for: import it whole
+        importlib.import_module("aiohttp")
+        return
+
+    def complete(name: str):
+        if name in submodules:
+            raise AttributeError(name)
+        del package.__getattr__
+        spec.loader.exec_module(package)  # the real __init__: every name, the client's included
+        return getattr(package, name)
+
+    package.__version__ = found.group(1)
+    package.__getattr__ = complete
+    sys.modules["aiohttp"] = package

@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
+from aiohttp.multipart import BodyPartReader
 
 from .errors import AppwriteError, invalid_param
 from .ids import is_utf8
