@@ -303,3 +303,22 @@ def test_instances_started_early_that_no_deployment_takes_are_stopped(tmp_path):
                  message="an instance started early outlived the dev that was killed")
     finally:
         ProcessOwner(data).end_leftovers()  # the build's `sleep`, as the next server there would
+
+
+def test_a_variable_read_at_interpreter_start_gets_an_instance_started_with_it(tmp_path):
+    """PYTHONHASHSEED takes effect only when the interpreter starts: a function that sets it is
+    not given the spare started early without it, but an instance started with it."""
+    root, data = tmp_path / "project", tmp_path / "data"
+    config = write_function(root, "seeded", "python", "unused", vars={"PYTHONHASHSEED": "0"})
+    write(root / "functions/seeded/main.py",
+          "import os, sys\n\ndef main(context):\n"
+          "    return context.res.json({'pid': os.getpid(), 'randomized': sys.flags.hash_randomization})\n")
+    write_config(root, "seeded", [config])
+    dev = DevProcess(root, data).start(timeout=120)
+    try:
+        seen = json.loads(dev.execute("seeded", "seeded")["responseBody"])
+        early = _early_pids(data)
+    finally:
+        dev.stop()
+    assert seen["randomized"] == 0, "PYTHONHASHSEED=0 did not reach the interpreter's start"
+    assert seen["pid"] not in early
