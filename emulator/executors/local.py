@@ -201,30 +201,20 @@ class LocalExecutor(PooledExecutor):
             return None
         inst = Instance(spec=spec, port=port, secret=secret, logs_dir=spare.logs_dir, handle=handle)
         start = json.dumps({"env": env, "cwd": command.cwd or str(spec.build_dir), "executable": command.argv[0]})
-        if not await self._send_release(inst, f"go {port} {start}\n"):
-            return None
-        try:
-            await self._wait_listening(inst)  # stops it when it fails
-        except ExecutorError:
-            return None
-        return inst
+        return inst if await self._let_go(inst, f"go {port} {start}\n") else None
 
     async def _release(self, inst: Instance) -> bool:
         """Let an instance started ahead load the function and listen, on a port picked now.
         False when it cannot (it is stopped; the caller starts one the usual way)."""
         inst.port = free_port()
-        if not await self._send_release(inst, f"go {inst.port}\n"):
-            return False
-        try:
-            await self._wait_listening(inst)  # stops it when it fails
-        except ExecutorError:
+        if not await self._let_go(inst, f"go {inst.port}\n"):
             return False
         inst.started_at = inst.last_used = time.monotonic()
         return True
 
-    async def _send_release(self, inst: Instance, line: str) -> bool:
-        """Write a spare's release line (the launchers in emulator/dev/ read it); False, and the
-        spare stopped, when it is gone."""
+    async def _let_go(self, inst: Instance, line: str) -> bool:
+        """Write a spare's release line (the launchers in emulator/dev/ read it) and wait until it
+        listens; False, and the spare stopped, when it does not."""
         handle: _Process = inst.handle
         try:
             if handle.proc.returncode is not None or handle.proc.stdin is None:
@@ -234,6 +224,10 @@ class LocalExecutor(PooledExecutor):
             handle.proc.stdin.close()
         except OSError:
             await self._stop(inst)
+            return False
+        try:
+            await self._wait_listening(inst)  # stops it when it fails
+        except ExecutorError:
             return False
         return True
 
