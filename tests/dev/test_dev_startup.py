@@ -322,3 +322,26 @@ def test_a_variable_read_at_interpreter_start_gets_an_instance_started_with_it(t
         dev.stop()
     assert seen["randomized"] == 0, "PYTHONHASHSEED=0 did not reach the interpreter's start"
     assert seen["pid"] not in early
+
+
+def test_an_early_python_instance_sees_what_the_build_put_in_its_venv(tmp_path):
+    """What a build installs into the function's venv (here a .pth file naming a folder, as an
+    installed package's would) is there for the first instance, started before the build: its
+    release runs `site` for the venv, .pth files included."""
+    root, data = tmp_path / "project", tmp_path / "data"
+    write(tmp_path / "extra" / "helper.py", "WHERE = 'from the venv'\n")
+    command = ("python -c \"import site; open(site.getsitepackages()[0] + '/extra.pth', 'w')"
+               f".write('{tmp_path / 'extra'}')\"")
+    config = write_function(root, "built", "python", "unused", commands=command)
+    write(root / "functions/built/main.py",
+          "import os\nimport helper\n\ndef main(context):\n"
+          "    return context.res.json({'pid': os.getpid(), 'where': helper.WHERE})\n")
+    write_config(root, "built", [config])
+    dev = DevProcess(root, data).start(timeout=120)
+    try:
+        early = _early_pids(data)
+        seen = json.loads(dev.execute("built", "built")["responseBody"])
+    finally:
+        dev.stop()
+    assert seen == {"pid": seen["pid"], "where": "from the venv"}
+    assert seen["pid"] in early, "the first instance is not the one started early"
