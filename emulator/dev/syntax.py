@@ -65,19 +65,21 @@ class NodeParser:
         self.pending: dict[int, asyncio.Future] = {}
         self.next_id = 0
         self.reader: asyncio.Task | None = None
+        self._starting = asyncio.Lock()  # `prepare`'s start and a check's may overlap: one process
 
     async def start(self) -> None:
         """Start the process unless it runs (`dev` starts it with a Node function's first build,
         which then needs it, or before its server: `start_node_parser_early`)."""
-        if self.early is not None:
-            early, self.early = self.early, None
-            self.proc = await AdoptedProcess.adopt(early)
-            self.reader = asyncio.ensure_future(self._read(self.proc))
-        if self.proc is None or self.proc.returncode is not None:
-            self.proc = await asyncio.create_subprocess_exec(
-                *NODE_PARSER_ARGV, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL)
-            self.reader = asyncio.ensure_future(self._read(self.proc))
+        async with self._starting:
+            if self.early is not None:
+                early, self.early = self.early, None
+                self.proc = await AdoptedProcess.adopt(early)
+                self.reader = asyncio.ensure_future(self._read(self.proc))
+            if self.proc is None or self.proc.returncode is not None:
+                self.proc = await asyncio.create_subprocess_exec(
+                    *NODE_PARSER_ARGV, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL)
+                self.reader = asyncio.ensure_future(self._read(self.proc))
 
     async def error(self, path: Path) -> str:
         """'' when the file parses, else the parser's message."""
