@@ -48,10 +48,19 @@ def unique_id() -> str:
     return f"{sec:08x}{usec:05x}{os.urandom(4).hex()[:7]}"
 
 
+_second = (-1, "")  # the last whole second now_iso formatted, and its text (one tuple: threads call it too)
+
+
 def now_iso() -> str:
-    # Several per execution: formatted from time.time() directly, a tenth of the datetime route's cost.
+    # Several per execution: formatted from time.time() directly (a tenth of the datetime route's
+    # cost), the date and time of day once per second.
+    global _second
     t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}+00:00"
+    sec = int(t)
+    second = _second
+    if sec != second[0]:
+        second = _second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    return f"{second[1]}.{int(t % 1 * 1000):03d}+00:00"
 
 
 def to_iso(dt: datetime) -> str:

@@ -27,7 +27,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .api import console
-from .api.common import MODEL_KEY, STATE_KEY, json_body, json_response, project
+from .api.common import COMMIT_FOLLOWS, MODEL_KEY, STATE_KEY, json_body, json_response, project
 from .errors import AppwriteError
 from .params import body_too_large
 from .response_formats import needs_shaping, shape
@@ -186,11 +186,13 @@ async def cors_middleware(request: web.Request, handler):
 async def commit_middleware(request: web.Request, handler):
     """A response leaves only once what it reports is committed. Writes are applied at the end of
     the loop step (store.py), which may come after the response is on the wire; a crash in between
-    would lose an acknowledged write (an accepted async execution, a created function)."""
+    would lose an acknowledged write (an accepted async execution, a created function). A
+    synchronous execution's answer does not wait (api/common.py, COMMIT_FOLLOWS)."""
     try:
         return await handler(request)
     finally:
-        await request.app[STATE_KEY].store.committed()
+        if not request.get(COMMIT_FOLLOWS):
+            await request.app[STATE_KEY].store.committed()
 
 
 @web.middleware

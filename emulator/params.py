@@ -209,6 +209,11 @@ def _no_constant(name: str):
     raise AppwriteError("general_argument_invalid", f"The request body is not valid JSON ({name} is not a JSON value).")
 
 
+# One decoder for every body (json.loads with options would build one per call); bytes are
+# decoded as json.loads decodes them.
+_JSON = json.JSONDecoder(parse_float=_finite_number, parse_constant=_no_constant)
+
+
 async def _multipart_step(step):
     """A step of aiohttp's multipart parser, which raises ValueError for a malformed body (no or a
     bad boundary, a part cut short)."""
@@ -293,7 +298,7 @@ async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFil
                                         f"The request body's JSON has more than {MAX_JSON_VALUES} values (arrays, "
                                         "objects and their items) or is nested too deeply.")
                 try:
-                    body = json.loads(raw, parse_float=_finite_number, parse_constant=_no_constant)
+                    body = _JSON.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
                 except (ValueError, UnicodeDecodeError):
                     raise AppwriteError("general_argument_invalid", "The request body is not valid JSON.")
                 except RecursionError:

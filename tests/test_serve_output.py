@@ -109,9 +109,11 @@ def test_quiet_prints_nothing_per_build_or_execution(serve):
     server = serve("--quiet")
     api = JsonApi(server.endpoint, "demo")
     deploy(api)
-    # A sync execution's line would be printed before its response is sent.
     execution = api.ok("POST", "/functions/hello/executions", {"path": "/quiet", "method": "GET"})
     assert execution["status"] == "completed"
+    # A sync execution's line is printed once its answer has left, in the same loop step: by the
+    # time the server answers another request, it would have been written.
+    api.ok("GET", "/functions/hello")
     printed = [ln for ln in server.lines()
                if re.search(rf"^{TIME} (execution|build) ", ln) or ln.startswith("    hello |")]
     assert printed == []

@@ -50,6 +50,18 @@ def files(request: web.Request) -> dict:
     return request.get("files", {})
 
 
+# Set on a request whose answer may leave before the writes it made are committed: a synchronous
+# execution, whose record is a log of what happened rather than something the caller asked to
+# keep. Its commit still runs in the same loop step, before the server reads another request,
+# so every later request (and every list on a worker thread) sees it; only a crash in those
+# microseconds could lose it. Waiting for it cost a trivial execution a tenth of a millisecond.
+COMMIT_FOLLOWS = "commit_follows"
+
+
+def commit_follows(request: web.Request) -> None:
+    request[COMMIT_FOLLOWS] = True
+
+
 # The Model a JSON response was rendered from, kept on the response for the response-format
 # middleware (response_formats.py), which reshapes it for the client's format.
 MODEL_KEY = "appwrite_model"

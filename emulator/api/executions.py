@@ -12,7 +12,7 @@ from ..middlewares import GUEST
 from ..schemas import EXECUTION_BODY_MAX
 from ..serializers import execution_model, list_model
 from ..services import executions as svc
-from .common import files, json_response, no_content, params, path_id, project, state, utf8
+from .common import commit_follows, files, json_response, no_content, params, path_id, project, state, utf8
 from .console import CREDENTIAL
 
 
@@ -49,6 +49,7 @@ async def create_execution(request: web.Request) -> web.Response:
         model["logs"] = model["errors"] = ""
     if response is None:
         return json_response(model, 202)
+    commit_follows(request)
     # Only the synchronous answer carries the body and every header the function set.
     # Appwrite adds the execution's id to the answer's headers (replacing one the function set).
     model["responseHeaders"] = [{"name": k, "value": v} for k, v in response["headers"]

@@ -40,16 +40,22 @@ async def function_domain_router(request: web.Request, handler):
     if not hostname.endswith("." + st.settings.functions_domain):
         return await handler(request)  # an API request
     try:
+        # The function's answer leaves before its record is committed, as a synchronous execution's
+        # does (api/common.py, COMMIT_FOLLOWS): the commit follows in this loop step.
         return await _run(request, hostname)
     except AppwriteError as exc:
-        return _error_response(request, exc)
+        return await _committed(st, _error_response(request, exc))
     except web.HTTPRequestEntityTooLarge:
-        return _error_response(request, body_too_large())
+        return await _committed(st, _error_response(request, body_too_large()))
     except Exception:  # a bug: logged, and the visitor gets a page, not a dropped connection
         log.exception("function domain request %s %s failed", request.method, request.path)
-        return _error_response(request, AppwriteError("general_unknown", "Server Error", 500))
-    finally:
-        await st.store.committed()  # the execution record is committed before the answer leaves
+        return await _committed(st, _error_response(request, AppwriteError("general_unknown", "Server Error", 500)))
+
+
+async def _committed(st, response: web.Response) -> web.Response:
+    """`response` once every write so far is committed (a failed execution's record among them)."""
+    await st.store.committed()
+    return response
 
 
 async def _run(request: web.Request, hostname: str) -> web.Response:

@@ -42,7 +42,8 @@ class InstancePool:
         async with lock:
             instances = self._instances.setdefault(key, [])
             for inst in list(instances):
-                if not self._alive(inst) or inst.spec.fingerprint() != spec.fingerprint():
+                # (The same spec object, kept by the services between writes, needs no comparing.)
+                if not self._alive(inst) or (inst.spec is not spec and inst.spec.fingerprint() != spec.fingerprint()):
                     instances.remove(inst)
                     await self._stop(inst)
             idle = [i for i in instances if i.busy == 0]

@@ -7,6 +7,7 @@ Speaks the v5 wire (logs in files named by `x-open-runtimes-log-id`) and the v2 
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -74,7 +75,11 @@ class RuntimeClient:
                 log_id = value
             elif not key.startswith("x-open-runtimes-"):
                 out_headers.append((key, value))
-        logs, errors = read_log_files(instance.logs_dir, log_id) if log_id else ("", "")
+        logs = errors = ""
+        if log_id:
+            logs, errors = read_log_files(instance.logs_dir, log_id, remove=False)
+            # Removed once this loop step is done: the answer does not wait for two unlinks.
+            asyncio.get_running_loop().call_soon(remove_log_files, instance.logs_dir, log_id)
         return ExecutionResult(status, out_headers, body, logs, errors, duration)
 
     async def _execute_v2(self, instance: Instance, request: ExecutionRequest) -> ExecutionResult:
@@ -148,11 +153,25 @@ def _too_large(size: int, limit: int) -> ResponseTooLarge:
         f"Response body is {size} bytes, over the {limit} bytes (1 MB) limit for function responses.", 500)
 
 
-def read_log_files(logs_dir: Path, log_id: str) -> tuple[str, str]:
-    """Read and delete `<id>_logs.log` / `<id>_errors.log`, each capped at 5 MiB."""
+def _log_file_base(logs_dir: Path, log_id: str) -> str:
+    return os.path.join(str(logs_dir), os.path.basename(log_id))
+
+
+def remove_log_files(logs_dir: Path, log_id: str) -> None:
+    base = _log_file_base(logs_dir, log_id)
+    for kind in ("logs", "errors"):
+        try:
+            os.unlink(f"{base}_{kind}.log")
+        except FileNotFoundError:
+            pass
+
+
+def read_log_files(logs_dir: Path, log_id: str, remove: bool = True) -> tuple[str, str]:
+    """Read `<id>_logs.log` / `<id>_errors.log`, each capped at 5 MiB, and delete them unless
+    `remove` is false (the caller then calls remove_log_files)."""
     out = []
     # Plain os calls: this runs twice per execution, and pathlib/buffered files cost more than the I/O.
-    base = os.path.join(str(logs_dir), os.path.basename(log_id))
+    base = _log_file_base(logs_dir, log_id)
     for kind, label in (("logs", "Log"), ("errors", "Error")):
         path = f"{base}_{kind}.log"
         chunks, size = [], 0
@@ -170,10 +189,11 @@ def read_log_files(logs_dir: Path, log_id: str) -> tuple[str, str]:
                     size += len(chunk)
             finally:
                 os.close(fd)
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+            if remove:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
         data = b"".join(chunks)
         text = data[:MAX_LOG_FILE_BYTES].decode("utf-8", "replace")
         if len(data) > MAX_LOG_FILE_BYTES:

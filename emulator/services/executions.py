@@ -312,8 +312,15 @@ async def run_execution(state: State, project: str, function: dict, deployment: 
 
 
 def publish_execution(state: State, project: str, function: dict, doc: dict) -> None:
-    """Hand a finished execution to the runner's listeners (serve's access log, dev's console)."""
-    for listener in getattr(state.runner, "listeners", ()):
+    """Hand a finished execution to the runner's listeners (serve's access log, dev's console)
+    once this loop step is done: a synchronous answer leaves before its line is printed."""
+    listeners = getattr(state.runner, "listeners", ())
+    if listeners:
+        asyncio.get_running_loop().call_soon(_publish, list(listeners), project, function, dict(doc))
+
+
+def _publish(listeners: list, project: str, function: dict, doc: dict) -> None:
+    for listener in listeners:
         try:
             listener(project, function, doc)
         except Exception:  # an observer must never fail the execution

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+from urllib.parse import urlencode
 
 import requests
 
-from support import make_archive
+from support import JsonApi, make_archive, wait_for
 from test_python_sdk import client, wait_build
 
 H = {"x-appwrite-project": "http", "x-appwrite-key": "k"}
@@ -115,3 +118,28 @@ def test_projects_are_isolated(server):
     a.create("same", "In A", "python-3.11")
     b.create("same", "In B", "python-3.11")
     assert a.get("same").name == "In A" and b.get("same").name == "In B"
+
+
+def test_a_sync_execution_is_listed_by_the_next_request_and_committed(server):
+    """A synchronous execution's answer leaves before its record's commit, which follows in the
+    same loop step: the next request (a list, read on a worker thread with its own connection)
+    finds it, and so does another process reading the database."""
+    api = JsonApi(server.endpoint, "commit-follows")
+    api.deploy("quick", {"main.py": "def main(context):\n    return context.res.text('done')\n"})
+    for _ in range(20):
+        execution = api.ok("POST", "/functions/quick/executions", {"body": "x"})
+        assert execution["responseBody"] == "done"
+        query = json.dumps({"method": "equal", "attribute": "$id", "values": [execution["$id"]]})
+        listed = api.ok("GET", "/functions/quick/executions?" + urlencode({"queries[]": query}))
+        assert [doc["$id"] for doc in listed["executions"]] == [execution["$id"]]
+    # The runtime's log files of each call are removed once its answer has left, not left behind.
+    logs_dirs = list(server.data_dir.glob("run/*/logs"))
+    assert logs_dirs, "the instance's logs directory"
+    log_files = [name for logs in logs_dirs for name in os.listdir(logs)]
+    assert not [name for name in log_files if name.endswith(".log")], log_files
+    conn = sqlite3.connect(f"file:{server.data_dir / 'emulator.db'}?mode=ro", uri=True)
+    try:
+        assert wait_for(lambda: conn.execute("SELECT 1 FROM executions WHERE id=?", (execution["$id"],)).fetchone(),
+                        10, message="the record committed")
+    finally:
+        conn.close()

@@ -1,6 +1,7 @@
 """The SQLite store's write path: writes on the event loop are applied at the end of the loop
 step in one transaction, reads never miss a write, a response leaves only after its writes are
-committed, one bad write loses nothing else, and the scheduler's query uses its index."""
+committed (a synchronous execution's answer excepted: its commit follows in the same loop step),
+one bad write loses nothing else, and the scheduler's query uses its index."""
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from emulator.api.common import STATE_KEY
+from emulator.api.common import STATE_KEY, commit_follows
 from emulator.middlewares import commit_middleware
 from emulator.store import SCHEDULED_EXECUTIONS, Store
 
@@ -56,7 +57,7 @@ def test_writes_off_the_loop_apply_at_once(tmp_path):
 
 async def test_a_response_leaves_only_after_its_writes_are_committed(tmp_path):
     store = Store(tmp_path / "db.sqlite")
-    request = SimpleNamespace(app={STATE_KEY: SimpleNamespace(store=store)})
+    request = FakeRequest(store)
 
     async def handler(_request):
         store.insert("executions", "p", "f", {"$id": "acknowledged"})
@@ -66,6 +67,38 @@ async def test_a_response_leaves_only_after_its_writes_are_committed(tmp_path):
     try:
         assert await commit_middleware(request, handler) == "the response"
         assert committed(store, "acknowledged"), "committed before the response is handed back to aiohttp"
+    finally:
+        store.close()
+
+
+class FakeRequest(dict):
+    """What commit_middleware reads of a request: its app and its per-request values."""
+
+    def __init__(self, store: Store):
+        super().__init__()
+        self.app = {STATE_KEY: SimpleNamespace(store=store)}
+
+
+async def test_a_synchronous_executions_answer_leaves_before_its_commit_which_ends_the_step(tmp_path):
+    """The handler marks the answer (commit_follows): it is handed back at once, and the record
+    is committed before the loop runs anything scheduled after it (the next request's handler)."""
+    store = Store(tmp_path / "db.sqlite")
+    request = FakeRequest(store)
+    seen_by_next: list[bool] = []
+
+    async def handler(_request):
+        store.insert("executions", "p", "f", {"$id": "sync-record"})
+        commit_follows(_request)
+        return "the function's answer"
+
+    try:
+        assert await commit_middleware(request, handler) == "the function's answer"
+        assert not committed(store, "sync-record"), "the answer did not wait for the commit"
+        # Whatever the loop runs next (a request that arrives now) finds the record committed.
+        asyncio.get_running_loop().call_soon(lambda: seen_by_next.append(committed(store, "sync-record")))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert seen_by_next == [True]
     finally:
         store.close()
 
@@ -80,7 +113,7 @@ async def test_responses_finishing_in_one_loop_step_share_one_commit(tmp_path):
     """Group commit: concurrent requests whose handlers finish in the same step wait for one
     transaction, and none of them is answered before it is committed."""
     store = Store(tmp_path / "db.sqlite")
-    request = SimpleNamespace(app={STATE_KEY: SimpleNamespace(store=store)})
+    request = FakeRequest(store)
     go = asyncio.Event()
 
     def handler_writing(doc_id):
