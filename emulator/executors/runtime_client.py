@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -162,8 +163,38 @@ def remove_log_files(logs_dir: Path, log_id: str) -> None:
     for kind in ("logs", "errors"):
         try:
             os.unlink(f"{base}_{kind}.log")
-        except FileNotFoundError:
+        except OSError:  # gone already, or something the runtime put there that is not a file
             pass
+
+
+def _read_log_file(path: str) -> bytes:
+    """Up to MAX_LOG_FILE_BYTES + 1 bytes of the regular file at `path`; b"" for none. The runtime
+    writes the logs directory (a container's /mnt/logs is a folder of the host), so a link there is
+    not followed (it could name any file of the user's) and nothing but a regular file is opened
+    (a FIFO would block the server). Most calls log nothing: an empty file costs one lstat."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return b""
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return b""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # replaced (by a link, say) or removed since the lstat
+        return b""
+    chunks, size = [], 0
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        while size <= MAX_LOG_FILE_BYTES:
+            chunk = os.read(fd, MAX_LOG_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def read_log_files(logs_dir: Path, log_id: str, remove: bool = True) -> tuple[str, str]:
@@ -173,30 +204,11 @@ def read_log_files(logs_dir: Path, log_id: str, remove: bool = True) -> tuple[st
     # Plain os calls: this runs twice per execution, and pathlib/buffered files cost more than the I/O.
     base = _log_file_base(logs_dir, log_id)
     for kind, label in (("logs", "Log"), ("errors", "Error")):
-        path = f"{base}_{kind}.log"
-        chunks, size = [], 0
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            fd = None
-        if fd is not None:
-            try:
-                while size <= MAX_LOG_FILE_BYTES:
-                    chunk = os.read(fd, MAX_LOG_FILE_BYTES + 1 - size)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-            finally:
-                os.close(fd)
-            if remove:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-        data = b"".join(chunks)
+        data = _read_log_file(f"{base}_{kind}.log")
         text = data[:MAX_LOG_FILE_BYTES].decode("utf-8", "replace")
         if len(data) > MAX_LOG_FILE_BYTES:
             text += f"\n{label} file has been truncated to 5.00MB."
         out.append(text)
+    if remove:
+        remove_log_files(logs_dir, log_id)
     return out[0], out[1]
