@@ -33,6 +33,7 @@ from ..runtime_env import build_env, server_env
 from .base import BuildJob, Capabilities, ExecutorError, Instance, RuntimeSpec
 from .pool import InstancePool, PooledExecutor
 from .runtime_client import RuntimeClient
+from .runtime_files import open_regular_file
 
 LABEL = "appwrite-emulator"  # value: the emulator instance id
 LABEL_PID = "appwrite-emulator.pid"
@@ -297,9 +298,8 @@ class DockerExecutor(PooledExecutor):
         if status != 0:
             raise BuildError(f"Build command exited with code {status}.")
         artifact = code / "code.tar.gz"
-        if not artifact.is_file():
-            raise BuildError(f"The build finished but left no code.tar.gz in {code_mount}.")
-        await self._call(self._finish_build, artifact, Path(job.output_archive), src, code)
+        if not await self._call(self._finish_build, artifact, Path(job.output_archive), src, code):
+            raise BuildError(f"The build finished but left no code.tar.gz file in {code_mount}.")
 
     @staticmethod
     def _prepare_build_dirs(job: BuildJob, src: Path, code: Path) -> None:
@@ -309,13 +309,25 @@ class DockerExecutor(PooledExecutor):
         extract_archive(job.source_archive, code)  # replaces whatever `code` held
 
     @staticmethod
-    def _finish_build(artifact: Path, output: Path, src: Path, code: Path) -> None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_name(output.name + ".partial")
-        shutil.copyfile(artifact, partial)
-        os.replace(partial, output)
-        shutil.rmtree(src, ignore_errors=True)
-        shutil.rmtree(code, ignore_errors=True)
+    def _finish_build(artifact: Path, output: Path, src: Path, code: Path) -> bool:
+        """Keep the build's artifact as the deployment's output; False if it left none. The build
+        container wrote the artifact: a link there is not followed (runtime_files.py)."""
+        fd = open_regular_file(artifact)
+        try:
+            if fd is None:
+                return False
+            output.parent.mkdir(parents=True, exist_ok=True)
+            partial = output.with_name(output.name + ".partial")
+            with os.fdopen(fd, "rb") as source, open(partial, "wb") as target:
+                fd = None  # closed with `source`
+                shutil.copyfileobj(source, target, 1024 * 1024)
+            os.replace(partial, output)
+            return True
+        finally:
+            if fd is not None:
+                os.close(fd)
+            shutil.rmtree(src, ignore_errors=True)
+            shutil.rmtree(code, ignore_errors=True)
 
     @staticmethod
     def _stream_output(container, log) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from .base import MAX_RESPONSE_BYTES, ExecutionRequest, ExecutionResult, ExecutorError, Instance
 from .runtime_connections import (BodyTooLarge, ClosedEarly, ConnectionPool, ConnectRefused, Malformed, Timeout,
                                   TransportError)
+from .runtime_files import open_regular_file
 
 MAX_LOG_FILE_BYTES = 5 * 1024 * 1024  # the executor caps each log file, as open-runtimes' does
 HARD_TIMEOUT_GRACE = 3.0  # seconds past the function timeout before the instance counts as hung
@@ -168,24 +169,20 @@ def remove_log_files(logs_dir: Path, log_id: str) -> None:
 
 
 def _read_log_file(path: str) -> bytes:
-    """Up to MAX_LOG_FILE_BYTES + 1 bytes of the regular file at `path`; b"" for none. The runtime
-    writes the logs directory (a container's /mnt/logs is a folder of the host), so a link there is
-    not followed (it could name any file of the user's) and nothing but a regular file is opened
-    (a FIFO would block the server). Most calls log nothing: an empty file costs one lstat."""
+    """Up to MAX_LOG_FILE_BYTES + 1 bytes of the regular file at `path`; b"" for none (a link or a FIFO
+    a function left there is not read: runtime_files.py). Most calls log nothing: an empty file
+    costs one lstat."""
     try:
         info = os.lstat(path)
     except OSError:
         return b""
     if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
         return b""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:  # replaced (by a link, say) or removed since the lstat
+    fd = open_regular_file(path)  # it may have been replaced since the lstat
+    if fd is None:
         return b""
     chunks, size = [], 0
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return b""
         while size <= MAX_LOG_FILE_BYTES:
             chunk = os.read(fd, MAX_LOG_FILE_BYTES + 1 - size)
             if not chunk:

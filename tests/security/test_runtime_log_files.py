@@ -73,3 +73,31 @@ def test_a_directory_in_place_of_a_log_file_reads_as_nothing(tmp_path):
     (tmp_path / "x_errors.log").write_text("an error line\n")
     assert read_log_files(tmp_path, "x") == ("", "an error line\n")
     assert (tmp_path / "x_logs.log").is_dir() and not (tmp_path / "x_errors.log").exists()
+
+
+def test_a_build_artifact_left_as_a_link_is_not_copied(tmp_path):
+    """The docker executor keeps /mnt/code/code.tar.gz as the deployment's output: a build that leaves
+    a link there (to a file of the user's on the host) gets no output, and the file is not copied."""
+    from emulator.executors.docker import DockerExecutor
+
+    secret = tmp_path / "id_rsa"
+    secret.write_text(SECRET)
+    for plant_artifact in (lambda a: os.symlink(secret, a), os.mkfifo, os.mkdir):
+        work = tmp_path / "work"
+        src, code = work / "src", work / "code"
+        src.mkdir(parents=True)
+        code.mkdir()
+        plant_artifact(code / "code.tar.gz")
+        output = tmp_path / "output.tar.gz"
+        assert DockerExecutor._finish_build(code / "code.tar.gz", output, src, code) is False
+        assert not output.exists() and not output.with_name("output.tar.gz.partial").exists()
+        assert not work.joinpath("src").exists() and not code.exists(), "the scratch folders go all the same"
+        assert secret.read_text() == SECRET
+    # A regular artifact is kept.
+    work = tmp_path / "work"
+    (work / "src").mkdir(parents=True)
+    (work / "code").mkdir()
+    (work / "code" / "code.tar.gz").write_bytes(b"archive bytes")
+    assert DockerExecutor._finish_build(work / "code" / "code.tar.gz", tmp_path / "output.tar.gz",
+                                        work / "src", work / "code") is True
+    assert (tmp_path / "output.tar.gz").read_bytes() == b"archive bytes"
