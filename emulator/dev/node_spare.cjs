@@ -35,17 +35,14 @@ process.stdin.on('data', (chunk) => {
   received += chunk;
   const end = received.indexOf('\n');
   if (end < 0) return;
-  const line = received.slice(0, end);
   process.stdin.removeAllListeners();
   process.stdin.destroy();
-  const first = line.indexOf(' ');
-  const second = first < 0 ? -1 : line.indexOf(' ', first + 1);
-  const word = first < 0 ? line : line.slice(0, first);
-  const port = first < 0 ? '' : line.slice(first + 1, second < 0 ? undefined : second);
-  // The port is picked at the release, so no other server can have taken it meanwhile.
-  if (word !== 'go' || !/^\d+$/.test(port)) process.exit(0);
-  if (second >= 0) become(line.slice(second + 1));
-  process.env.OPEN_RUNTIMES_PORT = port;
+  // `go PORT` or `go PORT JSON`. The port is picked at the release, so no other server can have
+  // taken it meanwhile.
+  const release = /^go (\d+)(?: (.*))?$/.exec(received.slice(0, end));
+  if (release === null) process.exit(0);
+  if (release[2] !== undefined) become(release[2]);
+  process.env.OPEN_RUNTIMES_PORT = release[1];
   process.argv.splice(1, 1); // as `node ADAPTER` has it
   require(adapter);
 });

@@ -312,20 +312,18 @@ class DockerExecutor(PooledExecutor):
     def _finish_build(artifact: Path, output: Path, src: Path, code: Path) -> bool:
         """Keep the build's artifact as the deployment's output; False if it left none. The build
         container wrote the artifact: a link there is not followed (runtime_files.py)."""
-        fd = open_regular_file(artifact)
         try:
+            fd = open_regular_file(artifact)
             if fd is None:
                 return False
-            output.parent.mkdir(parents=True, exist_ok=True)
             partial = output.with_name(output.name + ".partial")
-            with os.fdopen(fd, "rb") as source, open(partial, "wb") as target:
-                fd = None  # closed with `source`
-                shutil.copyfileobj(source, target, 1024 * 1024)
+            with os.fdopen(fd, "rb") as source:
+                output.parent.mkdir(parents=True, exist_ok=True)
+                with open(partial, "wb") as target:
+                    shutil.copyfileobj(source, target, 1024 * 1024)
             os.replace(partial, output)
             return True
         finally:
-            if fd is not None:
-                os.close(fd)
             shutil.rmtree(src, ignore_errors=True)
             shutil.rmtree(code, ignore_errors=True)
 

@@ -164,12 +164,8 @@ class LocalExecutor(PooledExecutor):
         """Take over spares `dev` started before this executor existed (executors/early.py): the
         next `_start` of a spec whose command they fit releases one instead of starting a process."""
         for spare in spares:
-            while not self.owner.lock.acquire(blocking=False):
-                await asyncio.sleep(0.005)
-            try:
+            async with self._owner_locked():
                 self.owner.add_root(spare.unit, spare.popen.pid)
-            finally:
-                self.owner.lock.release()
             handle = _Process(await AdoptedProcess.adopt(spare.popen), spare.unit)
             self._early.append((spare, handle))
 
@@ -239,22 +235,29 @@ class LocalExecutor(PooledExecutor):
         logs_dir = make_logs_dir(inst_dir, language.logs_on_tmpfs)  # tmpfs: logs_dirs.py says why
         unit = f"instance:{inst_dir.name}"
         env = self._instance_env(spec, command, secret, port, logs_dir, unit)
-        # Started and registered under the owner's lock (a thread lock: never wait on it here).
+        async with self._owner_locked():  # started and registered as one step
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *command.argv, cwd=command.cwd or str(spec.build_dir), env=env,
+                    stdin=asyncio.subprocess.PIPE if port == 0 else asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                self.owner.add_root(unit, proc.pid)
+            except OSError as exc:
+                raise ExecutorError(f"Runtime could not start: {exc}", 500)
+        (inst_dir / "pid").write_text(str(proc.pid))
+        return Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir, handle=_Process(proc, unit))
+
+    @contextlib.asynccontextmanager
+    async def _owner_locked(self):
+        """The process owner's lock, for registering a process: a thread lock that a /proc rescan may
+        hold for long, so it is polled, never waited on, from the loop."""
         while not self.owner.lock.acquire(blocking=False):
             await asyncio.sleep(0.005)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *command.argv, cwd=command.cwd or str(spec.build_dir), env=env,
-                stdin=asyncio.subprocess.PIPE if port == 0 else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-            self.owner.add_root(unit, proc.pid)
-        except OSError as exc:
-            raise ExecutorError(f"Runtime could not start: {exc}", 500)
+            yield
         finally:
             self.owner.lock.release()
-        (inst_dir / "pid").write_text(str(proc.pid))
-        return Instance(spec=spec, port=port, secret=secret, logs_dir=logs_dir, handle=_Process(proc, unit))
 
     def _instance_env(self, spec: RuntimeSpec, command, secret: str, port: int, logs_dir: Path, unit: str) -> dict:
         env = server_env({**host_env(), **spec.env, **command.env}, version=spec.version, entrypoint=spec.entrypoint,

@@ -79,7 +79,7 @@ class RuntimeClient:
                 out_headers.append((key, value))
         logs = errors = ""
         if log_id:
-            logs, errors = read_log_files(instance.logs_dir, log_id, remove=False)
+            logs, errors = read_log_files(instance.logs_dir, log_id)
             # Removed once this loop step is done: the answer does not wait for two unlinks.
             asyncio.get_running_loop().call_soon(remove_log_files, instance.logs_dir, log_id)
         return ExecutionResult(status, out_headers, body, logs, errors, duration)
@@ -194,9 +194,8 @@ def _read_log_file(path: str) -> bytes:
     return b"".join(chunks)
 
 
-def read_log_files(logs_dir: Path, log_id: str, remove: bool = True) -> tuple[str, str]:
-    """Read `<id>_logs.log` / `<id>_errors.log`, each capped at 5 MiB, and delete them unless
-    `remove` is false (the caller then calls remove_log_files)."""
+def read_log_files(logs_dir: Path, log_id: str) -> tuple[str, str]:
+    """Read `<id>_logs.log` / `<id>_errors.log`, each capped at 5 MiB (remove_log_files deletes them)."""
     out = []
     # Plain os calls: this runs twice per execution, and pathlib/buffered files cost more than the I/O.
     base = _log_file_base(logs_dir, log_id)
@@ -206,6 +205,4 @@ def read_log_files(logs_dir: Path, log_id: str, remove: bool = True) -> tuple[st
         if len(data) > MAX_LOG_FILE_BYTES:
             text += f"\n{label} file has been truncated to 5.00MB."
         out.append(text)
-    if remove:
-        remove_log_files(logs_dir, log_id)
     return out[0], out[1]

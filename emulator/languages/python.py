@@ -18,6 +18,7 @@ from .base import BuildError, Language, ServerCommand, remember_output_line
 
 VENV = "runtime-env"  # same name as the official images use, inside the build dir
 OWN_VERSION = "{}.{}".format(*sys.version_info[:2])
+SERVER_ENV = {"PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1"}  # what an instance's interpreter starts with
 
 
 def own_interpreter() -> str:
@@ -26,7 +27,6 @@ def own_interpreter() -> str:
     own = getattr(sys, "_base_executable", "") or sys.executable
     remember_output_line((own, "--version"), 0, f"Python {platform.python_version()}")
     return own
-SERVER_ENV = {"PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1"}  # what an instance's interpreter starts with
 
 
 @functools.lru_cache(maxsize=None)
@@ -153,21 +153,24 @@ class Python(Language):
         pyenv = os.environ.get("PYENV_ROOT") or "~/.pyenv"
         # The emulator's own interpreter first when it has the version: known without running
         # anything (`python3` may be a version manager's shim, ~0.1 s a run); then `python3`.
-        own = [own_interpreter()] if v == OWN_VERSION else []
-        return own + ["python3", f"python{v}", f"/usr/bin/python{v}", f"/usr/local/bin/python{v}",
+        own = self._own_interpreter()
+        return ([own] if own else []) + ["python3", f"python{v}", f"/usr/bin/python{v}", f"/usr/local/bin/python{v}",
                       f"{pyenv}/versions/{v}.*/bin/python{v}", f"~/.local/share/uv/python/cpython-{v}.*/bin/python{v}"]
 
     @property
     def adapter_dir(self) -> Path:
         return super().adapter_dir.parent / "python"
 
+    def _own_interpreter(self) -> str:
+        """The emulator's own interpreter when it has this runtime's version, else ""."""
+        return own_interpreter() if self.runtime_version == OWN_VERSION else ""
+
     def warm_up(self) -> None:
         # A venv is made from `_host_python(self.binary())`, and the binary is the emulator's own
         # interpreter, else `python3` on PATH, whenever that has the runtime's version. Asked
         # first: the probe also tells python3's version, which the version match then takes
         # instead of running `python3 --version` too.
-        own = own_interpreter() if self.runtime_version == OWN_VERSION else ""
-        guess = self.toolchain_override or own or shutil.which("python3")
+        guess = self.toolchain_override or self._own_interpreter() or shutil.which("python3")
         if guess:
             _probe_quietly(guess)
         super().warm_up()
@@ -207,9 +210,9 @@ class Python(Language):
         # base interpreter with -S (no site-packages at all), and at its release takes the venv's
         # python as sys.executable and runs `site` as that interpreter would have at its start
         # (python_spare.py), so the function sees its venv's packages and nothing of the host's.
-        if not self.toolchain_override and self.runtime_version == OWN_VERSION:
-            base = own_interpreter()  # what `binary()` picks, known without a probe
-        else:
+        # What `binary()` picks, known without a probe when it is the emulator's own interpreter.
+        base = "" if self.toolchain_override else self._own_interpreter()
+        if not base:
             try:
                 base = _host_python(self.binary())[0]
             except (BuildError, OSError, subprocess.SubprocessError):

@@ -305,21 +305,27 @@ def test_instances_started_early_that_no_deployment_takes_are_stopped(tmp_path):
         ProcessOwner(data).end_leftovers()  # the build's `sleep`, as the next server there would
 
 
+def _first_answer(root: Path, data: Path, config: dict, main_py: str) -> tuple[dict, set[int]]:
+    """`dev` on a project of the one Python function `config` with `main_py` as its code: the JSON
+    its first execution answers, and the pids of the instances `dev` started early."""
+    function_id = config["$id"]
+    write(root / f"functions/{function_id}/main.py", main_py)
+    write_config(root, function_id, [config])
+    dev = DevProcess(root, data).start(timeout=120)
+    try:
+        early = _early_pids(data)
+        return json.loads(dev.execute(function_id, function_id)["responseBody"]), early
+    finally:
+        dev.stop()
+
+
 def test_a_variable_read_at_interpreter_start_gets_an_instance_started_with_it(tmp_path):
     """PYTHONHASHSEED takes effect only when the interpreter starts: a function that sets it is
     not given the spare started early without it, but an instance started with it."""
     root, data = tmp_path / "project", tmp_path / "data"
     config = write_function(root, "seeded", "python", "unused", vars={"PYTHONHASHSEED": "0"})
-    write(root / "functions/seeded/main.py",
-          "import os, sys\n\ndef main(context):\n"
-          "    return context.res.json({'pid': os.getpid(), 'randomized': sys.flags.hash_randomization})\n")
-    write_config(root, "seeded", [config])
-    dev = DevProcess(root, data).start(timeout=120)
-    try:
-        seen = json.loads(dev.execute("seeded", "seeded")["responseBody"])
-        early = _early_pids(data)
-    finally:
-        dev.stop()
+    seen, early = _first_answer(root, data, config, "import os, sys\n\ndef main(context):\n"
+                                "    return context.res.json({'pid': os.getpid(), 'randomized': sys.flags.hash_randomization})\n")
     assert seen["randomized"] == 0, "PYTHONHASHSEED=0 did not reach the interpreter's start"
     assert seen["pid"] not in early
 
@@ -333,15 +339,7 @@ def test_an_early_python_instance_sees_what_the_build_put_in_its_venv(tmp_path):
     command = ("python -c \"import site; open(site.getsitepackages()[0] + '/extra.pth', 'w')"
                f".write('{tmp_path / 'extra'}')\"")
     config = write_function(root, "built", "python", "unused", commands=command)
-    write(root / "functions/built/main.py",
-          "import os\nimport helper\n\ndef main(context):\n"
-          "    return context.res.json({'pid': os.getpid(), 'where': helper.WHERE})\n")
-    write_config(root, "built", [config])
-    dev = DevProcess(root, data).start(timeout=120)
-    try:
-        early = _early_pids(data)
-        seen = json.loads(dev.execute("built", "built")["responseBody"])
-    finally:
-        dev.stop()
+    seen, early = _first_answer(root, data, config, "import os\nimport helper\n\ndef main(context):\n"
+                                "    return context.res.json({'pid': os.getpid(), 'where': helper.WHERE})\n")
     assert seen == {"pid": seen["pid"], "where": "from the venv"}
     assert seen["pid"] in early, "the first instance is not the one started early"

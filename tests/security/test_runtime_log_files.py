@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emulator.executors.base import ExecutionRequest, Instance, RuntimeSpec
-from emulator.executors.runtime_client import RuntimeClient, read_log_files
+from emulator.executors.runtime_client import RuntimeClient, read_log_files, remove_log_files
 
 pytestmark = pytest.mark.timeout(60)
 SECRET = "the user's private key\n"
@@ -72,6 +72,7 @@ def test_a_directory_in_place_of_a_log_file_reads_as_nothing(tmp_path):
     (tmp_path / "x_logs.log").mkdir()
     (tmp_path / "x_errors.log").write_text("an error line\n")
     assert read_log_files(tmp_path, "x") == ("", "an error line\n")
+    remove_log_files(tmp_path, "x")
     assert (tmp_path / "x_logs.log").is_dir() and not (tmp_path / "x_errors.log").exists()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from emulator.executors import logs_dirs
 from emulator.executors.logs_dirs import make_logs_dir, remove_instance_dir
-from emulator.executors.runtime_client import read_log_files
+from emulator.executors.runtime_client import read_log_files, remove_log_files
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm on this machine")
 
@@ -30,7 +30,8 @@ def test_logs_dir_links_to_tmpfs_and_goes_with_the_instance(tmp_path):
     (logs / "abc_logs.log").write_text("hello\n")
     assert os.path.isfile(os.path.join(target, "abc_logs.log")), "written through the link, onto tmpfs"
     assert read_log_files(logs, "abc") == ("hello\n", "")
-    assert os.listdir(target) == [], "read_log_files removes what it read"
+    remove_log_files(logs, "abc")
+    assert os.listdir(target) == [], "remove_log_files removes what was read"
     remove_instance_dir(inst_dir)
     assert not inst_dir.exists() and not os.path.exists(target) and not os.path.exists(target + ".owner")
     assert shm_dirs() == before
