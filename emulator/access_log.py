@@ -69,6 +69,7 @@ class AccessLog:
         self._started: dict[tuple, float] = {}  # (project, function, deployment) -> monotonic start
         self._print_lock = threading.Lock()  # build output comes from build threads
         self._strip: dict[int, bool] = {}  # id(stream) -> no colour on it (not a terminal)
+        self._second: tuple[int, str] = (-1, "")  # (epoch second, its styled time)
 
     def attach(self, state) -> None:
         state.runner.listeners.append(self.execution)
@@ -87,10 +88,16 @@ class AccessLog:
             out.write(click.unstyle(text) if strip else text)
             out.flush()  # a line per event even when stdout is a file or a pipe
 
-    @staticmethod
-    def _head(kind: str, project: str, function_id: str) -> str:
-        when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        return f"{click.style(when, dim=True)} {kind:<9} {project}/{function_id}"
+    def _head(self, kind: str, project: str, function_id: str) -> str:
+        return f"{self._when()} {kind:<9} {project}/{function_id}"
+
+    def _when(self) -> str:
+        """The time, styled; formatted once a second (a line per execution can come thousands of times)."""
+        second = int(time.time())
+        if self._second[0] != second:
+            when = datetime.fromtimestamp(second).strftime("%Y-%m-%d %H:%M:%S")
+            self._second = (second, click.style(when, dim=True))
+        return self._second[1]
 
     # -- executions -----------------------------------------------------------------------------
     def execution(self, project: str, function: dict, doc: dict) -> None:

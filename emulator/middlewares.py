@@ -87,17 +87,18 @@ def _origin_host(origin: str) -> str | None:
     return host_name_of(parts.netloc)
 
 
-def _host_allowed(request: web.Request, hostname: str | None) -> bool:
+def host_allowed(state, sockname, hostname: str | None) -> bool:
+    """Whether a request may arrive under the host name `hostname` on a connection accepted on the
+    local address `sockname`."""
     if hostname is None:
         return False
     if _is_loopback(hostname):
         return True
-    settings = request.app[STATE_KEY].settings
-    if domain_label(request.app[STATE_KEY], hostname) is not None:
+    settings = state.settings
+    if domain_label(state, hostname) is not None:
         return True  # `<function id>.<functions domain>`: a function domain (api/function_domains.py)
     if settings.host.lower() not in WILDCARD_ADDRESSES and hostname == settings.host.lower():
         return True
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
     if sockname and hostname == str(sockname[0]).lower():
         return True  # the address this connection was accepted on (the bound one, or one of a wildcard's)
     if settings.host.lower() in WILDCARD_ADDRESSES and hostname == socket.gethostname().lower():
@@ -119,7 +120,8 @@ def origin_allowed(request: web.Request, origin: str) -> bool:
 @web.middleware
 async def origin_guard(request: web.Request, handler):
     host = request.headers.get("Host")
-    if host is not None and not _host_allowed(request, host_name_of(host)):
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if host is not None and not host_allowed(request.app[STATE_KEY], sockname, host_name_of(host)):
         return error_response(AppwriteError(
             "general_access_forbidden", f"Host {host!r} is not an address this emulator serves (a DNS-rebinding "
             "page uses its own name). Use localhost, 127.0.0.1, [::1], the --host address, or list the name's "
@@ -239,11 +241,7 @@ async def auth_middleware(request: web.Request, handler):
         credential = GUEST
     request[console.CREDENTIAL] = credential
     if request[console.CREDENTIAL] is None and route_handler not in request.app[PUBLIC_HANDLERS]:
-        role = "applications" if request.headers.get("x-appwrite-key") else "guests"
-        raise AppwriteError(
-            "general_unauthorized_scope",
-            f'User (role: {role}) missing scopes (["functions.read", "functions.write", "execution.read", "execution.write"])'
-            + console.stale_session_hint(request))
+        raise missing_scopes(bool(request.headers.get("x-appwrite-key")), console.stale_session_hint(request))
     if request[console.CREDENTIAL] is None and request.body_exists and (
             request.content_length is None or request.content_length > ANONYMOUS_BODY_BYTES):
         raise AppwriteError("general_argument_invalid", "Request body is too large: without a key the limit is "
@@ -260,27 +258,46 @@ async def response_format_middleware(request: web.Request, handler):
     response = await handler(request)
     model = response.get(MODEL_KEY) if isinstance(response, web.Response) else None
     if model is not None:
-        header = request.headers.get("x-appwrite-response-format")
-        fmt = parse_version(header) if header else None
-        if needs_shaping(model, fmt):
-            response.body = json_body(shape(model, fmt))
+        body = shaped_body(model, request.headers.get("x-appwrite-response-format"))
+        if body is not None:
+            response.body = body
     return response
 
 
+def shaped_body(model, response_format: str | None) -> bytes | None:
+    """`model`'s JSON in the shape a client sending `response_format` reads, or None if that is
+    the shape it was rendered in."""
+    fmt = parse_version(response_format) if response_format else None
+    return json_body(shape(model, fmt)) if needs_shaping(model, fmt) else None
+
+
+def missing_scopes(has_key: bool, hint: str = "") -> AppwriteError:
+    """Appwrite's 401 for a request without a credential on a route that needs one."""
+    role = "applications" if has_key else "guests"
+    return AppwriteError(
+        "general_unauthorized_scope",
+        f'User (role: {role}) missing scopes (["functions.read", "functions.write", "execution.read", "execution.write"])'
+        + hint)
+
+
 def _credential(request: web.Request) -> str | None:
-    """What the request authenticates with: "open" (no --api-key), "key" (the --api-key), "ephemeral"
+    return credential_for(request.app[STATE_KEY], request.headers.get("x-appwrite-key", ""),
+                          lambda: project(request), lambda: console.current_session(request))
+
+
+def credential_for(state, key: str, project_of, session_of) -> str | None:
+    """What a request authenticates with: "open" (no --api-key), "key" (the --api-key), "ephemeral"
     (a key made for one project: a JWT or an execution's x-appwrite-key, until it expires),
-    "session" (a console login cookie), or None."""
-    state = request.app[STATE_KEY]
+    "session" (a console login cookie), or None. `key` is its x-appwrite-key; `project_of()` and
+    `session_of()` give its project and console session, asked only when needed."""
     if not state.settings.api_key:
         return "open"
-    key = request.headers.get("x-appwrite-key", "")
     # surrogateescape: a header's non-UTF-8 bytes come back as they were sent, and match no key.
     if key and hmac.compare_digest(key.encode("utf-8", "surrogateescape"), state.settings.api_key.encode()):
         return "key"
-    if key and (project(request), key) in state.ephemeral_keys:
+    if key and (project_of(), key) in state.ephemeral_keys:
         return "ephemeral"
     # A console session (the CLI's `appwrite login` cookie) counts as an admin credential.
-    if console.current_session(request) is not None:
+    if session_of() is not None:
         return "session"
     return None

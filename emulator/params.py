@@ -291,27 +291,37 @@ async def read_params(request: web.Request) -> tuple[dict, dict[str, UploadedFil
                 fields.add()
                 _set(params, key, value)
         else:
-            raw = await request.read()
-            if raw.strip():
-                if _too_many_json_values(raw):
-                    raise AppwriteError("general_argument_invalid",
-                                        f"The request body's JSON has more than {MAX_JSON_VALUES} values (arrays, "
-                                        "objects and their items) or is nested too deeply.")
-                try:
-                    body = _JSON.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
-                except (ValueError, UnicodeDecodeError):
-                    raise AppwriteError("general_argument_invalid", "The request body is not valid JSON.")
-                except RecursionError:
-                    raise AppwriteError("general_argument_invalid", "The request body's JSON is nested too deeply.")
-                # PHP clients encode an empty parameter set as `[]`: Appwrite reads it as no parameters.
-                if body == []:
-                    body = {}
-                if not isinstance(body, dict):
-                    raise AppwriteError("general_argument_invalid", "The request body must be a JSON object.")
-                params.update(body)
+            params.update(json_params(await request.read()))
+    return checked(params), files
+
+
+def json_params(raw: bytes) -> dict:
+    """The parameters a JSON request body holds (none for an empty one); a 400 for anything else."""
+    if not raw.strip():
+        return {}
+    if _too_many_json_values(raw):
+        raise AppwriteError("general_argument_invalid",
+                            f"The request body's JSON has more than {MAX_JSON_VALUES} values (arrays, "
+                            "objects and their items) or is nested too deeply.")
+    try:
+        body = _JSON.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+    except (ValueError, UnicodeDecodeError):
+        raise AppwriteError("general_argument_invalid", "The request body is not valid JSON.")
+    except RecursionError:
+        raise AppwriteError("general_argument_invalid", "The request body's JSON is nested too deeply.")
+    # PHP clients encode an empty parameter set as `[]`: Appwrite reads it as no parameters.
+    if body == []:
+        body = {}
+    if not isinstance(body, dict):
+        raise AppwriteError("general_argument_invalid", "The request body must be a JSON object.")
+    return body
+
+
+def checked(params: dict) -> dict:
+    """`params` once the checks every request's parameters pass: depth, holes, UTF-8."""
     if _too_deep(params, MAX_DEPTH):
         raise AppwriteError("general_argument_invalid",
                             f"The request's parameters are nested too deeply (more than {MAX_DEPTH} levels).")
     params = _compact(params)
     _reject_non_utf8(params)
-    return params, files
+    return params

@@ -1,5 +1,6 @@
 """Serving the app: the one place that binds the socket and sets the real endpoint, and the
-runner whose connections answer even unparsable requests in Appwrite's error envelope.
+runner whose connections (connection.py) answer executions directly and even unparsable requests
+in Appwrite's error envelope.
 
 `serve`, `dev` (emulator/dev/session.py) and `BackgroundServer` (background.py) all start here.
 """
@@ -13,10 +14,10 @@ import sys
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from .api.common import STATE_KEY
 from .app import create_app
-from .errors import AppwriteError
-from .middlewares import error_response
-from .services.state import Settings
+from .connection import Connection
+from .services.state import Settings, State
 
 # Connections the kernel may hold before the server accepts them. aiohttp's 128 overflows when a
 # burst (a load test, a script firing hundreds of executions) meets a busy loop: the kernel then
@@ -24,35 +25,22 @@ from .services.state import Settings
 LISTEN_BACKLOG = 2048
 
 
-# -- errors aiohttp answers itself, before any middleware runs --------------------------------
-class _EnvelopeProtocol(RequestHandler):
-    """aiohttp answers a request it cannot parse (a header or URL over the limits, a malformed
-    line) from its protocol layer, before any middleware, in plain text: answer in Appwrite's
-    envelope instead."""
+class _EmulatorServer(web.Server):
+    """aiohttp's server whose connections are `Connection`s (connection.py)."""
+    state: State
 
-    def handle_error(self, request, status: int = 500, exc=None, message=None) -> web.StreamResponse:
-        plain = super().handle_error(request, status, exc, message)  # logs; refuses if a response began
-        if status >= 500:
-            error = AppwriteError("general_unknown", "Server Error", status)
-        else:
-            detail = getattr(exc, "message", None) or message or plain.reason
-            error = AppwriteError("general_bad_request", f"Invalid request: {detail}", status)
-        response = error_response(error)
-        response.force_close()
-        return response
-
-
-class _EnvelopeServer(web.Server):
     def __call__(self) -> RequestHandler:
-        return _EnvelopeProtocol(self, loop=self._loop, **self._kwargs)
+        return Connection(self, loop=self._loop, state=self.state, **self._kwargs)
 
 
 class EmulatorRunner(web.AppRunner):
-    """web.AppRunner whose connections answer protocol-level errors in Appwrite's envelope."""
+    """web.AppRunner whose connections answer protocol-level errors in Appwrite's envelope and
+    executions directly (connection.py)."""
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
-        server.__class__ = _EnvelopeServer  # same state, only the connection factory differs
+        server.__class__ = _EmulatorServer  # same state, only the connection factory differs
+        server.state = self.app[STATE_KEY]
         return server
 
 

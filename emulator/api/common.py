@@ -25,7 +25,12 @@ def project(request: web.Request) -> str:
     """The project id from `X-Appwrite-Project` (none: `console`). It names rows and folders, so an
     id Appwrite could not have is refused: as Appwrite, no such project (404); bytes that are not
     UTF-8 are a malformed request (400)."""
-    value = request.headers.get("x-appwrite-project") or "console"
+    return project_named(request.headers.get("x-appwrite-project"))
+
+
+def project_named(value: str | None) -> str:
+    """The project an `X-Appwrite-Project` value names (project() says how)."""
+    value = value or "console"
     if not is_valid_id(value):
         if not is_utf8(value):
             raise AppwriteError("general_argument_invalid",
