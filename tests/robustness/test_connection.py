@@ -20,7 +20,7 @@ import pytest
 from emulator import connection, server as server_module
 from emulator.background import BackgroundServer
 from emulator.services.state import Settings
-from support import JsonApi, wait_for
+from support import JsonApi, closed_by_server, read_response, wait_for
 
 KEY = "connection-test-key"
 PROJECT = "conn"
@@ -104,34 +104,13 @@ class Reader:
     def __init__(self, sock: socket.socket):
         self.sock, self.buf = sock, b""
 
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError(f"connection closed; unread: {self.buf[:200]!r}")
-        self.buf += chunk
-
     def response(self) -> tuple[int, dict, bytes]:
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        while len(self.buf) < length:
-            self._fill()
-        body, self.buf = self.buf[:length], self.buf[length:]
-        return int(lines[0].split(" ")[1]), headers, body
+        status, headers, body, self.buf = read_response(self.sock, self.buf)
+        return status, headers, body
 
     def closed(self) -> bool:
-        """Whether the server has closed the connection (after anything still unread)."""
-        try:
-            self._fill()
-        except EOFError:
-            return True
-        return False
+        """Whether the server has closed the connection (with nothing more to read)."""
+        return not self.buf and closed_by_server(self.sock)
 
 
 def connect(background, timeout: float = 60) -> tuple[socket.socket, Reader]:
@@ -169,6 +148,8 @@ CASES = {
     "unknown function": execution("x", function="nosuch"),
     "function id too long": execution("x", function="a" * 40),
     "invalid project": execution("x", project="not valid!"),
+    "a project header that is not UTF-8": execution("x").replace(b"X-Appwrite-Project: conn", b"X-Appwrite-Project: c\xe9"),
+    "a key that is not UTF-8": execution("x").replace(b"X-Appwrite-Key: ", b"X-Appwrite-Key: \xff"),
     "not JSON": request("POST", "/v1/functions/f/executions", b"{not json"),
     "a JSON array": request("POST", "/v1/functions/f/executions", b"[1,2]"),
     "an invalid parameter": request("POST", "/v1/functions/f/executions", b'{"body":"x","async":"maybe"}'),

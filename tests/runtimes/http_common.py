@@ -8,41 +8,13 @@ import json
 import os
 import socket
 
-from support import wait_for
+from support import closed_by_server, read_response, wait_for
 
 
 def connect(driver) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", driver.port), timeout=30)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
-
-
-def read_response(sock: socket.socket, buffered: bytes = b"") -> tuple[int, dict[str, str], bytes, bytes]:
-    """One response from `sock`: (status, headers, body, bytes read past it)."""
-    data = buffered
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed mid-body"
-        rest += chunk
-    return int(lines[0].split()[1]), headers, rest[:length], rest[length:]
-
-
-def closed_by_server(sock: socket.socket) -> bool:
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
 
 
 def request(driver, *, method: str = "POST", version: str = "HTTP/1.1", extra: str = "", body: bytes = b"",
