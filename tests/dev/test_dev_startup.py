@@ -305,18 +305,24 @@ def test_instances_started_early_that_no_deployment_takes_are_stopped(tmp_path):
         ProcessOwner(data).end_leftovers()  # the build's `sleep`, as the next server there would
 
 
-def _first_answer(root: Path, data: Path, config: dict, main_py: str) -> tuple[dict, set[int]]:
-    """`dev` on a project of the one Python function `config` with `main_py` as its code: the JSON
-    its first execution answers, and the pids of the instances `dev` started early."""
+def _first_answer(root: Path, data: Path, config: dict, main_py: str) -> tuple[dict, list[bytes]]:
+    """`dev` on a project of the one Python function `config` with `main_py` as its code (which
+    answers JSON with its `pid`): that JSON, and the environment the answering process was started
+    with (/proc/PID/environ: a spare started early keeps the one it was started with)."""
     function_id = config["$id"]
     write(root / f"functions/{function_id}/main.py", main_py)
     write_config(root, function_id, [config])
     dev = DevProcess(root, data).start(timeout=120)
     try:
-        early = _early_pids(data)
-        return json.loads(dev.execute(function_id, function_id)["responseBody"]), early
+        seen = json.loads(dev.execute(function_id, function_id)["responseBody"])
+        return seen, Path(f"/proc/{seen['pid']}/environ").read_bytes().split(b"\0")
     finally:
         dev.stop()
+
+
+def _started_early(environ: list[bytes]) -> bool:
+    from emulator.processes import OWNER_ENV
+    return any(item.startswith(f"{OWNER_ENV}=".encode()) and b":instance:early-" in item for item in environ)
 
 
 def test_a_variable_read_at_interpreter_start_gets_an_instance_started_with_it(tmp_path):
@@ -324,10 +330,10 @@ def test_a_variable_read_at_interpreter_start_gets_an_instance_started_with_it(t
     not given the spare started early without it, but an instance started with it."""
     root, data = tmp_path / "project", tmp_path / "data"
     config = write_function(root, "seeded", "python", "unused", vars={"PYTHONHASHSEED": "0"})
-    seen, early = _first_answer(root, data, config, "import os, sys\n\ndef main(context):\n"
-                                "    return context.res.json({'pid': os.getpid(), 'randomized': sys.flags.hash_randomization})\n")
+    seen, environ = _first_answer(root, data, config, "import os, sys\n\ndef main(context):\n"
+                                  "    return context.res.json({'pid': os.getpid(), 'randomized': sys.flags.hash_randomization})\n")
     assert seen["randomized"] == 0, "PYTHONHASHSEED=0 did not reach the interpreter's start"
-    assert seen["pid"] not in early
+    assert b"PYTHONHASHSEED=0" in environ and not _started_early(environ)
 
 
 def test_an_early_python_instance_sees_what_the_build_put_in_its_venv(tmp_path):
@@ -339,7 +345,7 @@ def test_an_early_python_instance_sees_what_the_build_put_in_its_venv(tmp_path):
     command = ("python -c \"import site; open(site.getsitepackages()[0] + '/extra.pth', 'w')"
                f".write('{tmp_path / 'extra'}')\"")
     config = write_function(root, "built", "python", "unused", commands=command)
-    seen, early = _first_answer(root, data, config, "import os\nimport helper\n\ndef main(context):\n"
-                                "    return context.res.json({'pid': os.getpid(), 'where': helper.WHERE})\n")
+    seen, environ = _first_answer(root, data, config, "import os\nimport helper\n\ndef main(context):\n"
+                                  "    return context.res.json({'pid': os.getpid(), 'where': helper.WHERE})\n")
     assert seen == {"pid": seen["pid"], "where": "from the venv"}
-    assert seen["pid"] in early, "the first instance is not the one started early"
+    assert _started_early(environ), "the first instance is not the one started early"
