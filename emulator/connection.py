@@ -74,6 +74,13 @@ def _bare_line_break(buf: bytes) -> bool:
 
 
 _JSON_HEADERS = (("Content-Type", JSON_TYPE),)
+# What of aiohttp's RequestHandler the direct answers rely on (its request queue and keep-alive
+# timer). An aiohttp without them gets every request, as before (tests/unit/test_connection.py
+# fails on such an aiohttp, so an upgrade that drops them is noticed rather than slowly served).
+AIOHTTP_PARTS = ("_waiter", "_messages", "_close", "_force_close", "_keepalive_timeout",
+                 "_next_keepalive_close_time", "_keepalive_handle")
+DIRECT_ANSWERS = all(name in RequestHandler.__slots__ for name in AIOHTTP_PARTS) and callable(
+    getattr(RequestHandler, "_process_keepalive", None))
 
 
 class _Head(NamedTuple):
@@ -121,7 +128,7 @@ class Connection(RequestHandler):
     def __init__(self, manager: web.Server, *, state: State, **kwargs):
         super().__init__(manager, **kwargs)
         self._state = state
-        self._aiohttp_only = False  # every byte goes to aiohttp, for good
+        self._aiohttp_only = not DIRECT_ANSWERS  # every byte goes to aiohttp, for good
         self._pending = b""  # read, not yet framed or handed on
         self._forward_left = 0  # bytes of the request aiohttp is reading that are still to come
         self._aiohttp_fed = False  # whether aiohttp has been given a request on this connection
