@@ -7,8 +7,8 @@ Every connection the server accepts is a `Connection`, aiohttp's RequestHandler 
 - `POST /v1/functions/{functionId}/executions`, the request behind every SDK's createExecution,
   is answered by the connection itself when it needs nothing the middlewares do beyond what
   `api/executions.py:create_execution_direct` does with the same functions: a JSON body, a Host of
-  this server's, and none of the headers the other middlewares act on (an Origin or Sec-Fetch-Site,
-  a cookie, a multipart answer; `_DIRECT_REFUSED`). aiohttp's request and response
+  this server's, none of the headers the other middlewares act on (an Origin or Sec-Fetch-Site, a
+  cookie; `_DIRECT_REFUSED`), and no multipart answer asked for. aiohttp's request and response
   objects, its router and the middleware chain are skipped: they were a third of the server's CPU
   per execution (README, "Performance"). Anything else goes to aiohttp unchanged.
 
@@ -65,6 +65,15 @@ _FIELDS = re.compile(rf"(?:{_TOKEN}:{_VALUE}\r\n)*")
 _FIELD = re.compile(rf"({_TOKEN}):[ \t]*({_VALUE}?)[ \t]*\r\n")
 _JSON_TYPES = frozenset({"", "application/json"})
 _FRAMING = frozenset({"content-length", "transfer-encoding", "host"})  # repeated: aiohttp's to refuse
+_JSON_HEADERS = (("Content-Type", JSON_TYPE),)
+
+# What of aiohttp's RequestHandler the direct answers rely on (its request queue and keep-alive
+# timer). An aiohttp without them gets every request, as before (tests/unit/test_connection.py
+# fails on such an aiohttp, so an upgrade that drops them is noticed rather than slowly served).
+AIOHTTP_PARTS = ("_waiter", "_messages", "_close", "_force_close", "_keepalive_timeout",
+                 "_next_keepalive_close_time", "_keepalive_handle")
+DIRECT_ANSWERS = all(name in RequestHandler.__slots__ for name in AIOHTTP_PARTS) and callable(
+    getattr(RequestHandler, "_process_keepalive", None))
 
 
 def _bare_line_break(buf: bytes) -> bool:
@@ -73,14 +82,6 @@ def _bare_line_break(buf: bytes) -> bool:
     return b"\n" in rest or b"\r" in rest[:-1]
 
 
-_JSON_HEADERS = (("Content-Type", JSON_TYPE),)
-# What of aiohttp's RequestHandler the direct answers rely on (its request queue and keep-alive
-# timer). An aiohttp without them gets every request, as before (tests/unit/test_connection.py
-# fails on such an aiohttp, so an upgrade that drops them is noticed rather than slowly served).
-AIOHTTP_PARTS = ("_waiter", "_messages", "_close", "_force_close", "_keepalive_timeout",
-                 "_next_keepalive_close_time", "_keepalive_handle")
-DIRECT_ANSWERS = all(name in RequestHandler.__slots__ for name in AIOHTTP_PARTS) and callable(
-    getattr(RequestHandler, "_process_keepalive", None))
 
 
 class _Head(NamedTuple):
