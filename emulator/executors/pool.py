@@ -33,6 +33,9 @@ class InstancePool:
         self._instances: dict[str, list[Instance]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._reaper: asyncio.Task | None = None
+        # Replaced while serving (its deployment's settings changed): stopped when its last call ends.
+        self._retiring: list[Instance] = []
+        self._stopping: set[asyncio.Task] = set()
 
     async def acquire(self, spec: RuntimeSpec) -> Instance:
         if self.idle_timeout and self._reaper is None:
@@ -42,10 +45,18 @@ class InstancePool:
         async with lock:
             instances = self._instances.setdefault(key, [])
             for inst in list(instances):
-                # (The same spec object, kept by the services between writes, needs no comparing.)
-                if not self._alive(inst) or (inst.spec is not spec and inst.spec.fingerprint() != spec.fingerprint()):
+                if not self._alive(inst):
                     instances.remove(inst)
                     await self._stop(inst)
+                # (The same spec object, kept by the services between writes, needs no comparing.)
+                elif inst.spec is not spec and inst.spec.fingerprint() != spec.fingerprint():
+                    # Its settings changed (a variable, the timeout): new calls get an instance
+                    # started with the new ones; the calls it is serving finish where they are.
+                    instances.remove(inst)
+                    if inst.busy:
+                        self._retiring.append(inst)
+                    else:
+                        await self._stop(inst)
             idle = [i for i in instances if i.busy == 0]
             if idle or len(instances) >= self.size:
                 inst = min(idle or instances, key=lambda i: i.busy)
@@ -58,6 +69,17 @@ class InstancePool:
     def release(self, inst: Instance) -> None:
         inst.busy = max(0, inst.busy - 1)
         inst.last_used = time.monotonic()
+        if inst.busy == 0 and self._take_retiring(inst):
+            task = asyncio.ensure_future(self._stop(inst))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    def _take_retiring(self, inst: Instance) -> bool:
+        for i, retiring in enumerate(self._retiring):
+            if retiring is inst:
+                del self._retiring[i]
+                return True
+        return False
 
     async def reap_idle(self) -> int:
         """Stop the instances idle for `idle_timeout` seconds or more. Returns how many stopped."""
@@ -91,6 +113,7 @@ class InstancePool:
         instances = self._instances.get(inst.spec.deployment_key, [])
         if inst in instances:
             instances.remove(inst)
+        self._take_retiring(inst)
         await self._stop(inst)
 
     async def stop_deployment(self, key: str) -> None:
@@ -105,9 +128,13 @@ class InstancePool:
             self._reaper = None
         for key in list(self._instances):
             await self.stop_deployment(key)
+        while self._retiring:
+            await self._stop(self._retiring.pop())
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
 
     def instances(self) -> list[Instance]:
-        return [i for lst in self._instances.values() for i in lst]
+        return [i for lst in self._instances.values() for i in lst] + self._retiring
 
 
 class PooledExecutor(Executor):

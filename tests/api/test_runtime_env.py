@@ -63,3 +63,55 @@ def test_variables_cannot_change_what_the_executor_sets(server, tmp_path):
     assert env["CI"] == "true" and env["OPEN_RUNTIMES_ENV"] == "production" and env["MY_VAR"] == "mine", env
     # The image default a variable may replace: headers forced onto every request.
     assert seen["forced"] == "yes", seen
+
+
+DRAINING = '''import os, time
+
+
+def main(context):
+    body = context.req.body_text
+    if body:  # "<path>": say the call started, then wait until the test lets it end
+        open(body + ".started", "w").close()
+        while not os.path.exists(body):
+            time.sleep(0.005)
+    return context.res.json({"pid": os.getpid(), "var": os.environ.get("MY_VAR")})
+'''
+
+
+def test_a_variable_changed_mid_execution_lets_the_execution_finish_on_its_instance(server, tmp_path):
+    """A variable change starts new calls on an instance with the new environment; a call in
+    flight ends on its own instance, which is stopped once that call is done (not killed mid-call)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from support import process_running, wait_for
+
+    h = {"x-appwrite-project": "draining", "x-appwrite-key": "k"}
+    base = server.endpoint + "/functions"
+    assert requests.post(base, headers=h, json={"functionId": "drain", "name": "drain", "runtime": "python-3.11",
+                                                "entrypoint": "main.py"}).status_code == 201
+    with open(make_archive({"main.py": DRAINING}, tmp_path / "code.tar.gz"), "rb") as fh:
+        up = requests.post(f"{base}/drain/deployments", headers=h, files={"code": ("code.tar.gz", fh)},
+                           data={"activate": "true"})
+    dep_id = up.json()["$id"]
+    wait_deployment_ready(lambda: requests.get(f"{base}/drain/deployments/{dep_id}", headers=h).json(), dep_id)
+
+    def execute(body: str = "") -> dict:
+        answer = requests.post(f"{base}/drain/executions", headers=h, json={"body": body}, timeout=60).json()
+        assert answer["status"] == "completed", answer["errors"]
+        return json.loads(answer["responseBody"])
+
+    release = tmp_path / "release"
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(execute, str(release))
+        wait_for(lambda: (tmp_path / "release.started").exists(), message="the first call to start")
+        made = requests.post(f"{base}/drain/variables", headers=h, json={"variableId": "v", "key": "MY_VAR",
+                                                                        "value": "new"})
+        assert made.status_code == 201, made.text
+        after = execute()
+        assert after["var"] == "new"
+        assert not in_flight.done()  # the first call still waits, its instance still there
+        release.touch()
+        first = in_flight.result(timeout=60)
+    assert first["var"] is None and first["pid"] != after["pid"]
+    wait_for(lambda: not process_running(first["pid"]), message="the replaced instance to stop once its call ended")
+    assert process_running(after["pid"])

@@ -72,7 +72,7 @@ async def crowd(base: str, tmp_path) -> None:
         assert not wrong, wrong[:5]
         for kind, i, _, doc in results:
             if kind == "sync":
-                assert doc["status"] == "completed" and doc["responseBody"] == f"S{i}", doc
+                assert doc["status"] == "completed" and doc["responseBody"] == f"S{i}", (doc["status"], doc["errors"], doc["logs"])
 
         async with s.get(f"{fn}/variables", headers=HEADERS) as r:
             assert (await r.json())["total"] == 300
