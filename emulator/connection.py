@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from http import HTTPStatus
 from typing import NamedTuple
 
 from aiohttp import web
 from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE
 from aiohttp.web_protocol import RequestHandler
-from aiohttp.web_response import REASON_PHRASES
 
 from .api.common import JSON_TYPE, json_body
 from .api.executions import create_execution_direct, wants_multipart
@@ -66,6 +66,7 @@ _FIELD = re.compile(rf"({_TOKEN}):[ \t]*({_VALUE}?)[ \t]*\r\n")
 _JSON_TYPES = frozenset({"", "application/json"})
 _FRAMING = frozenset({"content-length", "transfer-encoding", "host"})  # repeated: aiohttp's to refuse
 _JSON_HEADERS = (("Content-Type", JSON_TYPE),)
+_REASONS = {status.value: status.phrase for status in HTTPStatus}  # what aiohttp writes after the code
 
 # What of aiohttp's RequestHandler the direct answers rely on (its request queue and keep-alive
 # timer). An aiohttp without them gets every request, as before (tests/unit/test_connection.py
@@ -262,7 +263,7 @@ class Connection(RequestHandler):
         transport = self.transport
         if transport is None or transport.is_closing():
             return  # the client went away: the execution ran and is recorded all the same
-        lines = [f"HTTP/1.1 {status} {REASON_PHRASES.get(status, '')}"]
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}"]
         lines += [f"{name}: {value}" for name, value in headers]
         lines += [f"Content-Length: {len(body)}", f"Date: {rfc822_formatted_time()}", f"Server: {SERVER_SOFTWARE}"]
         if close:

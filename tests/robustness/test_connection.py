@@ -299,8 +299,8 @@ def test_reading_stops_while_a_direct_answer_waits(served, tmp_path):
     """Bytes pipelined behind an execution in flight are not read without bound."""
     background, api, spy = served
     release = tmp_path / "release"
+    known = set(map(id, spy.connections))  # before connecting: the server may accept at once
     sock, reader = connect(background)
-    known = set(map(id, spy.connections))
     with sock:
         sock.sendall(execution(f"wait:{release}"))
         conn = wait_for(lambda: next((c for c in spy.connections if id(c) not in known and c._direct), None),
