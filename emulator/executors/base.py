@@ -143,6 +143,11 @@ class Executor(ABC):
         """Stop every instance of a deployment (it is no longer active, or was deleted), and its
         build if one is running: nothing started for a deployment outlives it."""
 
+    async def retire_deployment(self, deployment_key: str) -> None:
+        """The deployment takes no new calls (another one of its function was activated): stop its
+        instances, each once the calls it is serving end. Without warm instances: stop_deployment."""
+        await self.stop_deployment(deployment_key)
+
     @abstractmethod
     async def close(self) -> None:
         """Stop everything this executor started."""

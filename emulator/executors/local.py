@@ -331,6 +331,12 @@ class LocalExecutor(PooledExecutor):
         await self.pool.stop_deployment(deployment_key)
         await asyncio.to_thread(self.owner.end, _build_unit(deployment_key))
 
+    async def retire_deployment(self, deployment_key: str) -> None:
+        for key, inst in list(self._ahead.items()):  # started ahead, never serving: stopped now
+            if inst.spec.deployment_key == deployment_key:
+                await self._stop(self._ahead.pop(key))
+        await self.pool.retire_deployment(deployment_key)
+
     async def close(self) -> None:
         await self.discard_early()
         while self._ahead:

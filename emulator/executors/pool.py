@@ -117,8 +117,21 @@ class InstancePool:
         await self._stop(inst)
 
     async def stop_deployment(self, key: str) -> None:
-        for inst in self._instances.pop(key, []):
+        """Stop every instance of the deployment, retired ones still serving calls included."""
+        retired = [inst for inst in self._retiring if inst.spec.deployment_key == key]
+        for inst in retired:
+            self._take_retiring(inst)
+        for inst in self._instances.pop(key, []) + retired:
             await self._stop(inst)
+
+    async def retire_deployment(self, key: str) -> None:
+        """Stop the deployment's idle instances now and each busy one when its last call ends."""
+        async with self._locks.setdefault(key, asyncio.Lock()):  # no acquire adds one meanwhile
+            for inst in self._instances.pop(key, []):
+                if inst.busy:
+                    self._retiring.append(inst)
+                else:
+                    await self._stop(inst)
 
     async def close(self) -> None:
         if self._reaper is not None:
@@ -194,3 +207,6 @@ class PooledExecutor(Executor):
 
     async def stop_deployment(self, deployment_key: str) -> None:
         await self.pool.stop_deployment(deployment_key)
+
+    async def retire_deployment(self, deployment_key: str) -> None:
+        await self.pool.retire_deployment(deployment_key)

@@ -169,8 +169,8 @@ async def activate_deployment(state: State, project: str, function_id: str, depl
     doc["deploymentCreatedAt"] = dep["$createdAt"]
     doc["live"] = True
     state.store.update("functions", project, "", doc)
-    if previous and previous != deployment_id:
-        await state.executor_for(doc).stop_deployment(deployment_key(project, previous))
+    if previous and previous != deployment_id:  # its calls in flight end where they run
+        await state.executor_for(doc).retire_deployment(deployment_key(project, previous))
     return doc
 
 

@@ -71,7 +71,8 @@ DRAINING = '''import os, time
 def main(context):
     body = context.req.body_text
     if body:  # "<path>": say the call started, then wait until the test lets it end
-        open(body + ".started", "w").close()
+        with open(body + ".started", "w") as started:
+            started.write(str(os.getpid()))
         while not os.path.exists(body):
             time.sleep(0.005)
     return context.res.json({"pid": os.getpid(), "var": os.environ.get("MY_VAR")})
@@ -115,3 +116,60 @@ def test_a_variable_changed_mid_execution_lets_the_execution_finish_on_its_insta
     assert first["var"] is None and first["pid"] != after["pid"]
     wait_for(lambda: not process_running(first["pid"]), message="the replaced instance to stop once its call ended")
     assert process_running(after["pid"])
+
+
+def test_an_execution_in_flight_when_another_deployment_is_activated_finishes_on_its_own(server, tmp_path):
+    """Activating a new deployment (a redeploy, a `dev` reload) sends new calls to it; a call in
+    flight on the previous one ends there, and that instance stops once it is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from support import process_running, wait_for
+
+    h = {"x-appwrite-project": "redeploying", "x-appwrite-key": "k"}
+    base = server.endpoint + "/functions"
+    # A long timeout: the held call below ends only when its instance is stopped.
+    assert requests.post(base, headers=h, json={"functionId": "redeploy", "name": "redeploy", "timeout": 300,
+                                                "runtime": "python-3.11", "entrypoint": "main.py"}).status_code == 201
+
+    def deploy(marker: str) -> str:
+        code = DRAINING.replace('"var": os.environ.get("MY_VAR")', f'"var": "{marker}"')
+        with open(make_archive({"main.py": code}, tmp_path / f"{marker}.tar.gz"), "rb") as fh:
+            up = requests.post(f"{base}/redeploy/deployments", headers=h, files={"code": ("code.tar.gz", fh)},
+                               data={"activate": "true"})
+        dep_id = up.json()["$id"]
+        wait_deployment_ready(lambda: requests.get(f"{base}/redeploy/deployments/{dep_id}", headers=h).json(), dep_id)
+        wait_for(lambda: requests.get(f"{base}/redeploy", headers=h).json()["deploymentId"] == dep_id,
+                 message=f"deployment {marker} to be active")
+        return dep_id
+
+    def execute(body: str = "") -> dict:
+        answer = requests.post(f"{base}/redeploy/executions", headers=h, json={"body": body}, timeout=60).json()
+        assert answer["status"] == "completed", answer["errors"]
+        return json.loads(answer["responseBody"])
+
+    first_id = deploy("first")
+    release = tmp_path / "release"
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(execute, str(release))
+        wait_for(lambda: (tmp_path / "release.started").exists(), message="the first call to start")
+        second_id = deploy("second")
+        after = execute()
+        assert after["var"] == "second"
+        assert not in_flight.done()  # still waiting, on the first deployment's instance
+        release.touch()
+        first = in_flight.result(timeout=60)
+    assert first["var"] == "first" and first["pid"] != after["pid"]
+    wait_for(lambda: not process_running(first["pid"]), message="the previous deployment's instance to stop")
+
+    # Deleting a deployment stops its instance at once, even one still finishing a call.
+    held = tmp_path / "held"
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(requests.post, f"{base}/redeploy/executions", headers=h, json={"body": str(held)}, timeout=120)
+        wait_for(lambda: (tmp_path / "held.started").exists() and (tmp_path / "held.started").read_text(),
+                 message="the call to start")
+        pid = int((tmp_path / "held.started").read_text())
+        deploy("third")
+        assert process_running(pid)  # retired, still serving
+        assert requests.delete(f"{base}/redeploy/deployments/{second_id}", headers=h).status_code == 204
+        wait_for(lambda: not process_running(pid), timeout=20, message="the deleted deployment's instance to stop")
+    assert first_id != second_id
