@@ -101,11 +101,14 @@ def _parse_head(buf: bytes, end: int) -> _Head | None:
     if request_line is None or request_line[1] == "CONNECT" or not _FIELDS.fullmatch(text, line_end + 2):
         return None
     fields = _FIELD.findall(text, line_end + 2)
+    if len(fields) > MAX_HEADERS:
+        return None
     headers = {name.lower(): value for name, value in fields}
     repeated = len(headers) < len(fields)
-    if len(fields) > MAX_HEADERS or repeated and sum(name.lower() in _FRAMING for name, _ in fields) > sum(
-            name in _FRAMING for name in headers):
-        return None
+    if repeated:
+        framing = [name for name in (name.lower() for name, _ in fields) if name in _FRAMING]
+        if len(framing) > len(set(framing)):  # a framing header given twice: which one holds?
+            return None
     connection = headers.get("connection", "").lower()
     if "transfer-encoding" in headers or "upgrade" in headers or "upgrade" in connection:
         return None
@@ -122,6 +125,12 @@ def _parse_head(buf: bytes, end: int) -> _Head | None:
         match = _DIRECT_TARGET.fullmatch(target)
         function_id = match.group(1) if match else None
     return _Head(length, function_id, headers, connection == "close")
+
+
+def _error_parts(exc: AppwriteError) -> tuple[int, object, bytes]:
+    """(status, headers, body) of the envelope error_middleware answers `exc` with."""
+    response = error_response(exc)
+    return response.status, response.headers.items(), response.body
 
 
 class Connection(RequestHandler):
@@ -233,19 +242,18 @@ class Connection(RequestHandler):
         try:
             try:
                 status, model = await create_execution_direct(state, head.headers, head.function_id, body, remote)
+                headers = _JSON_HEADERS
                 payload = shaped_body(model, head.headers.get("x-appwrite-response-format")) or json_body(model)
-                if status != 201:  # an accepted async execution: its record first (commit_middleware)
-                    await state.store.committed()
-                # A synchronous execution's answer leaves before its record's commit, which follows
-                # in this loop step (api/common.py, COMMIT_FOLLOWS).
-                self._write(status, _JSON_HEADERS, payload, head.close)
             except AppwriteError as exc:
-                await state.store.committed()
-                self._write_error(exc, head.close)
+                status, headers, payload = _error_parts(exc)
             except Exception:  # a bug, as error_middleware sees one: logged, a 500, the server keeps serving
                 log.exception("unhandled error on POST /v1/functions/%s/executions", head.function_id)
+                status, headers, payload = _error_parts(AppwriteError("general_unknown", "Server Error", 500))
+            # As commit_middleware: an answer waits for the commit of what it reports, but a
+            # synchronous execution's, whose commit follows in this loop step (api/common.py, COMMIT_FOLLOWS).
+            if status != 201:
                 await state.store.committed()
-                self._write_error(AppwriteError("general_unknown", "Server Error", 500), head.close)
+            self._write(status, headers, payload, head.close)
         finally:
             self._direct = None
             self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
@@ -253,10 +261,6 @@ class Connection(RequestHandler):
                 self._reading_held = False
                 self.transport.resume_reading()
             self._frame()  # what was pipelined behind it
-
-    def _write_error(self, exc: AppwriteError, close: bool) -> None:
-        response = error_response(exc)
-        self._write(response.status, response.headers.items(), response.body, close)
 
     def _write(self, status: int, headers, body: bytes, close: bool) -> None:
         """The response as aiohttp would write it: its headers, then Content-Length, Date, Server."""
