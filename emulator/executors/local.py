@@ -325,17 +325,18 @@ class LocalExecutor(PooledExecutor):
 
     async def stop_deployment(self, deployment_key: str) -> None:
         """Stop the deployment's instances and its build, if one is running."""
-        for key, inst in list(self._ahead.items()):
-            if inst.spec.deployment_key == deployment_key:
-                await self._stop(self._ahead.pop(key))
+        await self._stop_ahead(deployment_key)
         await self.pool.stop_deployment(deployment_key)
         await asyncio.to_thread(self.owner.end, _build_unit(deployment_key))
 
     async def retire_deployment(self, deployment_key: str) -> None:
-        for key, inst in list(self._ahead.items()):  # started ahead, never serving: stopped now
+        await self._stop_ahead(deployment_key)  # started ahead, never serving: stopped now
+        await self.pool.retire_deployment(deployment_key)
+
+    async def _stop_ahead(self, deployment_key: str) -> None:
+        for key, inst in list(self._ahead.items()):
             if inst.spec.deployment_key == deployment_key:
                 await self._stop(self._ahead.pop(key))
-        await self.pool.retire_deployment(deployment_key)
 
     async def close(self) -> None:
         await self.discard_early()

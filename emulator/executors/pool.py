@@ -51,12 +51,9 @@ class InstancePool:
                 # (The same spec object, kept by the services between writes, needs no comparing.)
                 elif inst.spec is not spec and inst.spec.fingerprint() != spec.fingerprint():
                     # Its settings changed (a variable, the timeout): new calls get an instance
-                    # started with the new ones; the calls it is serving finish where they are.
+                    # started with the new ones.
                     instances.remove(inst)
-                    if inst.busy:
-                        self._retiring.append(inst)
-                    else:
-                        await self._stop(inst)
+                    await self._retire(inst)
             idle = [i for i in instances if i.busy == 0]
             if idle or len(instances) >= self.size:
                 inst = min(idle or instances, key=lambda i: i.busy)
@@ -73,6 +70,13 @@ class InstancePool:
             task = asyncio.ensure_future(self._stop(inst))
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
+
+    async def _retire(self, inst: Instance) -> None:
+        """`inst` takes no new calls: stopped now if idle, else once the calls it serves end."""
+        if inst.busy:
+            self._retiring.append(inst)
+        else:
+            await self._stop(inst)
 
     def _take_retiring(self, inst: Instance) -> bool:
         for i, retiring in enumerate(self._retiring):
@@ -119,8 +123,7 @@ class InstancePool:
     async def stop_deployment(self, key: str) -> None:
         """Stop every instance of the deployment, retired ones still serving calls included."""
         retired = [inst for inst in self._retiring if inst.spec.deployment_key == key]
-        for inst in retired:
-            self._take_retiring(inst)
+        self._retiring = [inst for inst in self._retiring if inst.spec.deployment_key != key]
         for inst in self._instances.pop(key, []) + retired:
             await self._stop(inst)
 
@@ -128,10 +131,7 @@ class InstancePool:
         """Stop the deployment's idle instances now and each busy one when its last call ends."""
         async with self._locks.setdefault(key, asyncio.Lock()):  # no acquire adds one meanwhile
             for inst in self._instances.pop(key, []):
-                if inst.busy:
-                    self._retiring.append(inst)
-                else:
-                    await self._stop(inst)
+                await self._retire(inst)
 
     async def close(self) -> None:
         if self._reaper is not None:
