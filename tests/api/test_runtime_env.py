@@ -79,6 +79,38 @@ def main(context):
 '''
 
 
+class _Function:
+    """A function of a project of its own on the module's server, over plain HTTP."""
+
+    def __init__(self, server, project: str, function_id: str, tmp_path, **fields):
+        self.h = {"x-appwrite-project": project, "x-appwrite-key": "k"}
+        self.url = f"{server.endpoint}/functions/{function_id}"
+        self.tmp_path = tmp_path
+        created = requests.post(server.endpoint + "/functions", headers=self.h, json={
+            "functionId": function_id, "name": function_id, "runtime": "python-3.11", "entrypoint": "main.py",
+            **fields})
+        assert created.status_code == 201, created.text
+
+    def deploy(self, code: str, name: str = "code") -> str:
+        """Upload `code` as main.py and wait until it is built and active; its deployment id."""
+        from support import wait_for
+
+        with open(make_archive({"main.py": code}, self.tmp_path / f"{name}.tar.gz"), "rb") as fh:
+            up = requests.post(f"{self.url}/deployments", headers=self.h, files={"code": ("code.tar.gz", fh)},
+                               data={"activate": "true"})
+        dep_id = up.json()["$id"]
+        wait_deployment_ready(lambda: requests.get(f"{self.url}/deployments/{dep_id}", headers=self.h).json(), dep_id)
+        wait_for(lambda: requests.get(self.url, headers=self.h).json()["deploymentId"] == dep_id,
+                 message=f"deployment {name} to be active")
+        return dep_id
+
+    def execute(self, body: str = "") -> dict:
+        """The JSON a DRAINING function answers, from an execution that must complete."""
+        answer = requests.post(f"{self.url}/executions", headers=self.h, json={"body": body}, timeout=60).json()
+        assert answer["status"] == "completed", answer["errors"]
+        return json.loads(answer["responseBody"])
+
+
 def test_a_variable_changed_mid_execution_lets_the_execution_finish_on_its_instance(server, tmp_path):
     """A variable change starts new calls on an instance with the new environment; a call in
     flight ends on its own instance, which is stopped once that call is done (not killed mid-call)."""
@@ -86,29 +118,16 @@ def test_a_variable_changed_mid_execution_lets_the_execution_finish_on_its_insta
 
     from support import process_running, wait_for
 
-    h = {"x-appwrite-project": "draining", "x-appwrite-key": "k"}
-    base = server.endpoint + "/functions"
-    assert requests.post(base, headers=h, json={"functionId": "drain", "name": "drain", "runtime": "python-3.11",
-                                                "entrypoint": "main.py"}).status_code == 201
-    with open(make_archive({"main.py": DRAINING}, tmp_path / "code.tar.gz"), "rb") as fh:
-        up = requests.post(f"{base}/drain/deployments", headers=h, files={"code": ("code.tar.gz", fh)},
-                           data={"activate": "true"})
-    dep_id = up.json()["$id"]
-    wait_deployment_ready(lambda: requests.get(f"{base}/drain/deployments/{dep_id}", headers=h).json(), dep_id)
-
-    def execute(body: str = "") -> dict:
-        answer = requests.post(f"{base}/drain/executions", headers=h, json={"body": body}, timeout=60).json()
-        assert answer["status"] == "completed", answer["errors"]
-        return json.loads(answer["responseBody"])
-
+    fn = _Function(server, "draining", "drain", tmp_path)
+    fn.deploy(DRAINING)
     release = tmp_path / "release"
     with ThreadPoolExecutor(1) as pool:
-        in_flight = pool.submit(execute, str(release))
+        in_flight = pool.submit(fn.execute, str(release))
         wait_for(lambda: (tmp_path / "release.started").exists(), message="the first call to start")
-        made = requests.post(f"{base}/drain/variables", headers=h, json={"variableId": "v", "key": "MY_VAR",
+        made = requests.post(f"{fn.url}/variables", headers=fn.h, json={"variableId": "v", "key": "MY_VAR",
                                                                         "value": "new"})
         assert made.status_code == 201, made.text
-        after = execute()
+        after = fn.execute()
         assert after["var"] == "new"
         assert not in_flight.done()  # the first call still waits, its instance still there
         release.touch()
@@ -125,35 +144,19 @@ def test_an_execution_in_flight_when_another_deployment_is_activated_finishes_on
 
     from support import process_running, wait_for
 
-    h = {"x-appwrite-project": "redeploying", "x-appwrite-key": "k"}
-    base = server.endpoint + "/functions"
     # A long timeout: the held call below ends only when its instance is stopped.
-    assert requests.post(base, headers=h, json={"functionId": "redeploy", "name": "redeploy", "timeout": 300,
-                                                "runtime": "python-3.11", "entrypoint": "main.py"}).status_code == 201
+    fn = _Function(server, "redeploying", "redeploy", tmp_path, timeout=300)
 
     def deploy(marker: str) -> str:
-        code = DRAINING.replace('"var": os.environ.get("MY_VAR")', f'"var": "{marker}"')
-        with open(make_archive({"main.py": code}, tmp_path / f"{marker}.tar.gz"), "rb") as fh:
-            up = requests.post(f"{base}/redeploy/deployments", headers=h, files={"code": ("code.tar.gz", fh)},
-                               data={"activate": "true"})
-        dep_id = up.json()["$id"]
-        wait_deployment_ready(lambda: requests.get(f"{base}/redeploy/deployments/{dep_id}", headers=h).json(), dep_id)
-        wait_for(lambda: requests.get(f"{base}/redeploy", headers=h).json()["deploymentId"] == dep_id,
-                 message=f"deployment {marker} to be active")
-        return dep_id
+        return fn.deploy(DRAINING.replace('"var": os.environ.get("MY_VAR")', f'"var": "{marker}"'), marker)
 
-    def execute(body: str = "") -> dict:
-        answer = requests.post(f"{base}/redeploy/executions", headers=h, json={"body": body}, timeout=60).json()
-        assert answer["status"] == "completed", answer["errors"]
-        return json.loads(answer["responseBody"])
-
-    first_id = deploy("first")
+    deploy("first")
     release = tmp_path / "release"
     with ThreadPoolExecutor(1) as pool:
-        in_flight = pool.submit(execute, str(release))
+        in_flight = pool.submit(fn.execute, str(release))
         wait_for(lambda: (tmp_path / "release.started").exists(), message="the first call to start")
         second_id = deploy("second")
-        after = execute()
+        after = fn.execute()
         assert after["var"] == "second"
         assert not in_flight.done()  # still waiting, on the first deployment's instance
         release.touch()
@@ -164,12 +167,11 @@ def test_an_execution_in_flight_when_another_deployment_is_activated_finishes_on
     # Deleting a deployment stops its instance at once, even one still finishing a call.
     held = tmp_path / "held"
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(requests.post, f"{base}/redeploy/executions", headers=h, json={"body": str(held)}, timeout=120)
+        pool.submit(requests.post, f"{fn.url}/executions", headers=fn.h, json={"body": str(held)}, timeout=120)
         wait_for(lambda: (tmp_path / "held.started").exists() and (tmp_path / "held.started").read_text(),
                  message="the call to start")
         pid = int((tmp_path / "held.started").read_text())
         deploy("third")
         assert process_running(pid)  # retired, still serving
-        assert requests.delete(f"{base}/redeploy/deployments/{second_id}", headers=h).status_code == 204
+        assert requests.delete(f"{fn.url}/deployments/{second_id}", headers=fn.h).status_code == 204
         wait_for(lambda: not process_running(pid), timeout=20, message="the deleted deployment's instance to stop")
-    assert first_id != second_id
