@@ -172,6 +172,7 @@ async def run_sync(state: State, project: str, function: dict, deployment: dict,
                    headers: dict, caller: Caller) -> dict:
     """Run a synchronous execution within Appwrite's 30 s cap and store its record; the response
     (body and every header) for the caller. A create-execution call and a function domain's request alike."""
+    doc["status"] = "processing"  # Appwrite's status for a synchronous execution while it runs
     record = SyncRecord(state, project, function["$id"], doc)
     try:
         async with asyncio.timeout(state.settings.sync_timeout):  # no extra task, unlike wait_for

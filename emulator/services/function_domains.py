@@ -75,5 +75,4 @@ async def run_request(state: State, project: str, function: dict, deployment: di
     caller = Caller(is_key=False, client_ip=client_ip, guest=True)
     doc = new_execution(function, deployment["$id"], trigger="http", method=method, path=target,
                         user_headers=headers, caller=caller)
-    doc["status"] = "processing"
     return doc, await run_sync(state, project, function, deployment, doc, body, headers, caller)

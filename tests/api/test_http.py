@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from urllib.parse import urlencode
 
 import requests
@@ -143,3 +144,31 @@ def test_a_sync_execution_is_listed_by_the_next_request_and_committed(server):
                         10, message="the record committed")
     finally:
         conn.close()
+
+
+def test_a_running_sync_execution_is_listed_as_processing(server, tmp_path):
+    """Appwrite gives a synchronous execution the status `processing` while it runs. The emulator
+    stores one still running after a moment (so a crash leaves a record), and stores it with that
+    status, never `waiting`, which is an async execution's status in the queue."""
+    api = JsonApi(server.endpoint, "sync-running")
+    api.deploy("held", {"main.py": (
+        "import os, time\n"
+        "def main(context):\n"
+        "    while not os.path.exists(context.req.body_text):\n"
+        "        time.sleep(0.01)\n"
+        "    return context.res.text('released')\n")})
+    gate = tmp_path / "release"
+    answer: dict = {}
+    caller = threading.Thread(target=lambda: answer.update(
+        api.ok("POST", "/functions/held/executions", {"body": str(gate)})))
+    caller.start()
+    try:
+        running = wait_for(lambda: api.ok("GET", "/functions/held/executions")["executions"], 30,
+                           message="the running execution's record")
+        assert [doc["status"] for doc in running] == ["processing"]
+    finally:
+        gate.touch()
+        caller.join(60)
+    assert answer["responseBody"] == "released" and answer["status"] == "completed"
+    stored = api.ok("GET", f"/functions/held/executions/{answer['$id']}")
+    assert stored["$id"] == running[0]["$id"] and stored["status"] == "completed"
