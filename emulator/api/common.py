@@ -44,15 +44,19 @@ def path_id(request: web.Request, name: str) -> str:
     return check_uid(name, request.match_info[name])
 
 
+# A request's parameters and uploaded files as read once (a handler may ask more than once).
+PARAMS_KEY = web.RequestKey("params", dict)
+FILES_KEY = web.RequestKey("files", dict)
+
+
 async def params(request: web.Request, operation: str) -> dict:
-    if "params" not in request:
-        raw, request["files"] = await read_params(request)
-        request["params"] = raw
-    return validate(operation, request["params"])
+    if PARAMS_KEY not in request:
+        request[PARAMS_KEY], request[FILES_KEY] = await read_params(request)
+    return validate(operation, request[PARAMS_KEY])
 
 
 def files(request: web.Request) -> dict:
-    return request.get("files", {})
+    return request.get(FILES_KEY, {})
 
 
 # Set on a request whose answer may leave before the writes it made are committed: a synchronous
@@ -60,7 +64,7 @@ def files(request: web.Request) -> dict:
 # keep. Its commit still runs in the same loop step, before the server reads another request,
 # so every later request (and every list on a worker thread) sees it; only a crash in those
 # microseconds could lose it. Waiting for it cost a trivial execution a tenth of a millisecond.
-COMMIT_FOLLOWS = "commit_follows"
+COMMIT_FOLLOWS = web.RequestKey("commit_follows", bool)
 
 
 def commit_follows(request: web.Request) -> None:
@@ -69,7 +73,7 @@ def commit_follows(request: web.Request) -> None:
 
 # The Model a JSON response was rendered from, kept on the response for the response-format
 # middleware (response_formats.py), which reshapes it for the client's format.
-MODEL_KEY = "appwrite_model"
+MODEL_KEY = web.ResponseKey("appwrite_model", Model)
 
 
 def json_body(data) -> bytes:

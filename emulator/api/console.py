@@ -37,7 +37,9 @@ from ..services import console as service
 from .common import json_response, no_content, params, project, state
 
 SESSION_COOKIE = "a_session_console"
-CREDENTIAL = "credential"  # request key: what the request authenticated with (middlewares._credential)
+# What the request authenticated with (middlewares._credential): "key", "open", "ephemeral", ... or None.
+CREDENTIAL = web.RequestKey("credential", object)
+CONSOLE_SESSION = web.RequestKey("console_session", object)  # the stored session, or None
 
 
 # -- sessions --------------------------------------------------------------------------------------
@@ -57,9 +59,9 @@ def session_secret(request: web.Request) -> str:
 
 def current_session(request: web.Request) -> dict | None:
     """The stored session the request's cookie names, if it is still valid on this server."""
-    if "console_session" not in request:  # asked several times per request: look it up once
-        request["console_session"] = service.find_session(state(request), session_secret(request))
-    return request["console_session"]
+    if CONSOLE_SESSION not in request:  # asked several times per request: look it up once
+        request[CONSOLE_SESSION] = service.find_session(state(request), session_secret(request))
+    return request[CONSOLE_SESSION]
 
 
 def _set_session_cookie(response: web.StreamResponse, secret: str, doc: dict) -> None:

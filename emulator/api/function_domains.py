@@ -27,7 +27,7 @@ from ..services import function_domains as svc
 from .common import state
 
 log = logging.getLogger("emulator")
-FUNCTION_KEY = "function_domain_function"  # request key: the function a domain request names, once known
+FUNCTION_KEY = web.RequestKey("function_domain_function", str)  # the function a domain request names, once known
 # Response headers the emulator frames itself (or sets: the execution id).
 NOT_PASSED = {"content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
               "x-appwrite-execution-id"}
