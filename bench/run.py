@@ -171,6 +171,13 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def descendants(pid: int) -> list[int]:
+    out = []
+    for child in children(pid):
+        out += [child, *descendants(child)]
+    return out
+
+
 def cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -458,14 +465,32 @@ class Bench:
                         await load(call, 1, count=50)
                     c1 = dict(zip(calls, await interleaved(list(calls.values()), n)))
                     c8 = {name: {"n": 0, "elapsed": 0.0} for name in calls}
+                    # Who spends the CPU at c8, in the framework's runs and the API's: on a machine
+                    # whose cores are all busy, that, not latency, sets the throughput.
+                    parties = {"framework": {"framework": [peer.proc.pid, *descendants(peer.proc.pid)]},
+                               "api": {"server": [self.server.proc.pid], "runtime": descendants(self.server.proc.pid)}}
+                    cpu = {name: dict.fromkeys(["client", *groups], 0.0) for name, groups in parties.items()}
                     for _ in range(rounds):  # alternate c8 runs so each sees the same machine
                         for name, call in calls.items():
+                            groups = parties.get(name, {})
+                            before = {group: sum(map(cpu_seconds, pids)) for group, pids in groups.items()}
+                            client_before = time.process_time()
                             result = await load(call, 8, seconds=seconds)
                             c8[name]["n"] += result["n"]
                             c8[name]["elapsed"] += result["seconds"]
+                            if groups:
+                                cpu[name]["client"] += time.process_time() - client_before
+                                for group, pids in groups.items():
+                                    cpu[name][group] += sum(map(cpu_seconds, pids)) - before[group]
             finally:
                 peer.stop()
             per_s = {name: round(r["n"] / max(r["elapsed"], 1e-9), 1) for name, r in c8.items()}
+            cpu_ms = {name: {group: round(spent * 1000 / max(c8[name]["n"], 1), 3) for group, spent in groups.items()}
+                      for name, groups in cpu.items()}
+            # The cores the framework's runs kept busy, shared at 0.75x its throughput: what is left
+            # for the server once the load generator and the runtime of the API's runs have theirs.
+            busy_cores = sum(cpu_ms["framework"].values()) * per_s["framework"] / 1000
+            server_budget = busy_cores * 1000 / (0.75 * per_s["framework"]) - cpu_ms["api"]["client"] - cpu_ms["api"]["runtime"]
             # Interleaved in rounds, as the latencies are: a start takes 0.15-0.4 s, and a busy
             # neighbour for one of them would otherwise move one side's median only.
             starts, dev_starts = [], []
@@ -489,6 +514,9 @@ class Bench:
                 "floor2_vs_framework_c8": round(per_s["floor2"] / per_s["framework"], 2),
                 "raw_vs_framework_p50": round(c1["raw"]["p50_ms"] / c1["framework"]["p50_ms"], 2),
                 "raw_vs_framework_c8": round(per_s["raw"] / per_s["framework"], 2),
+                "c8_cpu_ms_per_call": cpu_ms,
+                "framework_busy_cores": round(busy_cores, 2),
+                "server_cpu_ms_left_at_075": round(server_budget, 3),
             }
         self.section("peers", out)
 
@@ -913,6 +941,12 @@ def table(results: dict) -> str:
             lines.append(row(f"  {lang} through the API", r["p50_ms"]["api"], r["c8_per_s"]["api"],
                              f"{r['api_vs_framework_p50']}x", f"{r['api_vs_framework_c8']}x",
                              f"dev {r['dev_start_s']} ({r['dev_vs_framework_start']}x)"))
+            if "c8_cpu_ms_per_call" in r:
+                fw, api = r["c8_cpu_ms_per_call"]["framework"], r["c8_cpu_ms_per_call"]["api"]
+                lines.append(f"    c8 CPU ms per call: framework's runs client {fw['client']} + framework "
+                             f"{fw['framework']} ({r['framework_busy_cores']} cores busy); API's runs client "
+                             f"{api['client']} + server {api['server']} + runtime {api['runtime']}; "
+                             f"0.75x would leave the server {r['server_cpu_ms_left_at_075']}")
         lines.append("")
     for lang, r in (s.get("throughput") or {}).items():
         for conc, t in (r or {}).items():
