@@ -36,8 +36,10 @@ IMAGE_FILES = REPO / "runtimes" / "_image"
 TEST_PREFIX = "appwrite-emulator-test"
 SUITE = "bookworm"
 MIRROR = os.environ.get("APPWRITE_EMULATOR_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-# bookworm ships Python 3.11 and Node.js 18; the images are tagged with what they really contain.
-PACKAGES = ("bash", "tar", "gzip", "ca-certificates", "python3", "python3-venv", "nodejs", "util-linux")
+# bookworm ships Python 3.11, Node.js 18, PHP 8.2 and Ruby 3.1; the images are tagged with what they
+# really contain. One root file system serves every image: the toolchains are small beside it.
+PACKAGES = ("bash", "tar", "gzip", "ca-certificates", "python3", "python3-venv", "nodejs", "util-linux",
+            "php-cli", "php-mbstring", "ruby")
 LABEL_INPUTS = "appwrite-emulator.inputs"
 
 
@@ -71,8 +73,12 @@ class ImageDef:
 TEST_IMAGES = {d.key: d for d in (
     ImageDef("python", "python-3.11", ("v5-3.11",), "main.py", "python3 src/server.py"),
     ImageDef("node", "node-18.0", ("v5-18.0",), "index.js", "node src/server.js"),
+    ImageDef("php", "php-8.2", ("v5-8.2",), "index.php", "php src/server.php"),
+    ImageDef("ruby", "ruby-3.1", ("v5-3.1",), "index.rb", "ruby src/server.rb"),
     ImageDef("python", "python-3.11", ("v2-3.11",), "main.py", "python3 server.py", contract="v2"),
     ImageDef("node", "node-18.0", ("v2-18.0",), "index.js", "node server.js", contract="v2"),
+    ImageDef("php", "php-8.2", ("v2-8.2",), "index.php", "php server.php", contract="v2"),
+    ImageDef("ruby", "ruby-3.1", ("v2-3.1",), "index.rb", "ruby server.rb", contract="v2"),
 )}
 
 

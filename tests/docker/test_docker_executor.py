@@ -31,9 +31,11 @@ from docker_images import TEST_IMAGES, TEST_PREFIX, has_adapter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINTS = {("python", "context"): "tests.py", ("python", "legacy"): "main.py",
-               ("node", "context"): "tests.js", ("node", "legacy"): "tests.js"}
+               ("node", "context"): "tests.js", ("node", "legacy"): "tests.js",
+               ("php", "context"): "tests.php", ("php", "legacy"): "tests.php",
+               ("ruby", "context"): "tests.rb", ("ruby", "legacy"): "tests.rb"}
 FUNCTION_ENV = {"CUSTOM_ENV_VAR": "customValue", "APPWRITE_FUNCTION_ID": "fn1"}
-LANGS = ["python", "node"]
+LANGS = ["python", "node", "php", "ruby"]
 
 pytestmark = pytest.mark.timeout(300)
 
