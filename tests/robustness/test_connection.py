@@ -16,6 +16,8 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emulator import connection, server as server_module
 from emulator.background import BackgroundServer
@@ -178,6 +180,47 @@ def test_answers_differ_where_requests_differ(served):
     assert status == 201 and json.loads(body)["logs"] == ""  # blanked for guests
     status, _, body = exchange(background, CASES["sync"])
     assert status == 201 and json.loads(body)["logs"].startswith("logged hello")
+
+
+# Generated create-execution requests: any mix of the parameters, each with a value of its type or
+# any JSON at all, and the headers a client may add. Bounded: each example is two exchanges.
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 10**15) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=5)
+_TYPED = {
+    "body": st.text(max_size=40),
+    "async": st.booleans(),
+    "xasync": st.booleans(),
+    "path": st.sampled_from(["/", "/a b/é?x=1#f", "", "no-slash", "/%zz%41"]),
+    "method": st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "get", "TRACE"]),
+    "headers": st.dictionaries(st.sampled_from(["x-a", "Content-Type", "x-appwrite-trigger", "cookie", "X-B"]),
+                               st.text(max_size=10), max_size=3),
+    "scheduledAt": st.sampled_from(["2030-01-01T00:00:00.000+00:00", "2030-01-01T00:00:30Z", "soon", ""]),
+    "data": st.text(max_size=10),
+}
+# Two draws in three are well typed (most reach the function); the third may hold any JSON anywhere.
+_PARAMS = (st.fixed_dictionaries({}, optional=_TYPED) | st.fixed_dictionaries({}, optional=_TYPED)
+           | st.fixed_dictionaries({}, optional={name: typed | _JSON for name, typed in _TYPED.items()}))
+_HEADERS = st.fixed_dictionaries({}, optional={
+    "X-Appwrite-Response-Format": st.sampled_from(["1.4.0", "1.5.0", "1.6.0", "1.8.0", "0.15.0", "x"]),
+    "Accept": st.sampled_from(["application/json", "*/*", "text/html"]),
+})
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(params=_PARAMS, headers=_HEADERS, key=st.sampled_from([KEY, KEY, KEY, None, "wrong"]),
+       function=st.sampled_from(["f", "f", "f", "closed", "nosuch"]))
+def test_generated_requests_get_the_answer_aiohttps_path_gives(served, params, headers, key, function):
+    """Whatever a client sends to the execution route, the direct answer is aiohttp's path's."""
+    background, _, spy = served
+    raw = request("POST", f"/v1/functions/{function}/executions", json.dumps(params).encode(), headers, key=key)
+    before = spy.direct
+    direct = exchange(background, raw)
+    assert spy.direct == before + 1, "the request was not answered directly"
+    via_aiohttp = exchange(background, raw.replace(b"\r\n\r\n", b"\r\nSec-Fetch-Site: same-origin\r\n\r\n", 1))
+    assert comparable(*direct) == comparable(*via_aiohttp), (params, headers, key, function)
 
 
 def test_official_sdks_requests_are_answered_directly(served):
