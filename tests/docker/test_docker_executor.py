@@ -22,6 +22,7 @@ import pytest
 from emulator.contract import V2_CHECKS, checks_for_api, run_check
 from emulator.executors.base import BuildJob, ExecutionRequest, ExecutorError, RuntimeSpec
 from emulator.executors.docker import LABEL, LABEL_SESSION, DockerExecutor
+from emulator.languages import LANGUAGES
 from emulator.languages.base import BuildError
 from emulator.executors.runtime_client import RuntimeTimeout
 
@@ -30,10 +31,6 @@ from docker_driver import DockerDriver  # noqa: E402
 from docker_images import TEST_IMAGES, TEST_PREFIX, has_adapter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-ENTRYPOINTS = {("python", "context"): "tests.py", ("python", "legacy"): "main.py",
-               ("node", "context"): "tests.js", ("node", "legacy"): "tests.js",
-               ("php", "context"): "tests.php", ("php", "legacy"): "tests.php",
-               ("ruby", "context"): "tests.rb", ("ruby", "legacy"): "tests.rb"}
 FUNCTION_ENV = {"CUSTOM_ENV_VAR": "customValue", "APPWRITE_FUNCTION_ID": "fn1"}
 LANGS = ["python", "node", "php", "ruby"]
 
@@ -47,6 +44,11 @@ def need(setup: dict, lang: str, contract: str = "v5") -> str:
         assert not has_adapter(lang), f"runtimes/{lang}/ has an adapter but no test image {key} was built"
         pytest.skip(f"no test image {key}: runtimes/{lang}/ has no adapter yet")
     return TEST_IMAGES[key].runtime
+
+
+def entry_file(lang: str, api: str) -> str:
+    """The entry file of runtimes/<lang>/tests/<api>, as the language declares it for the contract suite."""
+    return LANGUAGES[lang].test_entrypoints[api]
 
 
 def archive(path: Path, source_dir: Path | None = None, files: dict[str, str] | None = None) -> Path:
@@ -69,7 +71,7 @@ async def build(executor: DockerExecutor, tmp_path: Path, key: str, lang: str, r
     ddir = tmp_path / key
     ddir.mkdir(parents=True, exist_ok=True)
     source_dir = None if files else ROOT / "runtimes" / lang / "tests" / api
-    entrypoint = entrypoint or ENTRYPOINTS[(lang, api)]
+    entrypoint = entrypoint or entry_file(lang, api)
     env = {**FUNCTION_ENV, **(env or {})}
     job = BuildJob(deployment_key=key, runtime=runtime, version=version,
                    source_archive=archive(ddir / "source.tar.gz", source_dir, files), build_dir=ddir / "build",
@@ -108,8 +110,8 @@ async def test_build_and_execute(executor, docker_setup, tmp_path, lang):
     with tarfile.open(spec.output_archive) as tar:
         names = {n.removeprefix("./") for n in tar.getnames()}
         marker = tar.extractfile("./.open-runtimes").read().decode()
-    assert {"built.txt", ENTRYPOINTS[(lang, "context")], ".open-runtimes"} <= names, names
-    assert f"OPEN_RUNTIMES_ENTRYPOINT={ENTRYPOINTS[(lang, 'context')]}" in marker
+    assert {"built.txt", entry_file(lang, "context"), ".open-runtimes"} <= names, names
+    assert f"OPEN_RUNTIMES_ENTRYPOINT={entry_file(lang, 'context')}" in marker
     assert not (spec.build_dir / "code").exists(), "build scratch must be cleaned"
 
     r = await executor.execute(spec, req("plaintextResponse"))
@@ -128,7 +130,7 @@ async def test_v2_build_and_execute(executor, docker_setup, docker_client, tmp_p
     runtime = need(docker_setup, lang, "v2")
     spec, _ = await build(executor, tmp_path, f"v2-{lang}", lang, runtime, api="legacy", version="v2")
     with tarfile.open(spec.output_archive) as tar:
-        assert f"./{ENTRYPOINTS[(lang, 'legacy')]}" in tar.getnames()
+        assert f"./{entry_file(lang, 'legacy')}" in tar.getnames()
     r = await executor.execute(spec, req("payload", body=b"hello v2"))
     assert r.status_code == 200 and r.body == b"hello v2", r
     r = await executor.execute(spec, req("variables"))
